@@ -1,0 +1,300 @@
+"""sandbox-bench agent: runs the Python code the harness sends and replies with what happened.
+
+Started inside the sandbox as `python3 -u -c <this source> MODE`, so nothing has to be mounted:
+MODE `oneshot` answers one request and exits (the per-call strategy), `loop` answers requests
+until its input ends (the persistent strategy). `python3 agent.py selftest` runs its own tests.
+
+Protocol, one JSON object per line. First the agent announces itself:
+  {"ready": true, "protocol": 1, "python": "3.11.2", "pid": 7, "mode": "loop"}
+then answers each request {"id": 1, "code": "...", "stdin": null, "timeout_ms": 30000} with
+  {"id": 1, "ok": true, "result": "2", "stdout": "", "stderr": "", "error": null,
+   "exec_ns": 1234, "truncated": false}
+where `result` is repr() of the code's `result` variable (null when unset) and `error` is
+{"type", "message", "traceback"} when the code raised.
+"""
+
+import builtins
+import io
+import json
+import os
+import signal
+import sys
+import time
+
+PROTOCOL = 1
+# Characters kept per stream and call; the rest is dropped and the reply is marked truncated.
+OUTPUT_CAP = 1 << 20
+
+
+class CallTimeout(BaseException):
+    """Raised inside user code when its time is up; BaseException so `except Exception` misses it."""
+
+
+class CappedWriter(io.TextIOBase):
+    """A text stream that keeps at most `cap` characters."""
+
+    def __init__(self, cap=OUTPUT_CAP):
+        super().__init__()
+        self.parts, self.size, self.cap, self.truncated = [], 0, cap, False
+
+    def writable(self):
+        return True
+
+    def write(self, s):
+        if not isinstance(s, str):
+            raise TypeError("write() argument must be str, not " + type(s).__name__)
+        room = self.cap - self.size
+        kept = s if len(s) <= room else s[: max(room, 0)]
+        if len(kept) < len(s):
+            self.truncated = True
+        if kept:
+            self.parts.append(kept)
+            self.size += len(kept)
+        return len(s)
+
+    def getvalue(self):
+        return "".join(self.parts)
+
+
+class Channel:
+    """The protocol's pipe ends, moved off fds 0 and 1 so that user code cannot reach them.
+
+    Afterwards fd 0 reads /dev/null (so `input()` without stdin gets EOF) and fd 1 is a memory
+    file whose content is added to the call's stdout: raw writes to fd 1 (os.write, C code, child
+    processes) are captured instead of corrupting the replies.
+    """
+
+    def __init__(self):
+        self.inp = os.fdopen(os.dup(0), "rb")
+        self.out = os.dup(1)
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 0)
+        os.close(null)
+        if hasattr(os, "memfd_create"):
+            self.raw = os.memfd_create("sandbox-bench-fd1", os.MFD_CLOEXEC)
+        else:
+            self.raw = os.open(os.devnull, os.O_RDWR)
+        os.dup2(self.raw, 1)
+
+    def send(self, message):
+        data = (json.dumps(message, ensure_ascii=False) + "\n").encode("utf-8")
+        while data:
+            data = data[os.write(self.out, data) :]
+
+    def receive(self):
+        """The next request line as bytes, or None at end of input."""
+        line = self.inp.readline()
+        while line and not line.strip():
+            line = self.inp.readline()
+        return line or None
+
+    def take_raw_output(self):
+        """What was written to fd 1 since the last call, and whether it was cut."""
+        os.dup2(self.raw, 1)  # the code may have closed or replaced fd 1
+        try:
+            size = os.fstat(self.raw).st_size
+        except OSError:
+            return "", False
+        if size == 0:
+            return "", False
+        data = os.pread(self.raw, min(size, OUTPUT_CAP), 0)
+        os.ftruncate(self.raw, 0)
+        os.lseek(self.raw, 0, os.SEEK_SET)
+        return data.decode("utf-8", "replace"), size > OUTPUT_CAP
+
+
+_timer = {"armed": False}
+
+
+def _on_alarm(signum, frame):
+    if _timer["armed"]:
+        _timer["armed"] = False
+        raise CallTimeout("the call ran past its time limit")
+
+
+def _clean(text):
+    """Text safe to send as UTF-8 JSON: lone surrogates (undecodable bytes) become escapes."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def describe(exc):
+    """The reply's error object for an exception raised by the user's code."""
+    import traceback  # only paid for when a call fails
+
+    tb = exc.__traceback__.tb_next if exc.__traceback__ else None  # skip the agent's own frame
+    try:
+        message = str(exc)
+    except BaseException:  # a hostile __str__
+        message = "<unprintable message>"
+    return {
+        "type": "Timeout" if isinstance(exc, CallTimeout) else type(exc).__name__,
+        "message": _clean(message),
+        "traceback": _clean("".join(traceback.format_exception(type(exc), exc, tb))),
+    }
+
+
+def run_call(request, channel=None):
+    """Runs one request's code in fresh globals and builds its reply."""
+    code, stdin, timeout_ms = request["code"], request.get("stdin"), request.get("timeout_ms")
+    out, err = CappedWriter(), CappedWriter()
+    saved = sys.stdin, sys.stdout, sys.stderr
+    sys.stdin, sys.stdout, sys.stderr = io.StringIO(stdin or ""), out, err
+    namespace = {"__name__": "__main__", "__builtins__": builtins}
+    error, result = None, None
+    start = time.perf_counter_ns()
+    try:
+        if timeout_ms:
+            _timer["armed"] = True
+            signal.setitimer(signal.ITIMER_REAL, timeout_ms / 1000)
+        try:
+            exec(compile(code, "<code>", "exec"), namespace)
+        finally:
+            _timer["armed"] = False
+            if timeout_ms:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        if "result" in namespace:
+            result = repr(namespace["result"])
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt are the code's errors too
+        error = describe(exc)
+    exec_ns = time.perf_counter_ns() - start
+    sys.stdin, sys.stdout, sys.stderr = saved
+    stdout, truncated = out.getvalue(), out.truncated or err.truncated
+    if channel is not None:
+        raw, raw_cut = channel.take_raw_output()
+        stdout, truncated = stdout + raw, truncated or raw_cut
+    if result is not None and len(result) > OUTPUT_CAP:
+        result, truncated = result[:OUTPUT_CAP], True
+    return {
+        "id": request.get("id"),
+        "ok": error is None,
+        "result": None if result is None else _clean(result),
+        "stdout": _clean(stdout),
+        "stderr": _clean(err.getvalue()),
+        "error": error,
+        "exec_ns": exec_ns,
+        "truncated": truncated,
+    }
+
+
+def parse_request(line):
+    """A request dict from one line, or raises ValueError saying what is wrong."""
+    request = json.loads(line)
+    if not isinstance(request, dict) or not isinstance(request.get("code"), str):
+        raise ValueError("a request is an object with a string `code`")
+    if request.get("stdin") is not None and not isinstance(request["stdin"], str):
+        raise ValueError("`stdin` must be a string or null")
+    timeout = request.get("timeout_ms")
+    if timeout is not None and (not isinstance(timeout, int) or timeout < 0):
+        raise ValueError("`timeout_ms` must be a non-negative integer or null")
+    return request
+
+
+def serve(mode):
+    channel = Channel()
+    signal.signal(signal.SIGALRM, _on_alarm)
+    version = "%d.%d.%d" % sys.version_info[:3]
+    channel.send(
+        {"ready": True, "protocol": PROTOCOL, "python": version, "pid": os.getpid(), "mode": mode}
+    )
+    while True:
+        line = channel.receive()
+        if line is None:
+            break
+        try:
+            request = parse_request(line)
+        except ValueError as exc:  # json's decode error is a ValueError too
+            error = {"type": "ProtocolError", "message": str(exc), "traceback": ""}
+            channel.send({"id": None, "ok": False, "result": None, "stdout": "", "stderr": "",
+                          "error": error, "exec_ns": 0, "truncated": False})
+            continue
+        channel.send(run_call(request, channel))
+        if mode == "oneshot":
+            break
+    # Skip interpreter shutdown: it would wait for threads the user's code left running.
+    os._exit(0)
+
+
+def selftest():
+    """Tests of this file alone, runnable with plain python3; prints 'N passed, M failed'."""
+    import subprocess
+
+    checks = []
+    signal.signal(signal.SIGALRM, _on_alarm)
+
+    def check(name, condition):
+        checks.append((name, bool(condition)))
+        if not condition:
+            print("FAIL:", name, file=sys.stderr)
+
+    r = run_call({"id": 1, "code": "result = 1 + 1"})
+    check("result is the repr", r["ok"] and r["result"] == "2" and r["id"] == 1)
+    r = run_call({"id": 2, "code": "print('hi'); import sys; print('e', file=sys.stderr)"})
+    check("stdout and stderr captured", r["stdout"] == "hi\n" and r["stderr"] == "e\n")
+    check("no result is null", r["result"] is None)
+    r = run_call({"id": 3, "code": "1 / 0"})
+    check("exception reported", not r["ok"] and r["error"]["type"] == "ZeroDivisionError")
+    check("traceback names the code", "<code>" in r["error"]["traceback"])
+    r = run_call({"id": 4, "code": "def f(:"})
+    check("syntax error reported", r["error"]["type"] == "SyntaxError")
+    r = run_call({"id": 5, "code": "raise SystemExit(3)"})
+    check("SystemExit is a call error", r["error"]["type"] == "SystemExit")
+    r = run_call({"id": 6, "code": "raise KeyboardInterrupt"})
+    check("KeyboardInterrupt is a call error", r["error"]["type"] == "KeyboardInterrupt")
+    r = run_call({"id": 7, "code": "result = input() + input()", "stdin": "a\nb\n"})
+    check("input() reads the call's stdin", r["result"] == "'ab'")
+    r = run_call({"id": 8, "code": "input()"})
+    check("input() without stdin is EOF", r["error"]["type"] == "EOFError")
+    out = sys.stdout
+    r = run_call({"id": 9, "code": "import sys; sys.stdout = None; print('lost')"})
+    check("replaced sys.stdout is restored", r["ok"] and sys.stdout is out)
+    run_call({"id": 10, "code": "x = 5"})
+    r = run_call({"id": 11, "code": "result = 'x' in globals()"})
+    check("each call has fresh globals", r["result"] == "False")
+    r = run_call({"id": 12, "code": "print('y' * (%d + 10))" % OUTPUT_CAP})
+    check("output capped", r["truncated"] and len(r["stdout"]) == OUTPUT_CAP)
+    r = run_call({"id": 13, "code": "while True: pass", "timeout_ms": 200})
+    check("timeout stops a loop", r["error"]["type"] == "Timeout")
+    r = run_call({"id": 14, "code": "print(b'\\xff'.decode('utf-8', 'surrogateescape'))"})
+    check("undecodable output is escaped", r["ok"] and r["stdout"].encode("utf-8") == b"\\udcff\n")
+    try:
+        parse_request('{"id": 1}')
+        check("request without code rejected", False)
+    except ValueError:
+        check("request without code rejected", True)
+
+    # End to end through the real channel: fd-1 writes and input() must not break framing.
+    agent = subprocess.Popen(
+        [sys.executable, "-u", "-c", open(__file__).read(), "loop"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    )
+    requests = [
+        {"id": 1, "code": "import os; os.write(1, b'raw\\n'); result = 7"},
+        {"id": 2, "code": "result = input()"},
+        {"id": 3, "code": "result = 'after'"},
+    ]
+    wire = "not json\n" + "".join(json.dumps(q) + "\n" for q in requests)
+    lines, _ = agent.communicate(wire.encode(), timeout=30)
+    replies = [json.loads(x) for x in lines.decode().splitlines()]
+    check("handshake first", replies[0]["ready"] and replies[0]["protocol"] == PROTOCOL)
+    check("malformed line answered", replies[1]["error"]["type"] == "ProtocolError")
+    check("fd 1 write captured", replies[2]["stdout"] == "raw\n" and replies[2]["result"] == "7")
+    check("input() on the channel is EOF", replies[3]["error"]["type"] == "EOFError")
+    check("channel intact after", replies[4]["result"] == "'after'" and len(replies) == 5)
+    check("agent exits cleanly", agent.returncode == 0)
+
+    failed = sum(1 for _, ok in checks if not ok)
+    print("%d passed, %d failed" % (len(checks) - failed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    mode = sys.argv[1] if len(sys.argv) > 1 else ""
+    if mode == "selftest":
+        sys.exit(selftest())
+    if mode not in ("oneshot", "loop"):
+        sys.exit("usage: agent.py oneshot|loop|selftest")
+    serve(mode)

@@ -1,0 +1,196 @@
+//! The agent: the one Python program that runs inside the sandbox (`agent.py`, embedded here),
+//! its line-framed JSON protocol, and a running agent process seen from the harness.
+
+mod process;
+
+pub use process::AgentProcess;
+
+use serde::{Deserialize, Serialize};
+
+/// The agent's source, passed to `python3 -u -c` so nothing has to be mounted in the sandbox.
+pub const SOURCE: &str = include_str!("agent.py");
+
+/// The protocol version the agent announces in its handshake; a mismatch is refused.
+pub const PROTOCOL: u32 = 1;
+
+/// How the agent serves: one request then exit, or requests until its input ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    OneShot,
+    Loop,
+}
+
+impl Mode {
+    pub fn arg(self) -> &'static str {
+        match self {
+            Mode::OneShot => "oneshot",
+            Mode::Loop => "loop",
+        }
+    }
+}
+
+/// The arguments that start the agent under a `python3` command.
+pub fn python_args(mode: Mode) -> Vec<String> {
+    vec!["-u".into(), "-c".into(), SOURCE.into(), mode.arg().into()]
+}
+
+/// The first line an agent writes.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Ready {
+    pub ready: bool,
+    pub protocol: u32,
+    pub python: String,
+    /// The agent's process id inside the sandbox, to kill it there if it stops answering.
+    pub pid: u32,
+}
+
+/// One call: code to run, its standard input, and a time limit the agent enforces itself.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Request<'a> {
+    pub id: u64,
+    pub code: &'a str,
+    pub stdin: Option<&'a str>,
+    pub timeout_ms: Option<u64>,
+}
+
+/// The agent's answer to one request.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Reply {
+    pub id: Option<u64>,
+    pub ok: bool,
+    /// `repr()` of the code's `result` variable, when it set one.
+    pub result: Option<String>,
+    pub stdout: String,
+    pub stderr: String,
+    pub error: Option<CodeError>,
+    /// Time the agent spent compiling and running the code.
+    pub exec_ns: u64,
+    pub truncated: bool,
+}
+
+/// An exception raised by the user's code (or `Timeout` when the agent stopped it).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct CodeError {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub message: String,
+    pub traceback: String,
+}
+
+/// A request as one protocol line, newline included.
+pub fn encode(request: &Request) -> Vec<u8> {
+    let mut line = serde_json::to_vec(request).expect("a request always serializes");
+    line.push(b'\n');
+    line
+}
+
+/// Parses the handshake line, refusing another protocol version.
+pub fn parse_ready(line: &str) -> Result<Ready, String> {
+    let ready: Ready = serde_json::from_str(line)
+        .map_err(|e| format!("expected the agent's handshake, got {}: {e}", excerpt(line)))?;
+    if !ready.ready || ready.protocol != PROTOCOL {
+        return Err(format!(
+            "agent speaks protocol {}, this harness speaks {PROTOCOL}",
+            ready.protocol
+        ));
+    }
+    Ok(ready)
+}
+
+/// Parses a reply line and checks that it answers request `id`.
+pub fn parse_reply(line: &str, id: u64) -> Result<Reply, String> {
+    let reply: Reply = serde_json::from_str(line)
+        .map_err(|e| format!("malformed reply {}: {e}", excerpt(line)))?;
+    if reply.id != Some(id) {
+        let detail = reply
+            .error
+            .as_ref()
+            .map(|e| e.message.as_str())
+            .unwrap_or("");
+        return Err(format!(
+            "reply for request {:?} while waiting for {id} {detail}",
+            reply.id
+        ));
+    }
+    Ok(reply)
+}
+
+/// The start of a line, for error messages.
+pub fn excerpt(line: &str) -> String {
+    let line = line.trim_end();
+    match line.char_indices().nth(120) {
+        Some((i, _)) => format!("'{}…'", &line[..i]),
+        None => format!("'{line}'"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_is_one_json_line() {
+        let r = Request {
+            id: 7,
+            code: "print('a\nb')",
+            stdin: None,
+            timeout_ms: Some(1500),
+        };
+        let line = encode(&r);
+        assert_eq!(
+            String::from_utf8(line).unwrap(),
+            "{\"id\":7,\"code\":\"print('a\\nb')\",\"stdin\":null,\"timeout_ms\":1500}\n"
+        );
+    }
+
+    #[test]
+    fn handshake_is_checked() {
+        let ok = parse_ready(
+            r#"{"ready": true, "protocol": 1, "python": "3.11.2", "pid": 9, "mode": "loop"}"#,
+        )
+        .unwrap();
+        assert_eq!((ok.python.as_str(), ok.pid), ("3.11.2", 9));
+        let e =
+            parse_ready(r#"{"ready": true, "protocol": 2, "python": "3", "pid": 1}"#).unwrap_err();
+        assert!(e.contains("protocol 2"), "{e}");
+        let e = parse_ready("Traceback (most recent call last):").unwrap_err();
+        assert!(e.contains("handshake") && e.contains("Traceback"), "{e}");
+    }
+
+    #[test]
+    fn reply_must_answer_the_request() {
+        let line = r#"{"id": 3, "ok": false, "result": null, "stdout": "", "stderr": "", "error": {"type": "ZeroDivisionError", "message": "division by zero", "traceback": "..."}, "exec_ns": 10, "truncated": false}"#;
+        let reply = parse_reply(line, 3).unwrap();
+        assert_eq!(reply.error.unwrap().kind, "ZeroDivisionError");
+        assert!(parse_reply(line, 4).unwrap_err().contains("waiting for 4"));
+        assert!(
+            parse_reply("{\"id\": 3}", 3)
+                .unwrap_err()
+                .contains("malformed")
+        );
+    }
+
+    #[test]
+    fn excerpt_cuts_long_lines_on_char_boundaries() {
+        let long = "é".repeat(300);
+        let e = excerpt(&long);
+        assert_eq!(e.chars().count(), 123);
+        assert!(e.ends_with("…'"));
+    }
+
+    #[test]
+    fn agent_selftest_passes_under_host_python() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/agent/agent.py");
+        let out = std::process::Command::new("python3")
+            .args([path, "selftest"])
+            .output()
+            .expect("python3 is needed to test the agent");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains(" passed, 0 failed"), "{text}");
+    }
+}

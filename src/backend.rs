@@ -1,0 +1,165 @@
+//! Backends: a transport × a strategy, named `transport:strategy` (`compose:per-call`), with the
+//! original benchmark's two arms as aliases (`compose-exec`, `persistent`).
+
+use std::fmt;
+
+use crate::strategy::Strategy;
+
+/// The transports a backend can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportKind {
+    Local,
+    Compose,
+}
+
+impl TransportKind {
+    pub const ALL: [TransportKind; 2] = [TransportKind::Local, TransportKind::Compose];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TransportKind::Local => "local",
+            TransportKind::Compose => "compose",
+        }
+    }
+
+    /// One line on how the transport reaches Python, for `--help` and listings.
+    pub fn about(self) -> &'static str {
+        match self {
+            TransportKind::Local => "the host's python3, no sandbox (trusted code only)",
+            TransportKind::Compose => "`docker compose exec -T <service>` in the Compose sandbox",
+        }
+    }
+
+    /// Whether the transport needs a Docker engine.
+    pub fn needs_docker(self) -> bool {
+        matches!(self, TransportKind::Compose)
+    }
+}
+
+/// One backend to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backend {
+    pub transport: TransportKind,
+    pub strategy: Strategy,
+}
+
+/// Short names kept from the original benchmark.
+pub const ALIASES: [(&str, &str); 2] = [
+    ("compose-exec", "compose:per-call"),
+    ("persistent", "compose:persistent"),
+];
+
+impl Backend {
+    /// Parses `transport:strategy` or an alias.
+    pub fn parse(text: &str) -> Result<Backend, String> {
+        let text = text.trim();
+        let full = ALIASES
+            .iter()
+            .find(|(alias, _)| *alias == text)
+            .map_or(text, |(_, full)| full);
+        let Some((transport, strategy)) = full.split_once(':') else {
+            return Err(format!(
+                "unknown backend '{text}': write transport:strategy (e.g. local:persistent) or an alias ({})",
+                ALIASES.iter().map(|a| a.0).collect::<Vec<_>>().join(", ")
+            ));
+        };
+        let transport = TransportKind::ALL
+            .into_iter()
+            .find(|t| t.name() == transport)
+            .ok_or_else(|| {
+                format!(
+                    "unknown transport '{transport}' in '{text}' (known: {})",
+                    names(TransportKind::ALL.map(TransportKind::name))
+                )
+            })?;
+        let strategy = Strategy::ALL
+            .into_iter()
+            .find(|s| s.name() == strategy)
+            .ok_or_else(|| {
+                format!(
+                    "unknown strategy '{strategy}' in '{text}' (known: {})",
+                    names(Strategy::ALL.map(Strategy::name))
+                )
+            })?;
+        Ok(Backend {
+            transport,
+            strategy,
+        })
+    }
+
+    /// Parses a comma-separated list, refusing an empty list and repeats.
+    pub fn parse_list(text: &str) -> Result<Vec<Backend>, String> {
+        let mut backends: Vec<Backend> = Vec::new();
+        for part in text.split(',').filter(|p| !p.trim().is_empty()) {
+            let backend = Backend::parse(part)?;
+            if backends.contains(&backend) {
+                return Err(format!("backend '{backend}' is listed twice"));
+            }
+            backends.push(backend);
+        }
+        if backends.is_empty() {
+            return Err("no backend given".into());
+        }
+        Ok(backends)
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.transport.name(), self.strategy.name())
+    }
+}
+
+fn names<const N: usize>(list: [&str; N]) -> String {
+    list.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_full_names_and_aliases() {
+        let b = Backend::parse("local:per-call").unwrap();
+        assert_eq!(
+            (b.transport, b.strategy),
+            (TransportKind::Local, Strategy::PerCall)
+        );
+        assert_eq!(
+            Backend::parse("compose-exec").unwrap().to_string(),
+            "compose:per-call"
+        );
+        assert_eq!(
+            Backend::parse(" persistent ").unwrap().to_string(),
+            "compose:persistent"
+        );
+    }
+
+    #[test]
+    fn bad_names_say_what_is_known() {
+        let e = Backend::parse("ssh:per-call").unwrap_err();
+        assert!(
+            e.contains("unknown transport 'ssh'") && e.contains("local, compose"),
+            "{e}"
+        );
+        let e = Backend::parse("local:turbo").unwrap_err();
+        assert!(
+            e.contains("unknown strategy 'turbo'") && e.contains("per-call"),
+            "{e}"
+        );
+        let e = Backend::parse("fast").unwrap_err();
+        assert!(
+            e.contains("transport:strategy") && e.contains("compose-exec"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn lists_refuse_repeats_and_emptiness() {
+        let list = Backend::parse_list("compose-exec,persistent").unwrap();
+        assert_eq!(list.len(), 2);
+        let e = Backend::parse_list("persistent,compose:persistent").unwrap_err();
+        assert!(e.contains("listed twice"), "{e}");
+        assert!(Backend::parse_list(" , ").is_err());
+    }
+}

@@ -1,0 +1,198 @@
+//! The command line: clap parses here, and the flags are checked and turned once into typed
+//! options, so nothing past this file sees clap or a raw string.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::backend::Backend;
+use crate::commands::{self, RunOptions};
+use crate::error::{UsageError, usage};
+
+const AFTER_RUN_HELP: &str = "\
+Backends are named transport:strategy:
+  transports  local    the host's python3, no sandbox (trusted code only)
+              compose  `docker compose exec -T <service>` in the Compose sandbox
+  strategies  per-call    a fresh interpreter for every call (full isolation)
+              persistent  one long-lived interpreter fed over pipes (fresh globals only)
+  aliases     compose-exec = compose:per-call   (the original baseline)
+              persistent   = compose:persistent (the original optimization)
+
+Each backend × workload starts on a fresh executor: its first call, start-up included, is
+reported as the cold start; then --warmup calls; then the measured calls. Every reply is
+checked against the workload's expected result; failed calls are counted, never timed.
+
+Examples:
+  sandbox-bench run
+  sandbox-bench run --backends local:per-call,local:persistent --calls-scale 0.2
+  sandbox-bench run --workloads simple_calc,json_parsing --output /tmp/r.json";
+
+/// Measures executor strategies for untrusted Python side by side, with every answer checked.
+#[derive(Parser, Debug)]
+#[command(name = "sandbox-bench", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the workloads through the backends and report latency, throughput and cold start.
+    #[command(after_help = AFTER_RUN_HELP)]
+    Run(RunArgs),
+    /// List the transports, strategies, aliases and workloads that `run` accepts.
+    List {
+        /// Folder of workload files.
+        #[arg(long, value_name = "DIR", default_value = "workloads")]
+        workloads_dir: PathBuf,
+    },
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// Comma-separated backends [default: compose-exec,persistent when a Docker engine
+    /// answers, else local:per-call,local:persistent]
+    #[arg(short, long, value_name = "LIST")]
+    backends: Option<String>,
+    /// Comma-separated workload names [default: every file in --workloads-dir]
+    #[arg(short, long, value_name = "LIST")]
+    workloads: Option<String>,
+    /// Folder of workload files (*.toml)
+    #[arg(long, value_name = "DIR", default_value = "workloads")]
+    workloads_dir: PathBuf,
+    /// Multiply every workload's calls by F (at least one call per case)
+    #[arg(long, value_name = "F", default_value = "1.0")]
+    calls_scale: String,
+    /// Warm-up calls after the cold start, excluded from statistics
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    warmup: usize,
+    /// Seconds a call may take before it counts as a timeout error
+    #[arg(long, value_name = "SECS", default_value = "30")]
+    timeout: String,
+    /// Results file (a timestamped copy also goes to results/ beside it)
+    #[arg(
+        short,
+        long,
+        value_name = "FILE",
+        default_value = "benchmark_results.json"
+    )]
+    output: PathBuf,
+    /// Compose file of the sandbox service
+    #[arg(long, value_name = "FILE", default_value = "docker-compose.yml")]
+    compose_file: PathBuf,
+    /// Compose service the code runs in
+    #[arg(long, value_name = "NAME", default_value = "sandbox")]
+    service: String,
+    /// Python interpreter to start (on the host for local, in the sandbox for compose)
+    #[arg(long, value_name = "CMD", default_value = "python3")]
+    python: String,
+    /// Backend the others are compared against [default: the first of --backends]
+    #[arg(long, value_name = "BACKEND")]
+    baseline: Option<String>,
+    /// No progress bar and no notices; tables still go to stdout
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+/// Parses the command line, runs the command, and maps errors to exit codes: 2 for input the
+/// user can fix, 1 for a failed run.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Run(args) => run_options(args).and_then(commands::run),
+        Command::List { workloads_dir } => commands::list(&workloads_dir),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {}", one_line(&format!("{error:#}")));
+            if error.downcast_ref::<UsageError>().is_some()
+                || error
+                    .downcast_ref::<crate::workload::WorkloadError>()
+                    .is_some()
+            {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn run_options(args: RunArgs) -> anyhow::Result<RunOptions> {
+    let backends = match &args.backends {
+        Some(list) => {
+            Some(Backend::parse_list(list).map_err(|e| usage(format!("--backends: {e}")))?)
+        }
+        None => None,
+    };
+    let baseline = match &args.baseline {
+        Some(b) => Some(Backend::parse(b).map_err(|e| usage(format!("--baseline: {e}")))?),
+        None => None,
+    };
+    let workloads = args.workloads.as_deref().map(|list| {
+        list.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect::<Vec<_>>()
+    });
+    if workloads.as_ref().is_some_and(Vec::is_empty) {
+        return Err(usage("--workloads: no workload named"));
+    }
+    let calls_scale = positive("--calls-scale", &args.calls_scale, 1e6)?;
+    let timeout = positive("--timeout", &args.timeout, 86_400.0)?;
+    if args.service.trim().is_empty() {
+        return Err(usage("--service: give the Compose service name"));
+    }
+    Ok(RunOptions {
+        backends,
+        baseline,
+        workloads,
+        workloads_dir: args.workloads_dir,
+        calls_scale,
+        warmup: args.warmup,
+        timeout: Duration::from_secs_f64(timeout),
+        output: args.output,
+        compose_file: args.compose_file,
+        service: args.service,
+        python: args.python,
+        quiet: args.quiet,
+    })
+}
+
+/// A number above zero and at most `max`, or a usage error naming the flag.
+fn positive(flag: &str, text: &str, max: f64) -> anyhow::Result<f64> {
+    match text.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 && x <= max => Ok(x),
+        _ => Err(usage(format!(
+            "{flag}: '{text}' is not a number above 0 and at most {max}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_must_be_positive_and_bounded() {
+        assert_eq!(positive("--timeout", "2.5", 10.0).unwrap(), 2.5);
+        for bad in ["0", "-1", "abc", "inf", "NaN", "11"] {
+            let e = positive("--timeout", bad, 10.0).unwrap_err().to_string();
+            assert!(e.starts_with("--timeout: '") && e.contains(bad), "{e}");
+        }
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,114 @@
+//! The Docker side of a run: whether an engine answers, which versions are in use, and bringing
+//! the Compose sandbox service up when it is not running.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::error::usage;
+
+/// Output of a helper command that finished in time.
+struct Finished {
+    success: bool,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `program args` to completion within `limit`; `None` if it could not start or hung.
+fn capture(program: &str, args: &[&str], limit: Duration) -> Option<Finished> {
+    let handle = duct::cmd(program, args)
+        .stdin_null()
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .start()
+        .ok()?;
+    match handle.wait_timeout(limit) {
+        Ok(Some(out)) => Some(Finished {
+            success: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        }),
+        _ => {
+            let _ = handle.kill();
+            None
+        }
+    }
+}
+
+/// The engine's version when a Docker engine answers, `None` otherwise.
+pub fn engine_version() -> Option<String> {
+    let out = capture(
+        "docker",
+        &["version", "--format", "{{.Server.Version}}"],
+        Duration::from_secs(15),
+    )?;
+    (out.success && !out.stdout.is_empty()).then_some(out.stdout)
+}
+
+/// The Compose plugin's version, `None` when `docker compose` is missing.
+pub fn compose_version() -> Option<String> {
+    let out = capture(
+        "docker",
+        &["compose", "version", "--short"],
+        Duration::from_secs(15),
+    )?;
+    (out.success && !out.stdout.is_empty()).then_some(out.stdout)
+}
+
+/// The Compose service the sandbox runs in.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    pub file: PathBuf,
+    pub service: String,
+}
+
+impl Stack {
+    /// Checks the compose file exists and turns it into an absolute path.
+    pub fn new(file: &Path, service: &str) -> Result<Self> {
+        let file = std::fs::canonicalize(file).map_err(|_| {
+            usage(format!(
+                "no compose file at '{}': pass --compose-file with the path of docker-compose.yml",
+                file.display()
+            ))
+        })?;
+        Ok(Stack {
+            file,
+            service: service.to_string(),
+        })
+    }
+
+    /// Starts the service (`docker compose up -d --wait`) unless it is already running.
+    pub fn ensure_up(&self) -> Result<()> {
+        let file = self.file.to_string_lossy();
+        let compose = |args: &[&str], secs| {
+            let mut argv = vec!["compose", "-f", &file];
+            argv.extend_from_slice(args);
+            capture("docker", &argv, Duration::from_secs(secs))
+        };
+        let running = compose(&["ps", "--status", "running", "-q", &self.service], 60);
+        if running.is_some_and(|o| o.success && !o.stdout.is_empty()) {
+            return Ok(());
+        }
+        match compose(&["up", "-d", "--wait", &self.service], 300) {
+            Some(out) if out.success => Ok(()),
+            Some(out) => Err(usage(format!(
+                "cannot start service '{}' of '{file}': {} (see `docker compose -f {file} up -d`)",
+                self.service,
+                last_line(&out.stderr)
+            ))),
+            None => Err(usage(format!(
+                "`docker compose -f {file} up -d --wait` did not finish within 5 minutes"
+            ))),
+        }
+    }
+}
+
+fn last_line(text: &str) -> &str {
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("no message")
+        .trim()
+}

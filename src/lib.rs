@@ -1,0 +1,16 @@
+//! sandbox-bench measures executor strategies for untrusted Python (per-call `docker compose
+//! exec`, a persistent piped interpreter, …) side by side, with every answer checked.
+
+pub mod agent;
+pub mod backend;
+pub mod cli;
+pub mod commands;
+pub mod compose;
+pub mod error;
+pub mod report;
+pub mod results;
+pub mod runner;
+pub mod stats;
+pub mod strategy;
+pub mod transport;
+pub mod workload;

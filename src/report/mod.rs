@@ -1,0 +1,51 @@
+//! Renderers: results in, text out. They never measure and never write files.
+
+pub mod table;
+
+/// A latency in microseconds with a unit fit for its size: `38.2 µs`, `1.27 ms`, `2.41 s`.
+pub fn format_us(us: f64) -> String {
+    if us < 1000.0 {
+        format!("{} µs", sig3(us))
+    } else if us < 1_000_000.0 {
+        format!("{} ms", sig3(us / 1000.0))
+    } else {
+        format!("{} s", sig3(us / 1_000_000.0))
+    }
+}
+
+/// A ratio such as `412×` or `1.26×`.
+pub fn format_ratio(r: f64) -> String {
+    if !r.is_finite() {
+        "–".into()
+    } else {
+        format!("{}×", sig3(r))
+    }
+}
+
+/// Three significant figures, without a trailing point.
+fn sig3(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else if x >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_follow_magnitude() {
+        assert_eq!(format_us(38.24), "38.2 µs");
+        assert_eq!(format_us(512.0), "512 µs");
+        assert_eq!(format_us(1266.0), "1.27 ms");
+        assert_eq!(format_us(245_300.0), "245 ms");
+        assert_eq!(format_us(2_410_000.0), "2.41 s");
+        assert_eq!(format_ratio(412.4), "412×");
+        assert_eq!(format_ratio(1.264), "1.26×");
+        assert_eq!(format_ratio(f64::NAN), "–");
+    }
+}

@@ -1,0 +1,233 @@
+//! Console tables: latency per backend × workload, and each backend against the baseline.
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{CellAlignment, ContentArrangement, Table};
+
+use super::{format_ratio, format_us};
+use crate::results::{BenchmarkResults, Entry};
+use crate::stats;
+
+fn new_table(header: Vec<&str>) -> Table {
+    let mut table = Table::new();
+    table
+        .load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header);
+    for i in 2..table.column_count() {
+        if let Some(column) = table.column_mut(i) {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    table
+}
+
+/// One row per backend × workload: calls, errors, latency figures, throughput, cold start.
+pub fn latency_table(results: &BenchmarkResults) -> Table {
+    let mut table = new_table(vec![
+        "Backend",
+        "Workload",
+        "Calls",
+        "Errors",
+        "Mean ± σ",
+        "Min",
+        "p50",
+        "p90",
+        "p95",
+        "p99",
+        "p99.9",
+        "Max",
+        "Calls/s",
+        "Cold start",
+    ]);
+    for e in &results.results {
+        let mut row = vec![
+            e.backend.clone(),
+            e.workload.clone(),
+            e.calls.to_string(),
+            errors_cell(e),
+        ];
+        match &e.latency_us {
+            Some(l) => row.extend([
+                format!("{} ± {}", format_us(l.mean), format_us(l.stddev)),
+                format_us(l.min),
+                format_us(l.p50),
+                format_us(l.p90),
+                format_us(l.p95),
+                format_us(l.p99),
+                format_us(l.p999),
+                format_us(l.max),
+                format!("{:.1}", e.throughput_per_s),
+            ]),
+            None => row.extend(std::iter::repeat_n("–".to_string(), 9)),
+        }
+        row.push(e.cold_start_us.map_or("failed".into(), format_us));
+        table.add_row(row);
+    }
+    table
+}
+
+fn errors_cell(e: &Entry) -> String {
+    match (e.errors, e.warmup_errors) {
+        (0, 0) => "0".into(),
+        (n, 0) => format!("⚠ {n}"),
+        (n, w) => format!("⚠ {n} (+{w} warm-up)"),
+    }
+}
+
+/// Totals of one backend over the workloads it ran.
+struct Overall {
+    p50: f64,
+    mean: f64,
+    throughput: f64,
+}
+
+fn overall(entries: &[&Entry]) -> Option<Overall> {
+    let mut merged = stats::new_histogram();
+    let (mut ok, mut secs) = (0u64, 0.0);
+    for e in entries {
+        let h = stats::decode(&e.histogram).ok()?;
+        ok += h.len();
+        secs += e.elapsed_s;
+        merged.add(&h).ok()?;
+    }
+    let summary = stats::summarize(&merged)?;
+    Some(Overall {
+        p50: summary.p50,
+        mean: summary.mean,
+        throughput: if secs > 0.0 { ok as f64 / secs } else { 0.0 },
+    })
+}
+
+/// Each backend against the baseline, per workload and overall: p50 of both, how many times
+/// lower the p50 is, how much lower the mean is, how many times the throughput.
+pub fn comparison_table(results: &BenchmarkResults) -> Option<Table> {
+    let baseline = &results.settings.baseline;
+    let others: Vec<&String> = results
+        .settings
+        .backends
+        .iter()
+        .filter(|b| *b != baseline)
+        .collect();
+    if others.is_empty() {
+        return None;
+    }
+    let mut table = new_table(vec![
+        "Backend",
+        "Workload",
+        "Baseline p50",
+        "p50",
+        "p50 speed-up",
+        "Mean latency cut",
+        "Throughput",
+    ]);
+    let of = |backend: &str| -> Vec<&Entry> {
+        results
+            .results
+            .iter()
+            .filter(|e| e.backend == backend)
+            .collect()
+    };
+    let base_entries = of(baseline);
+    for other in others {
+        let entries = of(other);
+        for e in &entries {
+            let base = base_entries.iter().find(|b| b.workload == e.workload);
+            let pair = base.and_then(|b| Some((b.latency_us.as_ref()?, e.latency_us.as_ref()?)));
+            let Some((b, n)) = pair else { continue };
+            table.add_row(compare_row(
+                other,
+                &e.workload,
+                (b.p50, b.mean, base.map_or(0.0, |b| b.throughput_per_s)),
+                (n.p50, n.mean, e.throughput_per_s),
+            ));
+        }
+        if let (Some(b), Some(n)) = (overall(&base_entries), overall(&entries)) {
+            table.add_row(compare_row(
+                other,
+                "overall",
+                (b.p50, b.mean, b.throughput),
+                (n.p50, n.mean, n.throughput),
+            ));
+        }
+    }
+    Some(table)
+}
+
+fn compare_row(
+    backend: &str,
+    workload: &str,
+    base: (f64, f64, f64),
+    new: (f64, f64, f64),
+) -> Vec<String> {
+    vec![
+        backend.to_string(),
+        workload.to_string(),
+        format_us(base.0),
+        format_us(new.0),
+        format_ratio(base.0 / new.0),
+        format!("{:.1} %", (base.1 - new.1) / base.1 * 100.0),
+        format_ratio(new.2 / base.2),
+    ]
+}
+
+/// One sentence per backend: how it compares with the baseline overall, at p50.
+pub fn verdicts(results: &BenchmarkResults) -> Vec<String> {
+    let baseline = &results.settings.baseline;
+    let entries =
+        |b: &str| -> Vec<&Entry> { results.results.iter().filter(|e| e.backend == b).collect() };
+    let Some(base) = overall(&entries(baseline)) else {
+        return Vec::new();
+    };
+    results
+        .settings
+        .backends
+        .iter()
+        .filter(|b| *b != baseline)
+        .filter_map(|b| {
+            let o = overall(&entries(b))?;
+            let r = base.p50 / o.p50;
+            Some(if r >= 1.0 {
+                format!(
+                    "{b} is {} faster than {baseline} at p50 ({} vs {})",
+                    format_ratio(r),
+                    format_us(o.p50),
+                    format_us(base.p50)
+                )
+            } else {
+                format!(
+                    "{b} is {} slower than {baseline} at p50 ({} vs {})",
+                    format_ratio(1.0 / r),
+                    format_us(o.p50),
+                    format_us(base.p50)
+                )
+            })
+        })
+        .collect()
+}
+
+/// Lines naming every backend × workload that had errors, with sample messages.
+pub fn error_notes(results: &BenchmarkResults) -> Vec<String> {
+    results
+        .results
+        .iter()
+        .filter(|e| e.all_errors() > 0)
+        .map(|e| {
+            let kinds: Vec<String> = e
+                .errors_by_kind
+                .iter()
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect();
+            let first = e
+                .error_samples
+                .first()
+                .map_or(String::new(), |s| format!("; first: {s}"));
+            format!(
+                "{} · {}: {} ({}){first}",
+                e.backend,
+                e.workload,
+                e.all_errors(),
+                kinds.join(", ")
+            )
+        })
+        .collect()
+}

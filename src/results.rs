@@ -1,0 +1,188 @@
+//! The results file: what a run measured, with the facts needed to trust and re-read it later.
+//! Written atomically (temporary file, then rename), so a reader never sees half a file.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::runner::Measurement;
+use crate::stats::{self, LatencySummary};
+
+/// Bumped whenever a field changes meaning or disappears.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// How the `histogram` fields are encoded.
+pub const HISTOGRAM_ENCODING: &str = "HdrHistogram V2, base64; values in nanoseconds";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BenchmarkResults {
+    pub schema_version: u32,
+    pub tool: Tool,
+    pub started_at: String,
+    pub finished_at: String,
+    /// False when the run was interrupted before every call was made.
+    pub complete: bool,
+    pub host: Host,
+    pub versions: Versions,
+    pub settings: Settings,
+    pub histogram_encoding: String,
+    pub results: Vec<Entry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Host {
+    pub cpus: usize,
+    pub os: String,
+    pub kernel: String,
+    pub arch: String,
+}
+
+/// Versions of what was measured; `None` where that part was not used or did not answer.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Versions {
+    pub docker: Option<String>,
+    pub compose: Option<String>,
+    pub sandbox_python: Option<String>,
+    pub local_python: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settings {
+    pub backends: Vec<String>,
+    pub baseline: String,
+    pub workloads: Vec<String>,
+    pub calls_scale: f64,
+    pub warmup: usize,
+    pub timeout_s: f64,
+    pub compose_file: Option<String>,
+    pub service: Option<String>,
+    pub order: String,
+}
+
+/// One backend × workload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entry {
+    pub backend: String,
+    pub workload: String,
+    pub calls: usize,
+    pub errors: usize,
+    pub warmup_errors: usize,
+    pub errors_by_kind: BTreeMap<String, usize>,
+    pub error_samples: Vec<String>,
+    /// Latency of the successful measured calls, harness side.
+    pub latency_us: Option<LatencySummary>,
+    /// The agent's own exec time of the same calls; the rest is transport and framing.
+    pub exec_us: Option<LatencySummary>,
+    pub throughput_per_s: f64,
+    pub elapsed_s: f64,
+    pub cold_start_us: Option<f64>,
+    pub restarts: u32,
+    pub histogram: String,
+}
+
+impl Entry {
+    pub fn from_measurement(m: &Measurement) -> Self {
+        Entry {
+            backend: m.backend.clone(),
+            workload: m.workload.clone(),
+            calls: m.calls,
+            errors: m.errors,
+            warmup_errors: m.warmup_errors,
+            errors_by_kind: m.errors_by_kind.clone(),
+            error_samples: m.error_samples.clone(),
+            latency_us: stats::summarize(&m.latency),
+            exec_us: stats::summarize(&m.exec),
+            throughput_per_s: m.throughput(),
+            elapsed_s: m.elapsed.as_secs_f64(),
+            cold_start_us: m.cold_start.map(|d| d.as_secs_f64() * 1e6),
+            restarts: m.restarts,
+            histogram: stats::encode(&m.latency),
+        }
+    }
+
+    /// Errors of any phase: a backend with any is flagged in every table.
+    pub fn all_errors(&self) -> usize {
+        self.errors + self.warmup_errors
+    }
+}
+
+impl Host {
+    /// Facts about the machine the run happens on.
+    pub fn detect() -> Self {
+        let os = std::fs::read_to_string("/etc/os-release")
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                    .map(|v| v.trim_matches('"').to_string())
+            })
+            .unwrap_or_else(|| std::env::consts::OS.to_string());
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|k| k.trim().to_string())
+            .unwrap_or_else(|_| "unknown".into());
+        Host {
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            os,
+            kernel,
+            arch: std::env::consts::ARCH.to_string(),
+        }
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut file = tempfile::NamedTempFile::new_in(&dir)?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Writes the results to `output` and a timestamped copy under `results/` beside it; returns
+/// the copy's path.
+pub fn save(results: &BenchmarkResults, output: &Path) -> anyhow::Result<PathBuf> {
+    use anyhow::Context;
+    let mut json = serde_json::to_vec_pretty(results).context("cannot encode the results")?;
+    json.push(b'\n');
+    write_atomically(output, &json)
+        .with_context(|| format!("cannot write results to '{}'", output.display()))?;
+    let dir = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.join("results"),
+        _ => PathBuf::from("results"),
+    };
+    let stamp = results.started_at.replace([':', '-'], "");
+    let copy = dir.join(format!("benchmark_results-{stamp}.json"));
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| write_atomically(&copy, &json))
+        .with_context(|| format!("cannot write the copy '{}'", copy.display()))?;
+    Ok(copy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_whole_files_and_leaves_no_temporaries() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        write_atomically(&path, b"first").unwrap();
+        write_atomically(&path, b"second").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"second");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        let e = write_atomically(&dir.path().join("no/such/dir/r.json"), b"x");
+        assert!(e.is_err());
+    }
+}

@@ -1,0 +1,41 @@
+//! Transports: how a process inside the sandbox is reached. A transport only builds the command
+//! that runs a program there with its standard streams piped; strategies do the rest.
+
+mod compose;
+mod local;
+
+pub use compose::Compose;
+pub use local::Local;
+
+use std::time::Duration;
+
+/// A way to start a program in the sandbox.
+pub trait Transport: Send + Sync {
+    /// The transport's name in backend names (`compose`, `local`).
+    fn name(&self) -> &'static str;
+
+    /// The command that runs `program args…` in the sandbox with stdin, stdout, stderr passed on.
+    fn command(&self, program: &str, args: &[String]) -> duct::Expression;
+
+    /// The Python interpreter to run there.
+    fn python(&self) -> &str;
+
+    /// Kills process `pid` inside the sandbox. Killing a `docker exec` client does not kill the
+    /// process it started in the container, so a stuck agent is killed from inside.
+    fn kill_in_sandbox(&self, pid: u32) {
+        let code = format!("import os\ntry:\n    os.kill({pid}, 9)\nexcept OSError:\n    pass");
+        let args = vec!["-c".to_string(), code];
+        if let Ok(handle) = self
+            .command(self.python(), &args)
+            .stdin_null()
+            .stdout_null()
+            .stderr_null()
+            .unchecked()
+            .start()
+        {
+            if !matches!(handle.wait_timeout(Duration::from_secs(10)), Ok(Some(_))) {
+                let _ = handle.kill();
+            }
+        }
+    }
+}
