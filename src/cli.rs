@@ -41,7 +41,7 @@ struct Cli {
 enum Command {
     /// Run the workloads through the backends and report latency, throughput and cold start.
     #[command(after_help = AFTER_RUN_HELP)]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List the transports, strategies, aliases and workloads that `run` accepts.
     List {
         /// Folder of workload files.
@@ -63,13 +63,23 @@ struct RunArgs {
     #[arg(long, value_name = "DIR", default_value = "workloads")]
     workloads_dir: PathBuf,
     /// Multiply every workload's calls by F (at least one call per case)
-    #[arg(long, value_name = "F", default_value = "1.0")]
+    #[arg(
+        long,
+        value_name = "F",
+        default_value = "1.0",
+        allow_negative_numbers = true
+    )]
     calls_scale: String,
     /// Warm-up calls after the cold start, excluded from statistics
     #[arg(long, value_name = "N", default_value_t = 2)]
     warmup: usize,
     /// Seconds a call may take before it counts as a timeout error
-    #[arg(long, value_name = "SECS", default_value = "30")]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value = "30",
+        allow_negative_numbers = true
+    )]
     timeout: String,
     /// Results file (a timestamped copy also goes to results/ beside it)
     #[arg(
@@ -101,7 +111,7 @@ struct RunArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Run(args) => run_options(args).and_then(commands::run),
+        Command::Run(args) => run_options(*args).and_then(commands::run),
         Command::List { workloads_dir } => commands::list(&workloads_dir),
     };
     match outcome {

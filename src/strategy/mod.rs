@@ -57,7 +57,7 @@ pub trait Executor: Send {
     /// The sandbox's Python version, once an agent has announced it.
     fn python_version(&self) -> Option<String>;
 
-    /// How many times an agent had to be replaced after a fault.
+    /// How many agents were thrown away after a fault (each is replaced on the next call).
     fn restarts(&self) -> u32;
 }
 

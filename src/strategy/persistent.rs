@@ -14,7 +14,7 @@ pub struct Persistent {
     agent: Option<AgentProcess>,
     python: Option<String>,
     next_id: u64,
-    starts: u32,
+    discarded: u32,
 }
 
 impl Persistent {
@@ -24,7 +24,7 @@ impl Persistent {
             agent: None,
             python: None,
             next_id: 1,
-            starts: 0,
+            discarded: 0,
         }
     }
 
@@ -34,7 +34,6 @@ impl Persistent {
                 .transport
                 .command(self.transport.python(), &agent::python_args(Mode::Loop));
             let mut process = AgentProcess::start(command)?;
-            self.starts += 1;
             let ready = process.handshake(deadline)?;
             self.python.get_or_insert_with(|| ready.python.clone());
             self.agent = Some(process);
@@ -45,6 +44,7 @@ impl Persistent {
     /// Throws the agent away after a fault, killing it inside the sandbox too.
     fn discard(&mut self) {
         if let Some(process) = self.agent.take() {
+            self.discarded += 1;
             if let Some(ready) = process.ready() {
                 self.transport.kill_in_sandbox(ready.pid);
             }
@@ -79,6 +79,6 @@ impl Executor for Persistent {
     }
 
     fn restarts(&self) -> u32 {
-        self.starts.saturating_sub(1)
+        self.discarded
     }
 }

@@ -25,17 +25,17 @@ pub trait Transport: Send + Sync {
     fn kill_in_sandbox(&self, pid: u32) {
         let code = format!("import os\ntry:\n    os.kill({pid}, 9)\nexcept OSError:\n    pass");
         let args = vec!["-c".to_string(), code];
-        if let Ok(handle) = self
+        let started = self
             .command(self.python(), &args)
             .stdin_null()
             .stdout_null()
             .stderr_null()
             .unchecked()
-            .start()
+            .start();
+        if let Ok(handle) = started
+            && !matches!(handle.wait_timeout(Duration::from_secs(10)), Ok(Some(_)))
         {
-            if !matches!(handle.wait_timeout(Duration::from_secs(10)), Ok(Some(_))) {
-                let _ = handle.kill();
-            }
+            let _ = handle.kill();
         }
     }
 }

@@ -1,0 +1,283 @@
+//! The built binary against the local transport: real agent processes, no Docker needed.
+
+mod common;
+
+use common::{ROOT, assert_clean, bench, entry, read_results, write_workload};
+use predicates::prelude::*;
+
+const SEVEN: [&str; 7] = [
+    "simple_calc",
+    "loop_calc",
+    "string_ops",
+    "list_comp",
+    "dict_ops",
+    "json_parsing",
+    "mixed_workload",
+];
+
+#[test]
+fn version_is_printed() {
+    bench()
+        .arg("--version")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn local_run_measures_all_seven_workloads_and_saves_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out.json");
+    bench()
+        .args(["run", "--backends", "local:per-call,local:persistent"])
+        .args(["--calls-scale", "0.1", "--output"])
+        .arg(&output)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "Against the baseline, local:per-call",
+        ))
+        .stdout(predicate::str::contains("local:persistent is"));
+    let results = read_results(&output);
+    assert_eq!(results["schema_version"], 1);
+    assert_eq!(results["complete"], true);
+    assert_eq!(results["settings"]["baseline"], "local:per-call");
+    assert!(results["host"]["cpus"].as_u64().unwrap() >= 1);
+    assert!(
+        results["versions"]["local_python"]
+            .as_str()
+            .unwrap()
+            .starts_with('3')
+    );
+    assert_clean(&results, &["local:per-call", "local:persistent"], &SEVEN);
+    // 50 calls × 0.1 = 5 measured calls; mixed_workload runs its five cases once each.
+    assert_eq!(
+        entry(&results, "local:persistent", "simple_calc")["calls"],
+        5
+    );
+    assert_eq!(
+        entry(&results, "local:persistent", "mixed_workload")["calls"],
+        5
+    );
+    let copies: Vec<_> = std::fs::read_dir(dir.path().join("results"))
+        .unwrap()
+        .collect();
+    assert_eq!(copies.len(), 1, "one timestamped copy beside the output");
+}
+
+#[test]
+fn wrong_answers_are_errors_not_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    write_workload(dir.path(), "off_by_one", 4, &[("result = 1 + 1", "3")]);
+    let output = dir.path().join("out.json");
+    bench()
+        .args(["run", "--backends", "local:persistent", "--warmup", "0"])
+        .arg("--workloads-dir")
+        .arg(dir.path())
+        .arg("--output")
+        .arg(&output)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "wrong answer: expected '3', got '2'",
+        ))
+        .stderr(predicate::str::contains("calls failed"));
+    let e = entry(&read_results(&output), "local:persistent", "off_by_one").clone();
+    assert_eq!(e["errors"], 4);
+    assert_eq!(e["warmup_errors"], 1, "the cold-start call is checked too");
+    assert_eq!(e["errors_by_kind"]["wrong_answer"], 5);
+    assert!(
+        e["latency_us"].is_null(),
+        "no sample from a wrong answer: {e}"
+    );
+}
+
+#[test]
+fn faults_are_per_call_errors_and_the_next_call_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    // The good case comes first (it is the cold start); every fault is followed by a good call.
+    std::fs::write(
+        dir.path().join("faults.toml"),
+        r#"
+name = "faults"
+calls = 2
+[[case]]
+code = "result = 'ok'"
+expected = "'ok'"
+[[case]]
+code = "while True: pass"
+expected = "None"
+[[case]]
+code = "result = input()"
+expected = "'piped'"
+stdin = "piped\n"
+[[case]]
+code = "import os; os._exit(3)"
+expected = "None"
+"#,
+    )
+    .unwrap();
+    for backend in ["local:persistent", "local:per-call"] {
+        let output = dir.path().join("out.json");
+        bench()
+            .args([
+                "run",
+                "--backends",
+                backend,
+                "--warmup",
+                "0",
+                "--timeout",
+                "1",
+            ])
+            .arg("--workloads-dir")
+            .arg(dir.path())
+            .arg("--output")
+            .arg(&output)
+            .assert()
+            .code(1);
+        let e = entry(&read_results(&output), backend, "faults").clone();
+        assert_eq!(e["calls"], 8, "{backend}: {e}");
+        assert_eq!(e["errors_by_kind"]["timeout"], 2, "{backend}: {e}");
+        assert_eq!(e["errors_by_kind"]["agent_died"], 2, "{backend}: {e}");
+        assert_eq!(e["errors"], 4, "{backend}: {e}");
+        assert_eq!(e["warmup_errors"], 0, "{backend}: {e}");
+        let h = sandbox_bench::stats::decode(e["histogram"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            h.len(),
+            4,
+            "{backend}: the good calls after each fault are samples"
+        );
+        if backend == "local:persistent" {
+            assert_eq!(e["restarts"], 2, "one restart per crash: {e}");
+        }
+    }
+}
+
+#[test]
+fn malformed_workload_files_name_the_file_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "name = \"x\"\ncalls = 1\n[[case]]\ncode = \"\"\nexpected = \"1\"\n",
+            "empty code",
+        ),
+        (
+            "name = \"x\"\ncalls = 1\nrounds = 3\n[[case]]\ncode = \"a\"\nexpected = \"1\"\n",
+            "unknown field",
+        ),
+        (
+            "name = \"x\"\ncalls = 1\n[[case]]\ncode = \"a\"\n",
+            "missing field",
+        ),
+        ("name = \"x\"\ncalls = \n", "bad.toml"),
+    ];
+    for (text, needle) in cases {
+        std::fs::write(dir.path().join("bad.toml"), text).unwrap();
+        bench()
+            .args(["run", "--backends", "local:persistent", "--workloads-dir"])
+            .arg(dir.path())
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("bad.toml"))
+            .stderr(predicate::str::contains(needle))
+            .stderr(predicate::str::contains("panicked").not());
+    }
+}
+
+#[test]
+fn bad_flags_get_one_line_errors_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let attempts: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["--backends".into(), "local:turbo".into()],
+            "unknown strategy 'turbo'",
+        ),
+        (vec!["--backends".into(), "".into()], "no backend given"),
+        (
+            vec!["--workloads".into(), "nope".into()],
+            "unknown workload 'nope'",
+        ),
+        (vec!["--calls-scale".into(), "-1".into()], "--calls-scale"),
+        (vec!["--timeout".into(), "soon".into()], "--timeout"),
+        (
+            vec!["--workloads-dir".into(), "/no/such/dir".into()],
+            "--workloads-dir",
+        ),
+        (
+            vec!["--output".into(), "/no/such/dir/r.json".into()],
+            "--output",
+        ),
+        (
+            vec!["--output".into(), dir.path().display().to_string()],
+            "is a folder",
+        ),
+        (
+            vec!["--baseline".into(), "compose-exec".into()],
+            "not one of --backends",
+        ),
+    ];
+    for (args, needle) in attempts {
+        let mut cmd = bench();
+        cmd.arg("run").args(&args);
+        if !args.contains(&"--backends".to_string()) {
+            cmd.args(["--backends", "local:persistent"]);
+        }
+        let assert = cmd
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(needle));
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_docker_backend_without_an_engine_is_a_clear_error() {
+    bench()
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .args(["run", "--backends", "compose-exec,local:persistent"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "compose:per-call need a Docker engine",
+        ));
+}
+
+#[test]
+fn without_an_engine_the_default_is_the_local_pair() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out.json");
+    bench()
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .args([
+            "run",
+            "--workloads",
+            "simple_calc",
+            "--calls-scale",
+            "0.1",
+            "--output",
+        ])
+        .arg(&output)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("no Docker engine answers"));
+    let results = read_results(&output);
+    assert_clean(
+        &results,
+        &["local:per-call", "local:persistent"],
+        &["simple_calc"],
+    );
+}
+
+#[test]
+fn list_names_backends_and_workloads() {
+    let out = bench().arg("list").assert().success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    for word in ["compose-exec", "per-call", "persistent", "local"]
+        .iter()
+        .chain(SEVEN.iter())
+    {
+        assert!(text.contains(word), "{word} missing from:\n{text}");
+    }
+    assert!(std::path::Path::new(ROOT).join("workloads").is_dir());
+}
