@@ -84,6 +84,12 @@ is_dockerd() {
         ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
 }
 
+# is_alive PID: PID runs and is not a zombie. Right after the fork its comm is
+# not yet "dockerd", so the start-up wait must not use is_dockerd.
+is_alive() {
+    kill -0 "$1" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
 # start_dockerd [extra dockerd args...]: start it, wait for it; 0 if it answers
 start_dockerd() {
     # A docker.pid left by a killed dockerd is harmless unless its pid now
@@ -101,7 +107,7 @@ start_dockerd() {
     echo "$pid" >"$PID_FILE"
     local deadline=$((SECONDS + WAIT_SECONDS))
     while ((SECONDS < deadline)); do
-        if ! is_dockerd "$pid"; then
+        if ! is_alive "$pid"; then
             log "dockerd exited early; last log lines:"
             tail -n 5 "$DOCKERD_LOG" >&2 || true
             rm -f "$PID_FILE"
@@ -114,7 +120,7 @@ start_dockerd() {
     done
     log "dockerd did not answer within ${WAIT_SECONDS}s; killing it"
     kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do is_dockerd "$pid" || break; sleep 0.2; done
+    for _ in $(seq 1 50); do is_alive "$pid" || break; sleep 0.2; done
     kill -9 "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     rm -f "$PID_FILE"
