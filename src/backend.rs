@@ -10,15 +10,21 @@ use crate::strategy::Strategy;
 pub enum TransportKind {
     Local,
     Compose,
+    Container,
 }
 
 impl TransportKind {
-    pub const ALL: [TransportKind; 2] = [TransportKind::Local, TransportKind::Compose];
+    pub const ALL: [TransportKind; 3] = [
+        TransportKind::Local,
+        TransportKind::Compose,
+        TransportKind::Container,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             TransportKind::Local => "local",
             TransportKind::Compose => "compose",
+            TransportKind::Container => "container",
         }
     }
 
@@ -27,12 +33,15 @@ impl TransportKind {
         match self {
             TransportKind::Local => "the host's python3, no sandbox (trusted code only)",
             TransportKind::Compose => "`docker compose exec -T <service>` in the Compose sandbox",
+            TransportKind::Container => {
+                "`docker compose run --rm -T <service>`: a new container, same image and limits"
+            }
         }
     }
 
     /// Whether the transport needs a Docker engine.
     pub fn needs_docker(self) -> bool {
-        matches!(self, TransportKind::Compose)
+        matches!(self, TransportKind::Compose | TransportKind::Container)
     }
 }
 
@@ -139,7 +148,7 @@ mod tests {
     fn bad_names_say_what_is_known() {
         let e = Backend::parse("ssh:per-call").unwrap_err();
         assert!(
-            e.contains("unknown transport 'ssh'") && e.contains("local, compose"),
+            e.contains("unknown transport 'ssh'") && e.contains("local, compose, container"),
             "{e}"
         );
         let e = Backend::parse("local:turbo").unwrap_err();

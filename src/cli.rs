@@ -13,16 +13,20 @@ use crate::error::{UsageError, usage};
 
 const AFTER_RUN_HELP: &str = "\
 Backends are named transport:strategy:
-  transports  local    the host's python3, no sandbox (trusted code only)
-              compose  `docker compose exec -T <service>` in the Compose sandbox
+  transports  local      the host's python3, no sandbox (trusted code only)
+              compose    `docker compose exec -T <service>` in the Compose sandbox
+              container  `docker compose run --rm -T <service>`: a new container per start
   strategies  per-call    a fresh interpreter for every call (full isolation)
               persistent  one long-lived interpreter fed over pipes (fresh globals only)
   aliases     compose-exec = compose:per-call   (the original baseline)
               persistent   = compose:persistent (the original optimization)
 
-Each backend × workload starts on a fresh executor: its first call, start-up included, is
-reported as the cold start; then --warmup calls; then the measured calls. Every reply is
+First each backend answers --calibration empty calls: its floor. Then each backend × workload
+starts on a fresh executor: its first call, start-up included, is reported as the cold start;
+then --warmup calls; then the measured calls, in --rounds interleaved rounds (a seeded shuffle
+of every backend × workload in each round) when two or more backends run. Every reply is
 checked against the workload's expected result; failed calls are counted, never timed.
+Warnings after the tables say when a figure cannot be trusted.
 
 Examples:
   sandbox-bench run
@@ -101,6 +105,19 @@ struct RunArgs {
     /// Backend the others are compared against [default: the first of --backends]
     #[arg(long, value_name = "BACKEND")]
     baseline: Option<String>,
+    /// Order of the calls: interleaved (seeded-shuffled rounds) or sequential (one block per
+    /// backend × workload) [default: interleaved with two or more backends]
+    #[arg(long, value_name = "ORDER", value_parser = ["interleaved", "sequential"])]
+    order: Option<String>,
+    /// Seed of the interleaved order; the results file records the one used
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// Rounds of the interleaved order: each runs a slice of every backend × workload
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    rounds: usize,
+    /// Empty calls per backend measured first, as its floor (0 to skip)
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    calibration: usize,
     /// No progress bar and no notices; tables still go to stdout
     #[arg(short, long)]
     quiet: bool,
@@ -158,6 +175,9 @@ fn run_options(args: RunArgs) -> anyhow::Result<RunOptions> {
     }
     let calls_scale = positive("--calls-scale", &args.calls_scale, 1e6)?;
     let timeout = positive("--timeout", &args.timeout, 86_400.0)?;
+    if args.rounds == 0 {
+        return Err(usage("--rounds: give at least 1"));
+    }
     if args.service.trim().is_empty() {
         return Err(usage("--service: give the Compose service name"));
     }
@@ -174,6 +194,10 @@ fn run_options(args: RunArgs) -> anyhow::Result<RunOptions> {
         service: args.service,
         python: args.python,
         quiet: args.quiet,
+        interleave: args.order.as_deref().map(|o| o == "interleaved"),
+        seed: args.seed,
+        rounds: args.rounds,
+        calibration: args.calibration,
     })
 }
 

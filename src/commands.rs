@@ -14,11 +14,15 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::backend::{ALIASES, Backend, TransportKind};
 use crate::compose::{self, Stack};
 use crate::error::usage;
+use crate::load::LoadMonitor;
 use crate::report::table;
 use crate::results::{self, BenchmarkResults, Entry, Host, Settings, Tool, Versions};
+use crate::runner::Measurement;
 use crate::runner::{self, Plan};
+use crate::schedule::Order;
 use crate::strategy::Strategy;
-use crate::transport::{Compose, Local, Transport};
+use crate::transport::{Compose, Container, Local, Transport};
+use crate::warnings::{self, Warning};
 use crate::workload;
 
 /// Options of `sandbox-bench run`, already checked.
@@ -37,6 +41,13 @@ pub struct RunOptions {
     pub service: String,
     pub python: String,
     pub quiet: bool,
+    /// `None`: interleaved when two or more backends run, else sequential.
+    pub interleave: Option<bool>,
+    /// The shuffle's seed; `None` picks one (and records it).
+    pub seed: Option<u64>,
+    pub rounds: usize,
+    /// Empty calls per backend that measure its floor (0: none).
+    pub calibration: usize,
 }
 
 /// `sandbox-bench run`.
@@ -104,6 +115,14 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         None
     };
 
+    let order = if opts.interleave.unwrap_or(backends.len() >= 2) {
+        Order::Interleaved {
+            seed: opts.seed.unwrap_or_else(fresh_seed),
+            rounds: opts.rounds,
+        }
+    } else {
+        Order::Sequential
+    };
     let plan = Plan {
         backends: backends
             .iter()
@@ -113,6 +132,8 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         calls_scale: opts.calls_scale,
         warmup: opts.warmup,
         timeout: opts.timeout,
+        order,
+        calibration: opts.calibration,
     };
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
@@ -125,11 +146,16 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
 
     let started_at = now();
     let progress = progress_bar(&opts, plan.total_calls());
-    let measurements = runner::run(&plan, &progress, &stop);
+    let load = LoadMonitor::start();
+    let output = runner::run(&plan, &progress, &stop);
+    let max_load = load.stop();
     progress.finish_and_clear();
     let interrupted = stop.load(Ordering::SeqCst);
+    let measurements = &output.measurements;
+    let host = Host::detect();
+    let warnings = collect_warnings(measurements, max_load, host.cpus);
 
-    for m in &measurements {
+    for m in measurements {
         let slot = match plan
             .backends
             .iter()
@@ -151,7 +177,7 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         started_at,
         finished_at: now(),
         complete: !interrupted,
-        host: Host::detect(),
+        host,
         versions,
         settings: Settings {
             backends: backends.iter().map(ToString::to_string).collect(),
@@ -162,10 +188,26 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
             timeout_s: opts.timeout.as_secs_f64(),
             compose_file: stack.as_ref().map(|s| s.file.display().to_string()),
             service: stack.as_ref().map(|s| s.service.clone()),
-            order: "sequential".into(),
+            order: order.name().into(),
+            seed: match order {
+                Order::Interleaved { seed, .. } => Some(seed),
+                Order::Sequential => None,
+            },
+            rounds: match order {
+                Order::Interleaved { rounds, .. } => Some(rounds),
+                Order::Sequential => None,
+            },
+            calibration_calls: opts.calibration,
         },
         histogram_encoding: results::HISTOGRAM_ENCODING.into(),
+        calibration: output
+            .calibration
+            .iter()
+            .map(Entry::from_measurement)
+            .collect(),
         results: measurements.iter().map(Entry::from_measurement).collect(),
+        warnings,
+        max_load: Some(max_load),
     };
     let copy = results::save(&results, &opts.output)?;
     print_report(&results);
@@ -205,6 +247,22 @@ pub fn print_report(results: &BenchmarkResults) {
     for line in table::verdicts(results) {
         println!("{line}");
     }
+    if let Some(floor) = table::floor_table(results) {
+        println!(
+            "\nFloor: {} empty calls per backend, measured first",
+            results.settings.calibration_calls
+        );
+        println!("{floor}");
+    }
+    if !results.warnings.is_empty() {
+        println!("\nWarnings:");
+        for w in &results.warnings {
+            match (&w.backend, &w.workload) {
+                (Some(b), Some(wl)) => println!("  {b} · {wl}: {}", w.message),
+                _ => println!("  {}", w.message),
+            }
+        }
+    }
     let errors = table::error_notes(results);
     if !errors.is_empty() {
         println!("\nErrors:");
@@ -238,6 +296,11 @@ pub fn list(workloads_dir: &Path) -> Result<ExitCode> {
 
 fn transport(kind: TransportKind, opts: &RunOptions, stack: Option<&Stack>) -> Arc<dyn Transport> {
     match (kind, stack) {
+        (TransportKind::Container, Some(stack)) => Arc::new(Container::new(
+            stack.file.clone(),
+            stack.service.clone(),
+            opts.python.clone(),
+        )),
         (TransportKind::Compose, Some(stack)) => Arc::new(Compose {
             file: stack.file.clone(),
             service: stack.service.clone(),
@@ -282,6 +345,28 @@ fn progress_bar(opts: &RunOptions, total: u64) -> ProgressBar {
     }
     bar.enable_steady_tick(Duration::from_millis(120));
     bar
+}
+
+/// Every reason to doubt a figure of this run.
+fn collect_warnings(measurements: &[Measurement], max_load: f64, cpus: usize) -> Vec<Warning> {
+    let mut found: Vec<Warning> = measurements
+        .iter()
+        .flat_map(|m| warnings::check_samples(&m.backend, &m.workload, &m.samples))
+        .collect();
+    let rows: Vec<(String, String, usize)> = measurements
+        .iter()
+        .map(|m| (m.backend.clone(), m.workload.clone(), m.samples.len()))
+        .collect();
+    found.extend(warnings::few_samples(&rows));
+    found.extend(warnings::machine_load(max_load, cpus));
+    found
+}
+
+/// A seed for the shuffle when none is given: the clock's nanoseconds.
+fn fresh_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 fn notice(opts: &RunOptions, text: &str) {

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::runner::Measurement;
 use crate::stats::{self, LatencySummary};
+use crate::warnings::Warning;
 
 /// Bumped whenever a field changes meaning or disappears.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -28,7 +29,16 @@ pub struct BenchmarkResults {
     pub versions: Versions,
     pub settings: Settings,
     pub histogram_encoding: String,
+    /// Each backend's floor: empty calls measured before anything else.
+    #[serde(default)]
+    pub calibration: Vec<Entry>,
     pub results: Vec<Entry>,
+    /// Reasons to doubt a figure; see the README.
+    #[serde(default)]
+    pub warnings: Vec<Warning>,
+    /// The highest 1-minute load average seen during the run.
+    #[serde(default)]
+    pub max_load: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -64,7 +74,16 @@ pub struct Settings {
     pub timeout_s: f64,
     pub compose_file: Option<String>,
     pub service: Option<String>,
+    /// `interleaved` (seeded-shuffled rounds) or `sequential` (one block per backend × workload).
     pub order: String,
+    /// The shuffle's seed; `--seed` with it reproduces the order.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    #[serde(default)]
+    pub rounds: Option<usize>,
+    /// Empty calls per backend that measured its floor.
+    #[serde(default)]
+    pub calibration_calls: usize,
 }
 
 /// One backend × workload.
@@ -86,6 +105,14 @@ pub struct Entry {
     pub cold_start_us: Option<f64>,
     pub restarts: u32,
     pub histogram: String,
+}
+
+impl BenchmarkResults {
+    /// The floor of `backend`: the p50 of its empty calls, in microseconds.
+    pub fn floor_p50(&self, backend: &str) -> Option<f64> {
+        let entry = self.calibration.iter().find(|c| c.backend == backend)?;
+        Some(entry.latency_us.as_ref()?.p50)
+    }
 }
 
 impl Entry {

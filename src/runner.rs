@@ -1,5 +1,6 @@
-//! The runner: for each backend × workload, a fresh executor, one cold-start call, the warm-up
-//! calls, then the measured calls, each timed from request to validated reply.
+//! The runner: each backend's floor first (empty calls), then for each backend × workload a
+//! fresh executor, one cold-start call, the warm-up calls, and the measured calls, in the
+//! order the schedule gives; each call is timed from request to validated reply.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use indicatif::ProgressBar;
 
 use crate::agent::Reply;
 use crate::backend::Backend;
+use crate::schedule::{self, Order};
 use crate::stats;
 use crate::strategy::{Call, CallError, Executor};
 use crate::transport::Transport;
@@ -26,6 +28,9 @@ pub struct Plan {
     pub calls_scale: f64,
     pub warmup: usize,
     pub timeout: Duration,
+    pub order: Order,
+    /// Empty calls per backend that measure its floor before anything else (0: none).
+    pub calibration: usize,
 }
 
 impl Plan {
@@ -36,7 +41,12 @@ impl Plan {
             .iter()
             .map(|w| 1 + self.warmup + w.scaled_calls(self.calls_scale))
             .sum();
-        (per_backend * self.backends.len()) as u64
+        let calibration = if self.calibration > 0 {
+            1 + self.warmup + self.calibration
+        } else {
+            0
+        };
+        ((per_backend + calibration) * self.backends.len()) as u64
     }
 }
 
@@ -63,6 +73,8 @@ pub struct Measurement {
     pub restarts: u32,
     /// The Python version the agents announced.
     pub python: Option<String>,
+    /// Latency of each successful measured call in nanoseconds, in call order.
+    pub samples: Vec<u64>,
 }
 
 impl Measurement {
@@ -70,6 +82,14 @@ impl Measurement {
         Measurement {
             backend: backend.to_string(),
             workload: workload.name.clone(),
+            ..Measurement::empty()
+        }
+    }
+
+    fn empty() -> Self {
+        Measurement {
+            backend: String::new(),
+            workload: String::new(),
             calls: 0,
             errors: 0,
             warmup_errors: 0,
@@ -81,6 +101,7 @@ impl Measurement {
             cold_start: None,
             restarts: 0,
             python: None,
+            samples: Vec::new(),
         }
     }
 
@@ -146,91 +167,189 @@ pub fn check(reply: &Reply, case: &Case) -> Result<(), Failure> {
     }
 }
 
-/// Runs the plan; stops early (keeping what it measured) once `stop` is set.
-pub fn run(plan: &Plan, progress: &ProgressBar, stop: &AtomicBool) -> Vec<Measurement> {
-    let mut results = Vec::new();
-    'outer: for (backend, transport) in &plan.backends {
-        for workload in &plan.workloads {
-            if stop.load(Ordering::Relaxed) {
-                break 'outer;
-            }
-            progress.set_message(format!("{backend} · {}", workload.name));
-            let mut executor = backend.strategy.executor(Arc::clone(transport));
-            results.push(measure(
-                plan,
-                backend,
-                workload,
-                executor.as_mut(),
-                progress,
-                stop,
-            ));
-        }
-    }
-    results
+/// What a run measured: each backend's floor, then each backend × workload.
+pub struct RunOutput {
+    pub calibration: Vec<Measurement>,
+    pub measurements: Vec<Measurement>,
 }
 
-fn measure(
-    plan: &Plan,
-    backend: &Backend,
-    workload: &Workload,
-    executor: &mut dyn Executor,
-    progress: &ProgressBar,
-    stop: &AtomicBool,
-) -> Measurement {
-    let mut m = Measurement::new(backend, workload);
-    let one = |executor: &mut dyn Executor, case: &Case| {
-        let started = Instant::now();
-        let reply = executor.call(Call {
-            code: &case.code,
-            stdin: case.stdin.as_deref(),
-            timeout: plan.timeout,
-        });
-        let latency = started.elapsed();
-        progress.inc(1);
-        match reply {
-            Ok(reply) => check(&reply, case).map(|()| (latency, reply.exec_ns)),
-            Err(e) => Err(Failure::Call(e)),
-        }
-    };
-    for n in 0..=plan.warmup {
-        let case = workload.case(n);
-        match one(executor, case) {
-            Ok((latency, _)) if n == 0 => m.cold_start = Some(latency),
-            Ok(_) => {}
-            Err(failure) => {
-                m.warmup_errors += 1;
-                let what = if n == 0 {
-                    "cold start".into()
-                } else {
-                    format!("warm-up call {n}")
-                };
-                m.note_error(&failure, what);
+/// The empty call that measures a backend's floor.
+pub fn calibration_workload(calls: u32) -> Workload {
+    Workload {
+        name: "calibration".into(),
+        description: "an empty call: the backend's floor".into(),
+        calls,
+        cases: vec![Case {
+            code: "result = None".into(),
+            expected: "None".into(),
+            stdin: None,
+        }],
+        source: "(built in)".into(),
+    }
+}
+
+/// Runs the plan; stops early (keeping what it measured) once `stop` is set.
+pub fn run(plan: &Plan, progress: &ProgressBar, stop: &AtomicBool) -> RunOutput {
+    let mut calibration = Vec::new();
+    if plan.calibration > 0 {
+        let empty = calibration_workload(plan.calibration as u32);
+        for (backend, transport) in &plan.backends {
+            if stop.load(Ordering::Relaxed) {
+                break;
             }
+            let mut pair = Pair::new(backend, transport, &empty);
+            pair.run_slice(plan, 0, plan.calibration, progress, stop);
+            calibration.push(pair.finish());
         }
     }
-    let calls = workload.scaled_calls(plan.calls_scale);
-    let started = Instant::now();
-    for n in 0..calls {
+    let mut pairs: Vec<Pair> = plan
+        .backends
+        .iter()
+        .flat_map(|(backend, transport)| {
+            plan.workloads
+                .iter()
+                .map(move |w| Pair::new(backend, transport, w))
+        })
+        .collect();
+    let calls: Vec<usize> = pairs
+        .iter()
+        .map(|p| p.workload.scaled_calls(plan.calls_scale))
+        .collect();
+    let mut left = calls.clone();
+    let mut measurements: Vec<Option<Measurement>> = (0..pairs.len()).map(|_| None).collect();
+    for slice in schedule::schedule(&calls, plan.order) {
         if stop.load(Ordering::Relaxed) {
             break;
         }
-        let case = workload.case(n);
-        m.calls += 1;
-        match one(executor, case) {
-            Ok((latency, exec_ns)) => {
-                stats::record(&mut m.latency, latency);
-                stats::record(&mut m.exec, Duration::from_nanos(exec_ns));
-            }
-            Err(failure) => {
-                m.errors += 1;
-                m.note_error(&failure, format!("call {}", n + 1));
-            }
+        pairs[slice.pair].run_slice(plan, slice.start, slice.len, progress, stop);
+        left[slice.pair] -= slice.len;
+        if left[slice.pair] == 0 {
+            // Done: stop its agent now rather than keep every agent alive to the end.
+            measurements[slice.pair] = Some(pairs[slice.pair].finish());
         }
     }
-    m.elapsed = started.elapsed();
-    m.restarts = executor.restarts();
-    m.python = executor.python_version();
-    m
+    let measurements = measurements
+        .into_iter()
+        .zip(pairs.iter_mut())
+        .filter_map(|(done, pair)| done.or_else(|| pair.started().then(|| pair.finish())))
+        .collect();
+    RunOutput {
+        calibration,
+        measurements,
+    }
+}
+
+/// One backend × workload: its executor, kept across slices, and what it measured so far.
+struct Pair<'a> {
+    workload: &'a Workload,
+    label: String,
+    executor: Option<Box<dyn Executor>>,
+    m: Measurement,
+    warmed: bool,
+}
+
+impl<'a> Pair<'a> {
+    fn new(backend: &Backend, transport: &Arc<dyn Transport>, workload: &'a Workload) -> Self {
+        Pair {
+            workload,
+            label: format!("{backend} · {}", workload.name),
+            executor: Some(backend.strategy.executor(Arc::clone(transport))),
+            m: Measurement::new(backend, workload),
+            warmed: false,
+        }
+    }
+
+    fn started(&self) -> bool {
+        self.warmed
+    }
+
+    /// The measurement, with the executor's counters; stops the executor.
+    fn finish(&mut self) -> Measurement {
+        if let Some(executor) = self.executor.take() {
+            self.m.restarts = executor.restarts();
+            self.m.python = executor.python_version();
+        }
+        let backend = self.m.backend.clone();
+        let workload = self.m.workload.clone();
+        std::mem::replace(
+            &mut self.m,
+            Measurement {
+                backend,
+                workload,
+                ..Measurement::empty()
+            },
+        )
+    }
+
+    /// Runs measured calls `start .. start + len`, after the cold start and warm-ups if this is
+    /// the pair's first slice.
+    fn run_slice(
+        &mut self,
+        plan: &Plan,
+        start: usize,
+        len: usize,
+        progress: &ProgressBar,
+        stop: &AtomicBool,
+    ) {
+        let Some(executor) = self.executor.as_deref_mut() else {
+            return;
+        };
+        progress.set_message(self.label.clone());
+        let m = &mut self.m;
+        let workload = self.workload;
+        let one = |executor: &mut dyn Executor, case: &Case| {
+            let started = Instant::now();
+            let reply = executor.call(Call {
+                code: &case.code,
+                stdin: case.stdin.as_deref(),
+                timeout: plan.timeout,
+            });
+            let latency = started.elapsed();
+            progress.inc(1);
+            match reply {
+                Ok(reply) => check(&reply, case).map(|()| (latency, reply.exec_ns)),
+                Err(e) => Err(Failure::Call(e)),
+            }
+        };
+        if !self.warmed {
+            self.warmed = true;
+            for n in 0..=plan.warmup {
+                match one(executor, workload.case(n)) {
+                    Ok((latency, _)) if n == 0 => m.cold_start = Some(latency),
+                    Ok(_) => {}
+                    Err(failure) => {
+                        m.warmup_errors += 1;
+                        let what = if n == 0 {
+                            "cold start".into()
+                        } else {
+                            format!("warm-up call {n}")
+                        };
+                        m.note_error(&failure, what);
+                    }
+                }
+            }
+        }
+        let started = Instant::now();
+        for n in start..start + len {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            m.calls += 1;
+            match one(executor, workload.case(n)) {
+                Ok((latency, exec_ns)) => {
+                    stats::record(&mut m.latency, latency);
+                    stats::record(&mut m.exec, Duration::from_nanos(exec_ns));
+                    m.samples
+                        .push(u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX));
+                }
+                Err(failure) => {
+                    m.errors += 1;
+                    m.note_error(&failure, format!("call {}", n + 1));
+                }
+            }
+        }
+        m.elapsed += started.elapsed();
+    }
 }
 
 #[cfg(test)]

@@ -40,6 +40,27 @@ fn local_run_measures_all_seven_workloads_and_saves_them() {
         .stdout(predicate::str::contains("local:persistent is"));
     let results = read_results(&output);
     assert_eq!(results["schema_version"], 1);
+    assert_eq!(
+        results["settings"]["order"], "interleaved",
+        "two backends interleave"
+    );
+    assert!(results["settings"]["seed"].as_u64().is_some());
+    assert_eq!(results["settings"]["calibration_calls"], 20);
+    for (i, backend) in ["local:per-call", "local:persistent"].iter().enumerate() {
+        let floor = &results["calibration"][i];
+        assert_eq!(floor["backend"], *backend);
+        assert_eq!(
+            (floor["calls"].as_u64(), floor["errors"].as_u64()),
+            (Some(20), Some(0))
+        );
+        assert!(floor["latency_us"]["p50"].as_f64().unwrap() > 0.0);
+    }
+    assert!(results["max_load"].as_f64().is_some());
+    let few = results["warnings"].as_array().unwrap();
+    assert!(
+        few.iter().any(|w| w["kind"] == "few_samples"),
+        "5 samples cannot back a p99: {few:?}"
+    );
     assert_eq!(results["complete"], true);
     assert_eq!(results["settings"]["baseline"], "local:per-call");
     assert!(results["host"]["cpus"].as_u64().unwrap() >= 1);
@@ -280,4 +301,41 @@ fn list_names_backends_and_workloads() {
         assert!(text.contains(word), "{word} missing from:\n{text}");
     }
     assert!(std::path::Path::new(ROOT).join("workloads").is_dir());
+}
+
+#[test]
+fn the_order_is_recorded_and_sequential_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out.json");
+    let run = |extra: &[&str]| {
+        bench()
+            .args(["run", "--backends", "local:persistent,local:per-call"])
+            .args([
+                "--workloads",
+                "simple_calc",
+                "--calls-scale",
+                "0.1",
+                "--calibration",
+                "0",
+            ])
+            .args(extra)
+            .arg("--output")
+            .arg(&output)
+            .assert()
+            .success();
+        read_results(&output)
+    };
+    let r = run(&["--seed", "1234", "--rounds", "3"]);
+    assert_eq!(r["settings"]["order"], "interleaved");
+    assert_eq!(r["settings"]["seed"], 1234);
+    assert_eq!(r["settings"]["rounds"], 3);
+    assert!(r["calibration"].as_array().unwrap().is_empty());
+    let r = run(&["--order", "sequential"]);
+    assert_eq!(r["settings"]["order"], "sequential");
+    assert!(r["settings"]["seed"].is_null());
+    assert_clean(
+        &r,
+        &["local:persistent", "local:per-call"],
+        &["simple_calc"],
+    );
 }

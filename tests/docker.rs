@@ -28,6 +28,9 @@ fn engine() -> Option<MutexGuard<'static, ()>> {
     answers.then(|| SANDBOX.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
+/// Code that blocks SIGALRM, so the agent's own time limit cannot stop it.
+const BLOCKED_HANG: &str = "import signal, time; signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM]); time.sleep(600)";
+
 /// Command lines of the agents still running in the sandbox container.
 fn agents_in_sandbox() -> Vec<String> {
     let probe = "import os\n\
@@ -108,6 +111,9 @@ fn faults_in_the_container_are_recovered_and_leave_no_agent_behind() {
             ("import time; time.sleep(60)", "None"),
             ("result = 2 ** 10", "1024"),
             ("import os; os._exit(1)", "None"),
+            ("result = 'after a crash'", "'after a crash'"),
+            // The agent's own timer cannot fire: the harness must kill it inside the sandbox.
+            (BLOCKED_HANG, "None"),
         ],
     );
     let output = dir.path().join("out.json");
@@ -123,16 +129,15 @@ fn faults_in_the_container_are_recovered_and_leave_no_agent_behind() {
     let results = read_results(&output);
     for backend in ["compose:persistent", "compose:per-call"] {
         let e = entry(&results, backend, "faults");
-        assert_eq!(e["errors_by_kind"]["timeout"], 2, "{backend}: {e}");
+        assert_eq!(e["errors_by_kind"]["timeout"], 4, "{backend}: {e}");
         assert_eq!(e["errors_by_kind"]["agent_died"], 2, "{backend}: {e}");
         assert_eq!(e["warmup_errors"], 0, "{backend}: {e}");
         let h = sandbox_bench::stats::decode(e["histogram"].as_str().unwrap()).unwrap();
-        assert_eq!(h.len(), 4, "{backend}: every call after a fault succeeded");
+        assert_eq!(h.len(), 6, "{backend}: every call after a fault succeeded");
     }
-    assert_eq!(
-        entry(&results, "compose:persistent", "faults")["restarts"],
-        2
-    );
+    // Two crashes and two hangs the agent could not stop itself.
+    let restarts = &entry(&results, "compose:persistent", "faults")["restarts"];
+    assert_eq!(*restarts, 4);
     // Agents exit when their input closes; give the last one a moment to go.
     let mut left = agents_in_sandbox();
     for _ in 0..20 {
@@ -164,4 +169,48 @@ fn a_missing_compose_file_is_a_clear_error() {
         .stderr(predicate::str::contains(
             "no compose file at '/no/such/compose.yml'",
         ));
+}
+
+#[test]
+fn container_per_call_gives_every_call_a_fresh_filesystem() {
+    let Some(_sandbox) = engine() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let marker = "import os\nseen = os.path.exists('/tmp/marker')\nopen('/tmp/marker', 'w').close()\nresult = seen";
+    write_workload(
+        dir.path(),
+        "fresh_fs",
+        3,
+        &[(marker, "False"), (BLOCKED_HANG, "None")],
+    );
+    let output = dir.path().join("out.json");
+    bench()
+        .args(["run", "--backends", "container:per-call,compose:per-call"])
+        .args(["--warmup", "0", "--timeout", "1", "--calibration", "2"])
+        .arg("--workloads-dir")
+        .arg(dir.path())
+        .arg("--output")
+        .arg(&output)
+        .assert()
+        .code(1);
+    let results = read_results(&output);
+    let fresh = entry(&results, "container:per-call", "fresh_fs");
+    assert_eq!(fresh["errors_by_kind"]["timeout"], 3, "{fresh}");
+    assert_eq!(
+        fresh["errors"], 3,
+        "only the hangs fail: no call saw the marker: {fresh}"
+    );
+    assert_eq!(results["calibration"][0]["errors"], 0);
+    // The same container for every call: the marker left by the cold start (or an earlier run)
+    // is seen, so every measured call is a wrong answer or a hang.
+    let shared = entry(&results, "compose:per-call", "fresh_fs");
+    assert_eq!(shared["errors"], 6, "every measured call fails: {shared}");
+    // Hung containers were killed, not left running.
+    let out = Command::new("docker")
+        .args(["ps", "-q", "--filter", "name=sandbox-bench-"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).trim().is_empty(),
+        "containers left running"
+    );
 }

@@ -6,6 +6,7 @@ use comfy_table::{CellAlignment, ContentArrangement, Table};
 use super::{format_ratio, format_us};
 use crate::results::{BenchmarkResults, Entry};
 use crate::stats;
+use crate::warnings;
 
 fn new_table(header: Vec<&str>) -> Table {
     let mut table = Table::new();
@@ -21,7 +22,9 @@ fn new_table(header: Vec<&str>) -> Table {
     table
 }
 
-/// One row per backend × workload: calls, errors, latency figures, throughput, cold start.
+/// One row per backend × workload: calls, errors, latency figures, throughput, cold start, and
+/// how far the p50 sits above the backend's floor. A percentile without the samples to back it
+/// (p99 under 100, p99.9 under 1000) is shown as –.
 pub fn latency_table(results: &BenchmarkResults) -> Table {
     let mut table = new_table(vec![
         "Backend",
@@ -38,6 +41,7 @@ pub fn latency_table(results: &BenchmarkResults) -> Table {
         "Max",
         "Calls/s",
         "Cold start",
+        "Above floor",
     ]);
     for e in &results.results {
         let mut row = vec![
@@ -47,23 +51,65 @@ pub fn latency_table(results: &BenchmarkResults) -> Table {
             errors_cell(e),
         ];
         match &e.latency_us {
-            Some(l) => row.extend([
-                format!("{} ± {}", format_us(l.mean), format_us(l.stddev)),
-                format_us(l.min),
-                format_us(l.p50),
-                format_us(l.p90),
-                format_us(l.p95),
-                format_us(l.p99),
-                format_us(l.p999),
-                format_us(l.max),
-                format!("{:.1}", e.throughput_per_s),
-            ]),
+            Some(l) => {
+                let missing = warnings::unsupported_percentiles(e.calls - e.errors);
+                let pct = |name: &str, v: f64| {
+                    if missing.contains(&name) {
+                        "–".to_string()
+                    } else {
+                        format_us(v)
+                    }
+                };
+                row.extend([
+                    format!("{} ± {}", format_us(l.mean), format_us(l.stddev)),
+                    format_us(l.min),
+                    format_us(l.p50),
+                    format_us(l.p90),
+                    format_us(l.p95),
+                    pct("p99", l.p99),
+                    pct("p99.9", l.p999),
+                    format_us(l.max),
+                    format!("{:.1}", e.throughput_per_s),
+                ]);
+            }
             None => row.extend(std::iter::repeat_n("–".to_string(), 9)),
         }
         row.push(e.cold_start_us.map_or("failed".into(), format_us));
+        row.push(above_floor(results, e));
         table.add_row(row);
     }
     table
+}
+
+/// The p50's distance above the backend's floor, and its share of the p50: the estimated cost
+/// of executing the code rather than reaching the interpreter.
+fn above_floor(results: &BenchmarkResults, e: &Entry) -> String {
+    match (results.floor_p50(&e.backend), &e.latency_us) {
+        (Some(floor), Some(l)) => {
+            let above = (l.p50 - floor).max(0.0);
+            format!("{} ({:.0} %)", format_us(above), above / l.p50 * 100.0)
+        }
+        _ => "–".into(),
+    }
+}
+
+/// Each backend's floor: the latency of its empty calls.
+pub fn floor_table(results: &BenchmarkResults) -> Option<Table> {
+    if results.calibration.is_empty() {
+        return None;
+    }
+    let mut table = new_table(vec![
+        "Backend", "Calls", "Errors", "p50", "p90", "Min", "Max", "σ",
+    ]);
+    for e in &results.calibration {
+        let mut row = vec![e.backend.clone(), e.calls.to_string(), errors_cell(e)];
+        match &e.latency_us {
+            Some(l) => row.extend([l.p50, l.p90, l.min, l.max, l.stddev].map(format_us)),
+            None => row.extend(std::iter::repeat_n("–".to_string(), 5)),
+        }
+        table.add_row(row);
+    }
+    Some(table)
 }
 
 fn errors_cell(e: &Entry) -> String {

@@ -2,9 +2,11 @@
 //! that runs a program there with its standard streams piped; strategies do the rest.
 
 mod compose;
+mod container;
 mod local;
 
 pub use compose::Compose;
+pub use container::Container;
 pub use local::Local;
 
 use std::time::Duration;
