@@ -81,15 +81,7 @@ impl Backend {
                     names(TransportKind::ALL.map(TransportKind::name))
                 )
             })?;
-        let strategy = Strategy::ALL
-            .into_iter()
-            .find(|s| s.name() == strategy)
-            .ok_or_else(|| {
-                format!(
-                    "unknown strategy '{strategy}' in '{text}' (known: {})",
-                    names(Strategy::ALL.map(Strategy::name))
-                )
-            })?;
+        let strategy = Strategy::parse(strategy).map_err(|e| format!("{e} in '{text}'"))?;
         Ok(Backend {
             transport,
             strategy,

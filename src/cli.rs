@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::backend::Backend;
 use crate::commands::{self, RunOptions};
 use crate::error::{UsageError, usage};
+use crate::runner::Load;
 
 const AFTER_RUN_HELP: &str = "\
 Backends are named transport:strategy:
@@ -18,6 +19,9 @@ Backends are named transport:strategy:
               container  `docker compose run --rm -T <service>`: a new container per start
   strategies  per-call    a fresh interpreter for every call (full isolation)
               persistent  one long-lived interpreter fed over pipes (fresh globals only)
+              pool=N      N persistent interpreters, each call to an idle one
+              fork        a warm zygote forks a fresh child per call (process isolation)
+              reset[=K]   persistent, state restored after each call, restart every K (1000)
   aliases     compose-exec = compose:per-call   (the original baseline)
               persistent   = compose:persistent (the original optimization)
 
@@ -31,7 +35,9 @@ Warnings after the tables say when a figure cannot be trusted.
 Examples:
   sandbox-bench run
   sandbox-bench run --backends local:per-call,local:persistent --calls-scale 0.2
-  sandbox-bench run --workloads simple_calc,json_parsing --output /tmp/r.json";
+  sandbox-bench run --workloads simple_calc,json_parsing --output /tmp/r.json
+  sandbox-bench run --backends compose:persistent,compose:pool=2 --concurrency 2
+  sandbox-bench run --backends compose:per-call --rate 10 --duration 5";
 
 /// Measures executor strategies for untrusted Python side by side, with every answer checked.
 #[derive(Parser, Debug)]
@@ -118,6 +124,30 @@ struct RunArgs {
     /// Empty calls per backend measured first, as its floor (0 to skip)
     #[arg(long, value_name = "N", default_value_t = 20)]
     calibration: usize,
+    /// Closed-loop clients calling at once (with --rate: clients serving the open loop)
+    #[arg(
+        short,
+        long,
+        value_name = "C",
+        default_value = "1",
+        allow_negative_numbers = true
+    )]
+    concurrency: String,
+    /// Open loop: start R calls per second whatever the backend's speed, for --duration per
+    /// backend × workload; latency counts from each call's intended start
+    #[arg(long, value_name = "R", allow_negative_numbers = true)]
+    rate: Option<String>,
+    /// Seconds of each backend × workload's open loop (with --rate)
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value = "10",
+        allow_negative_numbers = true
+    )]
+    duration: String,
+    /// Comma-separated modules every agent imports once at start (e.g. json,decimal)
+    #[arg(long, value_name = "MODULES")]
+    preload: Option<String>,
     /// No progress bar and no notices; tables still go to stdout
     #[arg(short, long)]
     quiet: bool,
@@ -175,6 +205,37 @@ fn run_options(args: RunArgs) -> anyhow::Result<RunOptions> {
     }
     let calls_scale = positive("--calls-scale", &args.calls_scale, 1e6)?;
     let timeout = positive("--timeout", &args.timeout, 86_400.0)?;
+    let concurrency = positive("--concurrency", &args.concurrency, 256.0)?;
+    if concurrency.fract() != 0.0 {
+        return Err(usage(format!(
+            "--concurrency: '{}' is not a whole number",
+            args.concurrency
+        )));
+    }
+    let concurrency = concurrency as usize;
+    let load = match &args.rate {
+        Some(rate) => Load::Open {
+            rate: positive("--rate", rate, 100_000.0)?,
+            duration: Duration::from_secs_f64(positive("--duration", &args.duration, 86_400.0)?),
+            concurrency,
+        },
+        None => Load::Closed { concurrency },
+    };
+    let preload: Vec<String> = args
+        .preload
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(String::from)
+        .collect();
+    if let Some(bad) = preload.iter().find(|m| {
+        !m.split('.')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_'))
+    }) {
+        return Err(usage(format!("--preload: '{bad}' is not a module name")));
+    }
     if args.rounds == 0 {
         return Err(usage("--rounds: give at least 1"));
     }
@@ -198,6 +259,8 @@ fn run_options(args: RunArgs) -> anyhow::Result<RunOptions> {
         seed: args.seed,
         rounds: args.rounds,
         calibration: args.calibration,
+        load,
+        preload,
     })
 }
 

@@ -11,16 +11,17 @@ use std::time::Duration;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::agent::AgentOptions;
 use crate::backend::{ALIASES, Backend, TransportKind};
 use crate::compose::{self, Stack};
 use crate::error::usage;
 use crate::load::LoadMonitor;
 use crate::report::table;
-use crate::results::{self, BenchmarkResults, Entry, Host, Settings, Tool, Versions};
+use crate::results::{self, BenchmarkResults, Entry, Host, LoadShape, Settings, Tool, Versions};
 use crate::runner::Measurement;
-use crate::runner::{self, Plan};
+use crate::runner::{self, Load, Plan};
 use crate::schedule::Order;
-use crate::strategy::Strategy;
+use crate::strategy::STRATEGIES;
 use crate::transport::{Compose, Container, Local, Transport};
 use crate::warnings::{self, Warning};
 use crate::workload;
@@ -48,6 +49,9 @@ pub struct RunOptions {
     pub rounds: usize,
     /// Empty calls per backend that measure its floor (0: none).
     pub calibration: usize,
+    pub load: Load,
+    /// Modules every agent imports at start.
+    pub preload: Vec<String>,
 }
 
 /// `sandbox-bench run`.
@@ -134,6 +138,11 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         timeout: opts.timeout,
         order,
         calibration: opts.calibration,
+        load: opts.load,
+        agent: AgentOptions {
+            preload: opts.preload.clone(),
+            reset: false,
+        },
     };
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
@@ -188,7 +197,12 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
             timeout_s: opts.timeout.as_secs_f64(),
             compose_file: stack.as_ref().map(|s| s.file.display().to_string()),
             service: stack.as_ref().map(|s| s.service.clone()),
-            order: order.name().into(),
+            order: match opts.load {
+                Load::Open { .. } => "sequential".into(),
+                Load::Closed { .. } => order.name().into(),
+            },
+            load: LoadShape::from(opts.load),
+            preload: opts.preload.clone(),
             seed: match order {
                 Order::Interleaved { seed, .. } => Some(seed),
                 Order::Sequential => None,
@@ -279,8 +293,8 @@ pub fn list(workloads_dir: &Path) -> Result<ExitCode> {
         println!("  {:<12} {}", t.name(), t.about());
     }
     println!("Strategies:");
-    for s in Strategy::ALL {
-        println!("  {:<12} {}", s.name(), s.about());
+    for (name, about) in STRATEGIES {
+        println!("  {name:<12} {about}");
     }
     println!("Aliases:");
     for (alias, full) in ALIASES {

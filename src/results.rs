@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::runner::Measurement;
+use crate::runner::{Load, Measurement};
 use crate::stats::{self, LatencySummary};
 use crate::warnings::Warning;
 
@@ -84,6 +84,55 @@ pub struct Settings {
     /// Empty calls per backend that measured its floor.
     #[serde(default)]
     pub calibration_calls: usize,
+    /// The shape of the load: closed-loop clients or an open-loop rate.
+    #[serde(default)]
+    pub load: LoadShape,
+    /// Modules every agent imported at start.
+    #[serde(default)]
+    pub preload: Vec<String>,
+}
+
+/// How calls were issued.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadShape {
+    /// `closed`: each client makes its next call when the last returns; `open`: calls start
+    /// at a fixed rate and their latency runs from their intended start.
+    pub shape: String,
+    pub concurrency: usize,
+    pub rate_per_s: Option<f64>,
+    pub duration_s: Option<f64>,
+}
+
+impl Default for LoadShape {
+    fn default() -> Self {
+        LoadShape {
+            shape: "closed".into(),
+            concurrency: 1,
+            rate_per_s: None,
+            duration_s: None,
+        }
+    }
+}
+
+impl From<Load> for LoadShape {
+    fn from(load: Load) -> Self {
+        match load {
+            Load::Closed { concurrency } => LoadShape {
+                concurrency,
+                ..LoadShape::default()
+            },
+            Load::Open {
+                rate,
+                duration,
+                concurrency,
+            } => LoadShape {
+                shape: "open".into(),
+                concurrency,
+                rate_per_s: Some(rate),
+                duration_s: Some(duration.as_secs_f64()),
+            },
+        }
+    }
 }
 
 /// One backend × workload.

@@ -4,13 +4,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use indicatif::ProgressBar;
 
-use crate::agent::Reply;
+use crate::agent::{AgentOptions, Reply};
 use crate::backend::Backend;
 use crate::schedule::{self, Order};
 use crate::stats;
@@ -31,15 +31,46 @@ pub struct Plan {
     pub order: Order,
     /// Empty calls per backend that measure its floor before anything else (0: none).
     pub calibration: usize,
+    pub load: Load,
+    pub agent: AgentOptions,
+}
+
+/// The shape of the load: closed-loop clients, or an open-loop rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Load {
+    /// `concurrency` clients, each making its next call when the last one returns.
+    Closed { concurrency: usize },
+    /// `rate` calls per second for `duration` per backend × workload, from `concurrency` clients.
+    Open {
+        rate: f64,
+        duration: Duration,
+        concurrency: usize,
+    },
+}
+
+impl Load {
+    pub fn clients(self) -> usize {
+        match self {
+            Load::Closed { concurrency } | Load::Open { concurrency, .. } => concurrency,
+        }
+    }
 }
 
 impl Plan {
+    /// Measured calls of one workload under this plan's load.
+    pub fn measured_calls(&self, workload: &Workload) -> usize {
+        match self.load {
+            Load::Closed { .. } => workload.scaled_calls(self.calls_scale),
+            Load::Open { rate, duration, .. } => open_loop_calls(rate, duration),
+        }
+    }
+
     /// Every call the plan makes, cold starts and warm-ups included, for the progress bar.
     pub fn total_calls(&self) -> u64 {
         let per_backend: usize = self
             .workloads
             .iter()
-            .map(|w| 1 + self.warmup + w.scaled_calls(self.calls_scale))
+            .map(|w| 1 + self.warmup + self.measured_calls(w))
             .sum();
         let calibration = if self.calibration > 0 {
             1 + self.warmup + self.calibration
@@ -142,6 +173,8 @@ impl Failure {
         match self {
             Failure::Call(e) => e.kind(),
             Failure::Code { kind, .. } if kind == "Timeout" => "timeout",
+            // A fork child that died: the process running the code is gone, as with a crash.
+            Failure::Code { kind, .. } if kind == "ChildDied" => "agent_died",
             Failure::Code { .. } => "code_error",
             Failure::Wrong { .. } => "wrong_answer",
         }
@@ -197,7 +230,7 @@ pub fn run(plan: &Plan, progress: &ProgressBar, stop: &AtomicBool) -> RunOutput 
             if stop.load(Ordering::Relaxed) {
                 break;
             }
-            let mut pair = Pair::new(backend, transport, &empty);
+            let mut pair = Pair::new(plan, backend, transport, &empty);
             pair.run_slice(plan, 0, plan.calibration, progress, stop);
             calibration.push(pair.finish());
         }
@@ -208,20 +241,32 @@ pub fn run(plan: &Plan, progress: &ProgressBar, stop: &AtomicBool) -> RunOutput 
         .flat_map(|(backend, transport)| {
             plan.workloads
                 .iter()
-                .map(move |w| Pair::new(backend, transport, w))
+                .map(move |w| Pair::new(plan, backend, transport, w))
         })
         .collect();
     let calls: Vec<usize> = pairs
         .iter()
-        .map(|p| p.workload.scaled_calls(plan.calls_scale))
+        .map(|p| plan.measured_calls(p.workload))
         .collect();
     let mut left = calls.clone();
     let mut measurements: Vec<Option<Measurement>> = (0..pairs.len()).map(|_| None).collect();
-    for slice in schedule::schedule(&calls, plan.order) {
+    // An open loop runs each pair for its whole duration: a rate cannot be cut into slices.
+    let order = match plan.load {
+        Load::Open { .. } => Order::Sequential,
+        Load::Closed { .. } => plan.order,
+    };
+    for slice in schedule::schedule(&calls, order) {
         if stop.load(Ordering::Relaxed) {
             break;
         }
-        pairs[slice.pair].run_slice(plan, slice.start, slice.len, progress, stop);
+        match plan.load {
+            Load::Open { rate, duration, .. } => {
+                pairs[slice.pair].run_open(plan, rate, duration, progress, stop)
+            }
+            Load::Closed { .. } => {
+                pairs[slice.pair].run_slice(plan, slice.start, slice.len, progress, stop)
+            }
+        }
         left[slice.pair] -= slice.len;
         if left[slice.pair] == 0 {
             // Done: stop its agent now rather than keep every agent alive to the end.
@@ -249,11 +294,20 @@ struct Pair<'a> {
 }
 
 impl<'a> Pair<'a> {
-    fn new(backend: &Backend, transport: &Arc<dyn Transport>, workload: &'a Workload) -> Self {
+    fn new(
+        plan: &Plan,
+        backend: &Backend,
+        transport: &Arc<dyn Transport>,
+        workload: &'a Workload,
+    ) -> Self {
         Pair {
             workload,
             label: format!("{backend} · {}", workload.name),
-            executor: Some(backend.strategy.executor(Arc::clone(transport))),
+            executor: Some(
+                backend
+                    .strategy
+                    .executor(Arc::clone(transport), &plan.agent),
+            ),
             m: Measurement::new(backend, workload),
             warmed: false,
         }
@@ -281,8 +335,40 @@ impl<'a> Pair<'a> {
         )
     }
 
-    /// Runs measured calls `start .. start + len`, after the cold start and warm-ups if this is
-    /// the pair's first slice.
+    /// The cold start and the warm-up calls, once, before the pair's first measured call.
+    fn warm_up(&mut self, plan: &Plan, progress: &ProgressBar) {
+        let Some(executor) = self.executor.as_deref() else {
+            return;
+        };
+        if self.warmed {
+            return;
+        }
+        self.warmed = true;
+        for n in 0..=plan.warmup {
+            match timed_call(
+                executor,
+                self.workload.case(n),
+                plan.timeout,
+                None,
+                progress,
+            ) {
+                Ok((latency, _)) if n == 0 => self.m.cold_start = Some(latency),
+                Ok(_) => {}
+                Err(failure) => {
+                    self.m.warmup_errors += 1;
+                    let what = if n == 0 {
+                        "cold start".into()
+                    } else {
+                        format!("warm-up call {n}")
+                    };
+                    self.m.note_error(&failure, what);
+                }
+            }
+        }
+    }
+
+    /// Runs measured calls `start .. start + len` from `plan.concurrency` closed-loop clients,
+    /// after the cold start and warm-ups if this is the pair's first slice.
     fn run_slice(
         &mut self,
         plan: &Plan,
@@ -291,51 +377,87 @@ impl<'a> Pair<'a> {
         progress: &ProgressBar,
         stop: &AtomicBool,
     ) {
-        let Some(executor) = self.executor.as_deref_mut() else {
+        progress.set_message(self.label.clone());
+        self.warm_up(plan, progress);
+        let Some(executor) = self.executor.as_deref() else {
             return;
         };
-        progress.set_message(self.label.clone());
-        let m = &mut self.m;
-        let workload = self.workload;
-        let one = |executor: &mut dyn Executor, case: &Case| {
-            let started = Instant::now();
-            let reply = executor.call(Call {
-                code: &case.code,
-                stdin: case.stdin.as_deref(),
-                timeout: plan.timeout,
-            });
-            let latency = started.elapsed();
-            progress.inc(1);
-            match reply {
-                Ok(reply) => check(&reply, case).map(|()| (latency, reply.exec_ns)),
-                Err(e) => Err(Failure::Call(e)),
-            }
-        };
-        if !self.warmed {
-            self.warmed = true;
-            for n in 0..=plan.warmup {
-                match one(executor, workload.case(n)) {
-                    Ok((latency, _)) if n == 0 => m.cold_start = Some(latency),
-                    Ok(_) => {}
-                    Err(failure) => {
-                        m.warmup_errors += 1;
-                        let what = if n == 0 {
-                            "cold start".into()
-                        } else {
-                            format!("warm-up call {n}")
-                        };
-                        m.note_error(&failure, what);
-                    }
-                }
-            }
-        }
+        let next = AtomicUsize::new(start);
+        let end = start + len;
         let started = Instant::now();
-        for n in start..start + len {
-            if stop.load(Ordering::Relaxed) {
-                break;
+        let outcomes = clients(plan.load.clients(), || {
+            let mut out = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= end {
+                    break;
+                }
+                out.push((
+                    n,
+                    timed_call(
+                        executor,
+                        self.workload.case(n),
+                        plan.timeout,
+                        None,
+                        progress,
+                    ),
+                ));
             }
+            out
+        });
+        self.m.elapsed += started.elapsed();
+        self.record(outcomes);
+    }
+
+    /// Open loop: `rate` calls per second for `duration`, whatever the backend's speed; each
+    /// call's latency runs from its intended start, so time spent queued counts (as wrk2 does).
+    fn run_open(
+        &mut self,
+        plan: &Plan,
+        rate: f64,
+        duration: Duration,
+        progress: &ProgressBar,
+        stop: &AtomicBool,
+    ) {
+        progress.set_message(self.label.clone());
+        self.warm_up(plan, progress);
+        let Some(executor) = self.executor.as_deref() else {
+            return;
+        };
+        let total = open_loop_calls(rate, duration);
+        let interval = Duration::from_secs_f64(1.0 / rate);
+        let next = AtomicUsize::new(0);
+        let started = Instant::now();
+        let outcomes = clients(plan.load.clients(), || {
+            let mut out = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= total {
+                    break;
+                }
+                let intended = started + interval.mul_f64(n as f64);
+                if let Some(wait) = intended.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                let case = self.workload.case(n);
+                out.push((
+                    n,
+                    timed_call(executor, case, plan.timeout, Some(intended), progress),
+                ));
+            }
+            out
+        });
+        self.m.elapsed += started.elapsed();
+        self.record(outcomes);
+    }
+
+    /// Adds the outcomes of measured calls, in call order.
+    fn record(&mut self, mut outcomes: Vec<(usize, CallOutcome)>) {
+        outcomes.sort_by_key(|(n, _)| *n);
+        let m = &mut self.m;
+        for (n, outcome) in outcomes {
             m.calls += 1;
-            match one(executor, workload.case(n)) {
+            match outcome {
                 Ok((latency, exec_ns)) => {
                     stats::record(&mut m.latency, latency);
                     stats::record(&mut m.exec, Duration::from_nanos(exec_ns));
@@ -348,8 +470,48 @@ impl<'a> Pair<'a> {
                 }
             }
         }
-        m.elapsed += started.elapsed();
     }
+}
+
+/// A call's latency and the agent's exec time, or why it does not count.
+type CallOutcome = Result<(Duration, u64), Failure>;
+
+/// Makes one call and checks it; latency runs from `from` (the intended start) when given.
+fn timed_call(
+    executor: &dyn Executor,
+    case: &Case,
+    timeout: Duration,
+    from: Option<Instant>,
+    progress: &ProgressBar,
+) -> CallOutcome {
+    let started = Instant::now();
+    let reply = executor.call(Call {
+        code: &case.code,
+        stdin: case.stdin.as_deref(),
+        timeout,
+    });
+    let latency = from.unwrap_or(started).elapsed();
+    progress.inc(1);
+    match reply {
+        Ok(reply) => check(&reply, case).map(|()| (latency, reply.exec_ns)),
+        Err(e) => Err(Failure::Call(e)),
+    }
+}
+
+/// Runs `client` on `n` threads and gathers what they return.
+fn clients<T: Send>(n: usize, client: impl Fn() -> Vec<T> + Sync) -> Vec<T> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..n.max(1)).map(|_| scope.spawn(&client)).collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
+/// Calls an open-loop run makes: `rate × duration`, at least one.
+pub fn open_loop_calls(rate: f64, duration: Duration) -> usize {
+    ((rate * duration.as_secs_f64()).round() as usize).max(1)
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@ pub const OUTLIER_Z: f64 = 14.0;
 pub const CV_LIMIT: f64 = 0.5;
 /// The first calls are "much slower" when their median is this many times the rest's.
 pub const SLOW_START_RATIO: f64 = 1.5;
+/// Latency "grows" when the last quarter's median is this many times the first quarter's.
+pub const GROWTH_RATIO: f64 = 2.0;
 /// Samples needed before a percentile means anything: p99 needs 100, p99.9 needs 1000.
 pub const PERCENTILE_SAMPLES: [(&str, usize); 2] = [("p99", 100), ("p99.9", 1000)];
 
@@ -73,7 +75,33 @@ pub fn check_samples(backend: &str, workload: &str, samples: &[u64]) -> Vec<Warn
             ),
         ));
     }
+    if let Some(ratio) = growing(samples) {
+        found.push(Warning::about(
+            "growing_latency",
+            backend,
+            workload,
+            format!(
+                "latency grew {ratio:.1}× from the first to the last quarter of the calls: a queue \
+                 built up (with --rate: the rate is above what the backend serves)"
+            ),
+        ));
+    }
     found
+}
+
+/// How many times the last quarter's median exceeds the first quarter's, above the limit.
+pub fn growing(samples: &[u64]) -> Option<f64> {
+    if samples.len() < 12 {
+        return None;
+    }
+    let q = samples.len() / 4;
+    let median = |part: &[u64]| {
+        let mut v = part.to_vec();
+        v.sort_unstable();
+        quantile(&v, 0.5)
+    };
+    let ratio = median(&samples[samples.len() - q..]) / median(&samples[..q]).max(1.0);
+    (ratio > GROWTH_RATIO).then_some(ratio)
 }
 
 /// Slow outliers by the modified Z-score: their count, the latency past which a sample is one
@@ -242,6 +270,20 @@ mod tests {
             check_samples("b", "w", &s)
                 .iter()
                 .any(|w| w.kind == "slow_start")
+        );
+    }
+
+    #[test]
+    fn a_growing_queue_is_reported() {
+        // An overloaded open loop: each call waits for all before it.
+        let s: Vec<u64> = (1..=40).map(|i| i * 1_000_000).collect();
+        let ratio = growing(&s).unwrap();
+        assert!(ratio > 5.0, "{ratio}");
+        assert!(growing(&steady(40)).is_none());
+        assert!(
+            check_samples("b", "w", &s)
+                .iter()
+                .any(|w| w.kind == "growing_latency")
         );
     }
 

@@ -193,13 +193,46 @@ def parse_request(line):
     return request
 
 
-def serve(mode):
+def error_reply(request_id, kind, message):
+    """A reply for a call that produced none of its own."""
+    error = {"type": kind, "message": message, "traceback": ""}
+    return {"id": request_id, "ok": False, "result": None, "stdout": "", "stderr": "",
+            "error": error, "exec_ns": 0, "truncated": False}
+
+
+class StateGuard:
+    """For the reset strategy: what a call may change in the interpreter, put back after it."""
+
+    def __init__(self):
+        self.path, self.modules = list(sys.path), set(sys.modules)
+        self.environ, self.cwd = dict(os.environ), os.getcwd()
+
+    def restore(self):
+        sys.path[:] = self.path
+        for name in set(sys.modules) - self.modules:
+            del sys.modules[name]
+        if os.environ != self.environ:
+            os.environ.clear()
+            os.environ.update(self.environ)
+        try:
+            os.chdir(self.cwd)
+        except OSError:
+            pass
+
+
+def serve(mode, preload=(), reset=False):
     channel = Channel()
     signal.signal(signal.SIGALRM, _on_alarm)
+    for module in preload:  # before the handshake: the start-up pays, not the first call
+        __import__(module)
     version = "%d.%d.%d" % sys.version_info[:3]
     channel.send(
         {"ready": True, "protocol": PROTOCOL, "python": version, "pid": os.getpid(), "mode": mode}
     )
+    if mode == "fork":
+        serve_fork(channel)
+        os._exit(0)
+    guard = StateGuard() if reset else None
     while True:
         line = channel.receive()
         if line is None:
@@ -207,15 +240,118 @@ def serve(mode):
         try:
             request = parse_request(line)
         except ValueError as exc:  # json's decode error is a ValueError too
-            error = {"type": "ProtocolError", "message": str(exc), "traceback": ""}
-            channel.send({"id": None, "ok": False, "result": None, "stdout": "", "stderr": "",
-                          "error": error, "exec_ns": 0, "truncated": False})
+            channel.send(error_reply(None, "ProtocolError", str(exc)))
             continue
-        channel.send(run_call(request, channel))
+        reply = run_call(request, channel)
+        if guard is not None:
+            guard.restore()
+        channel.send(reply)
         if mode == "oneshot":
             break
     # Skip interpreter shutdown: it would wait for threads the user's code left running.
     os._exit(0)
+
+
+# A fork child's exit code once its reply is sent; any other end means it sent none.
+REPLIED = 117
+
+
+def serve_fork(channel):
+    """The zygote: each request goes to a child forked ahead of time, which runs it and replies
+    itself. The successor is forked while that child runs, off the call's critical path."""
+    child = _fork_child(channel)
+    while True:
+        line = channel.receive()
+        if line is None:
+            break
+        try:
+            request = parse_request(line)
+        except ValueError as exc:
+            channel.send(error_reply(None, "ProtocolError", str(exc)))
+            continue
+        pid, handover = child
+        while line:
+            line = line[os.write(handover, line) :]
+        os.close(handover)
+        child = _fork_child(channel)
+        _await_child(pid, request, channel)
+    os.kill(child[0], signal.SIGKILL)
+    os.waitpid(child[0], 0)
+
+
+def _fork_child(channel):
+    """Forks a child that waits for one request on a pipe; returns its pid and the pipe's end."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(read_end)
+        return pid, write_end
+    try:
+        os.close(write_end)
+        os.setpgid(0, 0)  # its own group, so whatever the call starts can be killed with it
+        if hasattr(os, "memfd_create"):  # its own fd-1 capture, not the zygote's
+            channel.raw = os.memfd_create("sandbox-bench-fd1", os.MFD_CLOEXEC)
+        with os.fdopen(read_end, "rb") as handover:
+            line = handover.readline()
+        if line:
+            channel.send(run_call(parse_request(line), channel))
+            os._exit(REPLIED)
+        os._exit(0)
+    except BaseException:
+        os._exit(1)
+
+
+def _await_child(pid, request, channel):
+    """Waits for the child of one call, then kills its process group: no process outlives it."""
+    timeout_ms = request.get("timeout_ms")
+    status = _wait(pid, None if timeout_ms is None else timeout_ms / 1000 + 1.0)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    if status is None:
+        status = os.waitpid(pid, 0)[1]
+        channel.send(error_reply(request["id"], "Timeout", "the call ran past its time limit; "
+                                 "its process was killed"))
+    elif not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == REPLIED):
+        if os.WIFSIGNALED(status):
+            how = "was killed by signal %d" % os.WTERMSIG(status)
+        else:
+            how = "exited with code %d" % os.WEXITSTATUS(status)
+        channel.send(error_reply(request["id"], "ChildDied", "the call's process %s" % how))
+
+
+def _wait(pid, limit):
+    """The child's wait status, or None if it still runs after `limit` seconds."""
+    if limit is not None and hasattr(os, "pidfd_open"):
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:
+            fd = None
+        if fd is not None:
+            import select
+
+            try:
+                ready, _, _ = select.select([fd], [], [], limit)
+            finally:
+                os.close(fd)
+            if not ready:
+                return None
+    return os.waitpid(pid, 0)[1]
+
+
+def parse_args(argv):
+    """MODE [--preload MOD,MOD] [--reset] -> (mode, preload, reset)."""
+    mode, preload, reset, rest = (argv[0] if argv else ""), [], False, list(argv[1:])
+    while rest:
+        flag = rest.pop(0)
+        if flag == "--preload" and rest:
+            preload = [m for m in rest.pop(0).split(",") if m]
+        elif flag == "--reset":
+            reset = True
+        else:
+            raise SystemExit("agent: unknown argument " + flag)
+    return mode, preload, reset
 
 
 def selftest():
@@ -286,15 +422,45 @@ def selftest():
     check("channel intact after", replies[4]["result"] == "'after'" and len(replies) == 5)
     check("agent exits cleanly", agent.returncode == 0)
 
+    def talk(args, requests):
+        proc = subprocess.Popen(
+            [sys.executable, "-u", "-c", open(__file__).read()] + args,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        )
+        wire = "".join(json.dumps(q) + "\n" for q in requests)
+        out, _ = proc.communicate(wire.encode(), timeout=60)
+        return [json.loads(x) for x in out.decode().splitlines()][1:], proc.returncode
+
+    leak = [{"id": 1, "code": "import sys, os, colorsys; sys.path.append('/x'); os.environ['K'] = '1'"},
+            {"id": 2, "code": "import sys, os; result = ('colorsys' in sys.modules, "
+                              "'/x' in sys.path, 'K' in os.environ)"}]
+    replies, code = talk(["loop"], leak)
+    check("persistent keeps imports, sys.path, environ", replies[1]["result"] == "(True, True, True)")
+    replies, code = talk(["loop", "--reset"], leak)
+    check("reset restores them", replies[1]["result"] == "(False, False, False)" and code == 0)
+    replies, code = talk(["fork", "--preload", "colorsys"], [
+        {"id": 1, "code": "import sys; sys.modules['colorsys'].x = 1; result = 1"},
+        {"id": 2, "code": "import sys; result = hasattr(sys.modules['colorsys'], 'x')"},
+        {"id": 3, "code": "import os; os._exit(4)"},
+        {"id": 4, "code": "import signal, time; signal.pthread_sigmask(signal.SIG_BLOCK, "
+                          "[signal.SIGALRM]); time.sleep(30)", "timeout_ms": 200},
+        {"id": 5, "code": "import os; result = os.getpid() != os.getpgid(0) or 'own group'"},
+    ])
+    check("fork: preloaded module inherited, nothing kept", replies[1]["result"] == "False")
+    check("fork: a crash is the call's error", replies[2]["error"]["type"] == "ChildDied")
+    check("fork: a hang is killed", replies[3]["error"]["type"] == "Timeout")
+    check("fork: each call in its own group", replies[4]["result"] == "'own group'")
+    check("fork: zygote exits cleanly", code == 0 and len(replies) == 5)
+
     failed = sum(1 for _, ok in checks if not ok)
     print("%d passed, %d failed" % (len(checks) - failed, failed))
     return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    mode = sys.argv[1] if len(sys.argv) > 1 else ""
+    mode, preload, reset = parse_args(sys.argv[1:])
     if mode == "selftest":
         sys.exit(selftest())
-    if mode not in ("oneshot", "loop"):
-        sys.exit("usage: agent.py oneshot|loop|selftest")
-    serve(mode)
+    if mode not in ("oneshot", "loop", "fork"):
+        sys.exit("usage: agent.py oneshot|loop|fork [--preload MOD,MOD] [--reset] | selftest")
+    serve(mode, preload, reset)

@@ -13,11 +13,13 @@ pub const SOURCE: &str = include_str!("agent.py");
 /// The protocol version the agent announces in its handshake; a mismatch is refused.
 pub const PROTOCOL: u32 = 1;
 
-/// How the agent serves: one request then exit, or requests until its input ends.
+/// How the agent serves: one request then exit, requests until its input ends, or each request
+/// in a child forked from a warm zygote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     OneShot,
     Loop,
+    Fork,
 }
 
 impl Mode {
@@ -25,13 +27,29 @@ impl Mode {
         match self {
             Mode::OneShot => "oneshot",
             Mode::Loop => "loop",
+            Mode::Fork => "fork",
         }
     }
 }
 
+/// What the agent does besides serving: modules imported once at start, state reset per call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgentOptions {
+    pub preload: Vec<String>,
+    pub reset: bool,
+}
+
 /// The arguments that start the agent under a `python3` command.
-pub fn python_args(mode: Mode) -> Vec<String> {
-    vec!["-u".into(), "-c".into(), SOURCE.into(), mode.arg().into()]
+pub fn python_args(mode: Mode, options: &AgentOptions) -> Vec<String> {
+    let mut args = vec!["-u".into(), "-c".into(), SOURCE.into(), mode.arg().into()];
+    if !options.preload.is_empty() {
+        args.push("--preload".into());
+        args.push(options.preload.join(","));
+    }
+    if options.reset {
+        args.push("--reset".into());
+    }
+    args
 }
 
 /// The first line an agent writes.

@@ -2,15 +2,17 @@
 //! agent processes and requests; it never knows which transport it runs over.
 
 mod per_call;
-mod persistent;
+mod pooled;
+mod slot;
 
 pub use per_call::PerCall;
-pub use persistent::Persistent;
+pub use pooled::Pooled;
+pub use slot::Slot;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::agent::Reply;
+use crate::agent::{AgentOptions, Mode, Reply};
 use crate::transport::Transport;
 
 /// Extra time the harness waits past a call's timeout, for the agent to report it itself.
@@ -49,10 +51,10 @@ pub struct Call<'a> {
     pub timeout: Duration,
 }
 
-/// Runs calls with one strategy over one transport.
-pub trait Executor: Send {
+/// Runs calls with one strategy over one transport; shared by concurrent clients.
+pub trait Executor: Send + Sync {
     /// Runs one call and returns the agent's reply.
-    fn call(&mut self, call: Call) -> Result<Reply, CallError>;
+    fn call(&self, call: Call) -> Result<Reply, CallError>;
 
     /// The sandbox's Python version, once an agent has announced it.
     fn python_version(&self) -> Option<String>;
@@ -61,42 +63,145 @@ pub trait Executor: Send {
     fn restarts(&self) -> u32;
 }
 
+/// Restart period of `reset` when none is given.
+pub const DEFAULT_RESET_EVERY: u32 = 1000;
+/// The largest pool.
+pub const MAX_POOL: usize = 64;
+
 /// The strategies a backend can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
     PerCall,
     Persistent,
+    /// N persistent agents; each call goes to an idle one.
+    Pool(usize),
+    /// A warm zygote forks a fresh child for every call.
+    Fork,
+    /// Persistent, with interpreter state restored after each call and a restart every K calls.
+    Reset(u32),
 }
 
-impl Strategy {
-    pub const ALL: [Strategy; 2] = [Strategy::PerCall, Strategy::Persistent];
+/// How each strategy is written, with what it does, for `--help`, listings and errors.
+pub const STRATEGIES: [(&str, &str); 5] = [
+    (
+        "per-call",
+        "a fresh interpreter for every call (full isolation)",
+    ),
+    (
+        "persistent",
+        "one long-lived interpreter fed over pipes (fresh globals only)",
+    ),
+    (
+        "pool=N",
+        "N persistent interpreters, each call to an idle one",
+    ),
+    (
+        "fork",
+        "a warm zygote forks a fresh child per call (process isolation)",
+    ),
+    (
+        "reset[=K]",
+        "persistent, state restored after each call, restart every K (1000)",
+    ),
+];
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Strategy::PerCall => "per-call",
-            Strategy::Persistent => "persistent",
-        }
+impl Strategy {
+    /// Parses a strategy's name: `per-call`, `persistent`, `pool=N`, `fork`, `reset[=K]`.
+    pub fn parse(text: &str) -> Result<Strategy, String> {
+        let (name, arg) = match text.split_once('=') {
+            Some((n, a)) => (n, Some(a)),
+            None => (text, None),
+        };
+        let number = |what: &str, max: u64| -> Result<u64, String> {
+            let arg = arg.ok_or_else(|| format!("write {what}"))?;
+            match arg.parse::<u64>() {
+                Ok(n) if (1..=max).contains(&n) => Ok(n),
+                _ => Err(format!(
+                    "'{text}': {what} takes a whole number from 1 to {max}"
+                )),
+            }
+        };
+        Ok(match (name, arg) {
+            ("per-call", None) => Strategy::PerCall,
+            ("persistent", None) => Strategy::Persistent,
+            ("fork", None) => Strategy::Fork,
+            ("pool", _) => Strategy::Pool(number("pool=N", MAX_POOL as u64)? as usize),
+            ("reset", None) => Strategy::Reset(DEFAULT_RESET_EVERY),
+            ("reset", Some(_)) => Strategy::Reset(number("reset=K", u32::MAX as u64)? as u32),
+            _ => {
+                let known: Vec<&str> = STRATEGIES.iter().map(|s| s.0).collect();
+                return Err(format!(
+                    "unknown strategy '{text}' (known: {})",
+                    known.join(", ")
+                ));
+            }
+        })
     }
 
-    /// One line on what the strategy does, for `--help` and listings.
-    pub fn about(self) -> &'static str {
+    pub fn name(self) -> String {
         match self {
-            Strategy::PerCall => "a fresh interpreter for every call (full isolation)",
-            Strategy::Persistent => {
-                "one long-lived interpreter fed over pipes (fresh globals only)"
-            }
+            Strategy::PerCall => "per-call".into(),
+            Strategy::Persistent => "persistent".into(),
+            Strategy::Pool(n) => format!("pool={n}"),
+            Strategy::Fork => "fork".into(),
+            Strategy::Reset(k) => format!("reset={k}"),
         }
     }
 
     /// A new executor of this strategy over `transport`; nothing starts until the first call.
-    pub fn executor(self, transport: Arc<dyn Transport>) -> Box<dyn Executor> {
+    pub fn executor(
+        self,
+        transport: Arc<dyn Transport>,
+        options: &AgentOptions,
+    ) -> Box<dyn Executor> {
+        let slot = |mode, options: AgentOptions, recycle| {
+            Slot::new(Arc::clone(&transport), mode, options, recycle)
+        };
         match self {
-            Strategy::PerCall => Box::new(PerCall::new(transport)),
-            Strategy::Persistent => Box::new(Persistent::new(transport)),
+            Strategy::PerCall => Box::new(PerCall::new(transport, options)),
+            Strategy::Persistent => {
+                Box::new(Pooled::new(vec![slot(Mode::Loop, options.clone(), None)]))
+            }
+            Strategy::Pool(n) => Box::new(Pooled::new(
+                (0..n)
+                    .map(|_| slot(Mode::Loop, options.clone(), None))
+                    .collect(),
+            )),
+            Strategy::Fork => Box::new(Pooled::new(vec![slot(Mode::Fork, options.clone(), None)])),
+            Strategy::Reset(k) => {
+                let options = AgentOptions {
+                    reset: true,
+                    ..options.clone()
+                };
+                Box::new(Pooled::new(vec![slot(Mode::Loop, options, Some(k))]))
+            }
         }
     }
 }
 
 fn timeout_ms(call: &Call) -> Option<u64> {
     Some(call.timeout.as_millis().min(u64::MAX as u128) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_parameters_and_refuses_bad_ones() {
+        assert_eq!(Strategy::parse("pool=4"), Ok(Strategy::Pool(4)));
+        assert_eq!(Strategy::parse("reset"), Ok(Strategy::Reset(1000)));
+        assert_eq!(Strategy::parse("reset=5"), Ok(Strategy::Reset(5)));
+        assert_eq!(Strategy::parse("fork"), Ok(Strategy::Fork));
+        assert_eq!(Strategy::Pool(2).name(), "pool=2");
+        for bad in [
+            "pool", "pool=0", "pool=65", "pool=x", "reset=0", "fork=2", "turbo",
+        ] {
+            assert!(Strategy::parse(bad).is_err(), "{bad}");
+        }
+        let e = Strategy::parse("pool=0").unwrap_err();
+        assert!(e.contains("from 1 to 64"), "{e}");
+        let e = Strategy::parse("turbo").unwrap_err();
+        assert!(e.contains("pool=N") && e.contains("reset[=K]"), "{e}");
+    }
 }

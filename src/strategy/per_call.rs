@@ -1,38 +1,38 @@
 //! `per-call`: a fresh interpreter per call. The request is written before the handshake
 //! arrives, so start-up and the call overlap as they would in `python3 -c CODE`.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::{Call, CallError, Executor, TIMEOUT_GRACE};
-use crate::agent::{self, AgentProcess, Mode, Reply, Request};
+use crate::agent::{self, AgentOptions, AgentProcess, Mode, Reply, Request};
 use crate::transport::Transport;
 
 /// Starts a one-shot agent for every call and waits for it to exit.
 pub struct PerCall {
     transport: Arc<dyn Transport>,
-    python: Option<String>,
-    next_id: u64,
+    args: Vec<String>,
+    python: Mutex<Option<String>>,
+    next_id: AtomicU64,
 }
 
 impl PerCall {
-    pub fn new(transport: Arc<dyn Transport>) -> Self {
+    pub fn new(transport: Arc<dyn Transport>, options: &AgentOptions) -> Self {
         PerCall {
             transport,
-            python: None,
-            next_id: 1,
+            args: agent::python_args(Mode::OneShot, options),
+            python: Mutex::new(None),
+            next_id: AtomicU64::new(1),
         }
     }
 }
 
 impl Executor for PerCall {
-    fn call(&mut self, call: Call) -> Result<Reply, CallError> {
+    fn call(&self, call: Call) -> Result<Reply, CallError> {
         let deadline = Instant::now() + call.timeout + TIMEOUT_GRACE;
-        let id = self.next_id;
-        self.next_id += 1;
-        let command = self
-            .transport
-            .command(self.transport.python(), &agent::python_args(Mode::OneShot));
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let command = self.transport.command(self.transport.python(), &self.args);
         let mut process = AgentProcess::start(command)?;
         let request = Request {
             id,
@@ -44,7 +44,9 @@ impl Executor for PerCall {
         process.close_input();
         let reply = process.receive(id, deadline);
         if let Some(ready) = process.ready() {
-            self.python.get_or_insert_with(|| ready.python.clone());
+            if let Ok(mut python) = self.python.lock() {
+                python.get_or_insert_with(|| ready.python.clone());
+            }
             if reply.is_err() {
                 self.transport.kill_in_sandbox(ready.pid);
             }
@@ -55,7 +57,7 @@ impl Executor for PerCall {
     }
 
     fn python_version(&self) -> Option<String> {
-        self.python.clone()
+        self.python.lock().ok()?.clone()
     }
 
     fn restarts(&self) -> u32 {

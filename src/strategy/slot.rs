@@ -1,0 +1,85 @@
+//! A slot: one long-lived agent (loop or fork zygote) that is started on first use, thrown away
+//! after a fault, and optionally recycled every K calls. Persistent, pool, fork and reset are
+//! all slots; they differ in how many, in which mode, and with which options.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::CallError;
+use crate::agent::{self, AgentOptions, AgentProcess, Mode, Reply, Request};
+use crate::transport::Transport;
+
+/// One agent that serves call after call.
+pub struct Slot {
+    transport: Arc<dyn Transport>,
+    mode: Mode,
+    options: AgentOptions,
+    /// Start a new agent after this many calls (the reset strategy), if set.
+    recycle_after: Option<u32>,
+    agent: Option<AgentProcess>,
+    calls_on_agent: u32,
+    pub python: Option<String>,
+    /// Agents thrown away after a fault.
+    pub discarded: u32,
+}
+
+impl Slot {
+    pub fn new(
+        transport: Arc<dyn Transport>,
+        mode: Mode,
+        options: AgentOptions,
+        recycle_after: Option<u32>,
+    ) -> Self {
+        Slot {
+            transport,
+            mode,
+            options,
+            recycle_after,
+            agent: None,
+            calls_on_agent: 0,
+            python: None,
+            discarded: 0,
+        }
+    }
+
+    /// Runs one request on this slot's agent, starting it first if needed.
+    pub fn call(&mut self, request: &Request, deadline: Instant) -> Result<Reply, CallError> {
+        if self.recycle_after.is_some_and(|k| self.calls_on_agent >= k) {
+            // A planned restart, not a fault: closing its input lets the agent exit.
+            self.agent = None;
+        }
+        let outcome = self.agent(deadline).and_then(|agent| {
+            agent.send(request)?;
+            agent.receive(request.id, deadline)
+        });
+        self.calls_on_agent += 1;
+        if outcome.is_err() {
+            self.discard();
+        }
+        outcome
+    }
+
+    fn agent(&mut self, deadline: Instant) -> Result<&mut AgentProcess, CallError> {
+        if self.agent.is_none() {
+            let args = agent::python_args(self.mode, &self.options);
+            let command = self.transport.command(self.transport.python(), &args);
+            let mut process = AgentProcess::start(command)?;
+            let ready = process.handshake(deadline)?;
+            self.python.get_or_insert_with(|| ready.python.clone());
+            self.agent = Some(process);
+            self.calls_on_agent = 0;
+        }
+        Ok(self.agent.as_mut().expect("started just above"))
+    }
+
+    /// Throws the agent away after a fault, killing it inside the sandbox too.
+    fn discard(&mut self) {
+        if let Some(process) = self.agent.take() {
+            self.discarded += 1;
+            if let Some(ready) = process.ready() {
+                self.transport.kill_in_sandbox(ready.pid);
+            }
+            process.kill();
+        }
+    }
+}
