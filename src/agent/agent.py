@@ -252,17 +252,14 @@ def serve(mode, preload=(), reset=False):
     os._exit(0)
 
 
-# A fork child's exit code once its reply is sent; any other end means it sent none.
-REPLIED = 117
-
-
 def serve_fork(channel):
     """The zygote: each request goes to a child forked ahead of time, which runs it and replies
     itself. The successor is forked while that child runs, off the call's critical path."""
     import gc
+    import select
 
     gc.freeze()  # the collector then leaves the zygote's objects, and their pages, alone
-    child = _fork_child(channel)
+    child = _Child(channel)
     while True:
         line = channel.receive()
         if line is None:
@@ -272,78 +269,93 @@ def serve_fork(channel):
         except ValueError as exc:
             channel.send(error_reply(None, "ProtocolError", str(exc)))
             continue
-        pid, handover = child
+        current = child
+        try:
+            current.hand_over(line)
+        except OSError:  # the waiting child died (killed from outside): use a fresh one
+            current.kill()
+            current = _Child(channel)
+            current.hand_over(line)
+        child = _Child(channel)
+        current.await_reply(request, channel, select)
+        _reap()
+    child.kill()
+    _reap(block=True)
+
+
+class _Child:
+    """A forked child that waits for one request on a pipe, runs it, replies on the channel,
+    then says so with one byte on its status pipe: EOF without that byte means it died."""
+
+    def __init__(self, channel):
+        handover_r, self.handover = os.pipe()
+        self.status, status_w = os.pipe()
+        self.pid = os.fork()
+        if self.pid:
+            os.close(handover_r)
+            os.close(status_w)
+            return
+        try:
+            os.close(self.handover)
+            os.close(self.status)
+            os.setpgid(0, 0)  # its own group, so whatever the call starts dies with it
+            if hasattr(os, "memfd_create"):  # its own fd-1 capture, not the zygote's
+                channel.raw = os.memfd_create("sandbox-bench-fd1", os.MFD_CLOEXEC)
+            # Warm up while waiting: a first run makes most of the copy-on-write page copies
+            # that running a call needs, off the call's critical path.
+            json.dumps(run_call({"id": 0, "code": "pass"}, channel))
+            with os.fdopen(handover_r, "rb") as handover:
+                line = handover.readline()
+            if line:
+                channel.send(run_call(parse_request(line), channel))
+                os.write(status_w, b"1")
+        finally:
+            os._exit(0)
+
+    def hand_over(self, line):
         while line:
-            line = line[os.write(handover, line) :]
-        os.close(handover)
-        child = _fork_child(channel)
-        _await_child(pid, request, channel)
-    os.kill(child[0], signal.SIGKILL)
-    os.waitpid(child[0], 0)
+            line = line[os.write(self.handover, line) :]
+        os.close(self.handover)
 
-
-def _fork_child(channel):
-    """Forks a child that waits for one request on a pipe; returns its pid and the pipe's end."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid:
-        os.close(read_end)
-        return pid, write_end
-    try:
-        os.close(write_end)
-        os.setpgid(0, 0)  # its own group, so whatever the call starts can be killed with it
-        if hasattr(os, "memfd_create"):  # its own fd-1 capture, not the zygote's
-            channel.raw = os.memfd_create("sandbox-bench-fd1", os.MFD_CLOEXEC)
-        # Warm up while waiting for the request: a first run makes most of the copy-on-write
-        # page copies that running a call needs, off the call's critical path.
-        json.dumps(run_call({"id": 0, "code": "pass"}, channel))
-        with os.fdopen(read_end, "rb") as handover:
-            line = handover.readline()
-        if line:
-            channel.send(run_call(parse_request(line), channel))
-            os._exit(REPLIED)
-        os._exit(0)
-    except BaseException:
-        os._exit(1)
-
-
-def _await_child(pid, request, channel):
-    """Waits for the child of one call, then kills its process group: no process outlives it."""
-    timeout_ms = request.get("timeout_ms")
-    status = _wait(pid, None if timeout_ms is None else timeout_ms / 1000 + 1.0)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except OSError:
-        pass
-    if status is None:
-        status = os.waitpid(pid, 0)[1]
-        channel.send(error_reply(request["id"], "Timeout", "the call ran past its time limit; "
-                                 "its process was killed"))
-    elif not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == REPLIED):
+    def await_reply(self, request, channel, select):
+        """Waits for the reply (or death, or the time limit), then kills the child's group: no
+        process of a call outlives it, and its exit does not hold up the next call."""
+        timeout_ms = request.get("timeout_ms")
+        limit = None if timeout_ms is None else timeout_ms / 1000 + 1.0
+        ready, _, _ = select.select([self.status], [], [], limit)
+        replied = bool(ready) and os.read(self.status, 1) == b"1"
+        os.close(self.status)
+        self.kill()
+        if replied:
+            return
+        status = os.waitpid(self.pid, 0)[1]
+        if not ready:
+            message = "the call ran past its time limit; its process was killed"
+            channel.send(error_reply(request["id"], "Timeout", message))
+            return
         if os.WIFSIGNALED(status):
             how = "was killed by signal %d" % os.WTERMSIG(status)
         else:
             how = "exited with code %d" % os.WEXITSTATUS(status)
         channel.send(error_reply(request["id"], "ChildDied", "the call's process %s" % how))
 
-
-def _wait(pid, limit):
-    """The child's wait status, or None if it still runs after `limit` seconds."""
-    if limit is not None and hasattr(os, "pidfd_open"):
-        try:
-            fd = os.pidfd_open(pid)
-        except OSError:
-            fd = None
-        if fd is not None:
-            import select
-
+    def kill(self):
+        for kill in (os.killpg, os.kill):
             try:
-                ready, _, _ = select.select([fd], [], [], limit)
-            finally:
-                os.close(fd)
-            if not ready:
-                return None
-    return os.waitpid(pid, 0)[1]
+                kill(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def _reap(block=False):
+    """Collects the exit status of finished children, so none stays a zombie."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 def parse_args(argv):
