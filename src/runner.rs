@@ -344,26 +344,41 @@ impl<'a> Pair<'a> {
             return;
         }
         self.warmed = true;
-        for n in 0..=plan.warmup {
-            match timed_call(
-                executor,
-                self.workload.case(n),
-                plan.timeout,
-                None,
-                progress,
-            ) {
-                Ok((latency, _)) if n == 0 => self.m.cold_start = Some(latency),
-                Ok(_) => {}
-                Err(failure) => {
-                    self.m.warmup_errors += 1;
-                    let what = if n == 0 {
-                        "cold start".into()
-                    } else {
-                        format!("warm-up call {n}")
-                    };
-                    self.m.note_error(&failure, what);
+        let mut failed: Vec<(Failure, String)> = Vec::new();
+        match timed_call(
+            executor,
+            self.workload.case(0),
+            plan.timeout,
+            None,
+            progress,
+        ) {
+            Ok((latency, _)) => self.m.cold_start = Some(latency),
+            Err(failure) => failed.push((failure, "cold start".into())),
+        }
+        // A pool's other agents start now, not during measured calls.
+        if let Err(e) = executor.start_all(plan.timeout) {
+            failed.push((Failure::Call(e), "starting the other agents".into()));
+        }
+        // The warm-up calls come from as many clients as the measured ones, so every agent
+        // of a pool gets its share.
+        let next = AtomicUsize::new(1);
+        failed.extend(clients(plan.load.clients(), || {
+            let mut out = Vec::new();
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n > plan.warmup {
+                    break;
+                }
+                let case = self.workload.case(n);
+                if let Err(f) = timed_call(executor, case, plan.timeout, None, progress) {
+                    out.push((f, format!("warm-up call {n}")));
                 }
             }
+            out
+        }));
+        for (failure, what) in failed {
+            self.m.warmup_errors += 1;
+            self.m.note_error(&failure, what);
         }
     }
 

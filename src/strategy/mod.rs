@@ -61,6 +61,11 @@ pub trait Executor: Send + Sync {
 
     /// How many agents were thrown away after a fault (each is replaced on the next call).
     fn restarts(&self) -> u32;
+
+    /// Starts every agent not yet running, so none starts during measured calls.
+    fn start_all(&self, _timeout: Duration) -> Result<(), CallError> {
+        Ok(())
+    }
 }
 
 /// Restart period of `reset` when none is given.

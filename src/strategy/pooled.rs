@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::slot::Slot;
 use super::{Call, CallError, Executor, TIMEOUT_GRACE};
@@ -76,5 +76,15 @@ impl Executor for Pooled {
 
     fn restarts(&self) -> u32 {
         self.each(|s| s.discarded).into_iter().sum()
+    }
+
+    fn start_all(&self, timeout: Duration) -> Result<(), CallError> {
+        let deadline = Instant::now() + timeout + TIMEOUT_GRACE;
+        for slot in &self.slots {
+            slot.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .start(deadline)?;
+        }
+        Ok(())
     }
 }

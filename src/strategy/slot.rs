@@ -59,6 +59,11 @@ impl Slot {
         outcome
     }
 
+    /// Starts the agent if it is not running.
+    pub fn start(&mut self, deadline: Instant) -> Result<(), CallError> {
+        self.agent(deadline).map(|_| ())
+    }
+
     fn agent(&mut self, deadline: Instant) -> Result<&mut AgentProcess, CallError> {
         if self.agent.is_none() {
             let args = agent::python_args(self.mode, &self.options);
