@@ -158,3 +158,32 @@ fn container_per_call_gives_every_call_a_fresh_filesystem() {
         "containers left running"
     );
 }
+
+#[test]
+fn several_container_backends_in_one_run_do_not_collide() {
+    let Some(_sandbox) = engine() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out.json");
+    let backends = ["container:persistent", "container:fork", "container:pool=2"];
+    bench()
+        .args([
+            "run",
+            "--backends",
+            &backends.join(","),
+            "--workloads",
+            "simple_calc",
+        ])
+        .args([
+            "--calls-scale",
+            "0.1",
+            "--calibration",
+            "2",
+            "--concurrency",
+            "2",
+            "--output",
+        ])
+        .arg(&output)
+        .assert()
+        .success();
+    assert_clean(&read_results(&output), &backends, &["simple_calc"]);
+}

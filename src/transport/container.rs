@@ -14,9 +14,11 @@ pub struct Container {
     pub file: PathBuf,
     pub service: String,
     pub python: String,
-    counter: AtomicU64,
     last: Mutex<Option<String>>,
 }
+
+/// Numbers the containers of this process: names must be unique across every transport.
+static NEXT: AtomicU64 = AtomicU64::new(0);
 
 impl Container {
     pub fn new(file: PathBuf, service: String, python: String) -> Self {
@@ -24,7 +26,6 @@ impl Container {
             file,
             service,
             python,
-            counter: AtomicU64::new(0),
             last: Mutex::new(None),
         }
     }
@@ -38,7 +39,7 @@ impl Transport for Container {
     fn command(&self, program: &str, args: &[String]) -> duct::Expression {
         // A known name lets a stuck call's container be killed: killing the CLI client would
         // leave the container running.
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let name = format!("sandbox-bench-{}-{n}", std::process::id());
         if let Ok(mut last) = self.last.lock() {
             *last = Some(name.clone());
