@@ -1,0 +1,242 @@
+//! One backend × workload being measured: its executor, kept across the slices of the
+//! schedule, its cold start and warm-up, and the clients that make its calls.
+
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use indicatif::ProgressBar;
+
+use super::measurement::{Failure, Measurement, check};
+use super::{Plan, open_loop_calls};
+use crate::backend::Backend;
+use crate::stats;
+use crate::strategy::{Call, Executor};
+use crate::transport::Transport;
+use crate::workload::{Case, Workload};
+
+/// One backend × workload: its executor, kept across slices, and what it measured so far.
+pub(super) struct Pair<'a> {
+    pub(super) workload: &'a Workload,
+    label: String,
+    executor: Option<Box<dyn Executor>>,
+    m: Measurement,
+    warmed: bool,
+}
+
+impl<'a> Pair<'a> {
+    pub(super) fn new(
+        plan: &Plan,
+        backend: &Backend,
+        transport: &Arc<dyn Transport>,
+        workload: &'a Workload,
+    ) -> Self {
+        Pair {
+            workload,
+            label: format!("{backend} · {}", workload.name),
+            executor: Some(
+                backend
+                    .strategy
+                    .executor(Arc::clone(transport), &plan.agent),
+            ),
+            m: Measurement::new(backend, workload),
+            warmed: false,
+        }
+    }
+
+    pub(super) fn started(&self) -> bool {
+        self.warmed
+    }
+
+    /// The measurement, with the executor's counters; stops the executor.
+    pub(super) fn finish(&mut self) -> Measurement {
+        if let Some(executor) = self.executor.take() {
+            self.m.restarts = executor.restarts();
+            self.m.python = executor.python_version();
+        }
+        let backend = self.m.backend.clone();
+        let workload = self.m.workload.clone();
+        std::mem::replace(
+            &mut self.m,
+            Measurement {
+                backend,
+                workload,
+                ..Measurement::empty()
+            },
+        )
+    }
+
+    /// The cold start and the warm-up calls, once, before the pair's first measured call.
+    fn warm_up(&mut self, plan: &Plan, progress: &ProgressBar) {
+        let Some(executor) = self.executor.as_deref() else {
+            return;
+        };
+        if self.warmed {
+            return;
+        }
+        self.warmed = true;
+        let mut failed: Vec<(Failure, String)> = Vec::new();
+        match timed_call(
+            executor,
+            self.workload.case(0),
+            plan.timeout,
+            None,
+            progress,
+        ) {
+            Ok((latency, _)) => self.m.cold_start = Some(latency),
+            Err(failure) => failed.push((failure, "cold start".into())),
+        }
+        // A pool's other agents start now, not during measured calls.
+        if let Err(e) = executor.start_all(plan.timeout) {
+            failed.push((Failure::Call(e), "starting the other agents".into()));
+        }
+        // The warm-up calls come from as many clients as the measured ones, so every agent
+        // of a pool gets its share.
+        let next = AtomicUsize::new(1);
+        failed.extend(clients(plan.load.clients(), || {
+            let mut out = Vec::new();
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n > plan.warmup {
+                    break;
+                }
+                let case = self.workload.case(n);
+                if let Err(f) = timed_call(executor, case, plan.timeout, None, progress) {
+                    out.push((f, format!("warm-up call {n}")));
+                }
+            }
+            out
+        }));
+        for (failure, what) in failed {
+            self.m.warmup_errors += 1;
+            self.m.note_error(&failure, what);
+        }
+    }
+
+    /// Runs measured calls `start .. start + len` from closed-loop clients, after the cold
+    /// start and warm-ups if this is the pair's first slice.
+    pub(super) fn run_slice(
+        &mut self,
+        plan: &Plan,
+        start: usize,
+        len: usize,
+        progress: &ProgressBar,
+        stop: &AtomicBool,
+    ) {
+        self.drive(plan, start..start + len, None, progress, stop);
+    }
+
+    /// Open loop: `rate` calls per second for `duration`, whatever the backend's speed; each
+    /// call's latency runs from its intended start, so time spent queued counts (as wrk2 does).
+    pub(super) fn run_open(
+        &mut self,
+        plan: &Plan,
+        rate: f64,
+        duration: Duration,
+        progress: &ProgressBar,
+        stop: &AtomicBool,
+    ) {
+        let interval = Duration::from_secs_f64(1.0 / rate);
+        let calls = 0..open_loop_calls(rate, duration);
+        self.drive(plan, calls, Some(interval), progress, stop);
+    }
+
+    /// Makes calls `calls` from `plan.load.clients()` clients: each as soon as a client is
+    /// free, or, with an `interval`, not before its intended start (call n at n × interval).
+    fn drive(
+        &mut self,
+        plan: &Plan,
+        calls: Range<usize>,
+        interval: Option<Duration>,
+        progress: &ProgressBar,
+        stop: &AtomicBool,
+    ) {
+        progress.set_message(self.label.clone());
+        self.warm_up(plan, progress);
+        let Some(executor) = self.executor.as_deref() else {
+            return;
+        };
+        let next = AtomicUsize::new(calls.start);
+        let started = Instant::now();
+        let outcomes = clients(plan.load.clients(), || {
+            let mut out = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= calls.end {
+                    break;
+                }
+                let intended = interval.map(|i| started + i.mul_f64((n - calls.start) as f64));
+                if let Some(wait) = intended.and_then(|t| t.checked_duration_since(Instant::now()))
+                {
+                    std::thread::sleep(wait);
+                }
+                let case = self.workload.case(n);
+                out.push((
+                    n,
+                    timed_call(executor, case, plan.timeout, intended, progress),
+                ));
+            }
+            out
+        });
+        self.m.elapsed += started.elapsed();
+        self.record(outcomes);
+    }
+
+    /// Adds the outcomes of measured calls, in call order.
+    fn record(&mut self, mut outcomes: Vec<(usize, CallOutcome)>) {
+        outcomes.sort_by_key(|(n, _)| *n);
+        let m = &mut self.m;
+        for (n, outcome) in outcomes {
+            m.calls += 1;
+            match outcome {
+                Ok((latency, exec_ns)) => {
+                    stats::record(&mut m.latency, latency);
+                    stats::record(&mut m.exec, Duration::from_nanos(exec_ns));
+                    m.samples
+                        .push(u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX));
+                }
+                Err(failure) => {
+                    m.errors += 1;
+                    m.note_error(&failure, format!("call {}", n + 1));
+                }
+            }
+        }
+    }
+}
+
+/// A call's latency and the agent's exec time, or why it does not count.
+type CallOutcome = Result<(Duration, u64), Failure>;
+
+/// Makes one call and checks it; latency runs from `from` (the intended start) when given.
+fn timed_call(
+    executor: &dyn Executor,
+    case: &Case,
+    timeout: Duration,
+    from: Option<Instant>,
+    progress: &ProgressBar,
+) -> CallOutcome {
+    let started = Instant::now();
+    let reply = executor.call(Call {
+        code: &case.code,
+        stdin: case.stdin.as_deref(),
+        timeout,
+    });
+    let latency = from.unwrap_or(started).elapsed();
+    progress.inc(1);
+    match reply {
+        Ok(reply) => check(&reply, case).map(|()| (latency, reply.exec_ns)),
+        Err(e) => Err(Failure::Call(e)),
+    }
+}
+
+/// Runs `client` on `n` threads and gathers what they return.
+fn clients<T: Send>(n: usize, client: impl Fn() -> Vec<T> + Sync) -> Vec<T> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..n.max(1)).map(|_| scope.spawn(&client)).collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
