@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::sandbox::{BLOCKED_HANG, agents_left, engine};
+use common::sandbox::{BLOCKED_HANG, engine, processes_left};
 use common::{assert_clean, bench, entry, read_results, write_workload};
 use predicates::prelude::*;
 
@@ -90,7 +90,7 @@ fn faults_in_the_container_are_recovered_and_leave_no_agent_behind() {
     let restarts = &entry(&results, "compose:persistent", "faults")["restarts"];
     assert_eq!(*restarts, 4);
     // Agents exit when their input closes; give the last one a moment to go.
-    let left = agents_left();
+    let left = processes_left();
     assert!(
         left.is_empty(),
         "agents left running in the sandbox: {left:?}"

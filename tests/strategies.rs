@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::sandbox::{BLOCKED_HANG, agents_left, engine};
+use common::sandbox::{BLOCKED_HANG, engine, processes_left};
 use common::{assert_clean, bench, entry, read_results, write_workload};
 use predicates::prelude::*;
 
@@ -105,7 +105,7 @@ fn every_strategy_works_locally_and_isolates_as_documented() {
 fn every_strategy_works_in_the_sandbox_and_isolates_as_documented() {
     let Some(_sandbox) = engine() else { return };
     every_strategy("compose");
-    let left = agents_left();
+    let left = processes_left();
     assert!(
         left.is_empty(),
         "agents left running in the sandbox: {left:?}"
@@ -190,7 +190,7 @@ fn fork_kills_a_hung_child_in_the_sandbox_and_leaves_nothing() {
     );
     assert_eq!(e["errors"], 2, "{e}");
     assert_eq!(e["restarts"], 0, "the zygote itself survives: {e}");
-    let left = agents_left();
+    let left = processes_left();
     assert!(
         left.is_empty(),
         "processes left running in the sandbox: {left:?}"

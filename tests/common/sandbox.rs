@@ -28,17 +28,20 @@ pub fn engine() -> Option<MutexGuard<'static, ()>> {
 /// Code that blocks SIGALRM, so the agent's own time limit cannot stop it.
 pub const BLOCKED_HANG: &str = "import signal, time; signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM]); time.sleep(600)";
 
-/// Command lines of the agents still running in the sandbox container.
-pub fn agents_in_sandbox() -> Vec<String> {
+/// Processes left in the sandbox container besides its init and its `sleep infinity`: agents
+/// and anything a call started. Each as "pid: command line"; zombies are listed too.
+pub fn processes_in_sandbox() -> Vec<String> {
     let probe = "import os\n\
         for p in os.listdir('/proc'):\n\
-        \x20   if p.isdigit() and int(p) != os.getpid():\n\
-        \x20       try:\n\
-        \x20           c = open('/proc/%s/cmdline' % p, 'rb').read().replace(b'\\0', b' ')\n\
-        \x20       except OSError:\n\
-        \x20           continue\n\
-        \x20       if b'sandbox-bench agent' in c:\n\
-        \x20           print(p)";
+        \x20   if not p.isdigit() or int(p) in (1, os.getpid()):\n\
+        \x20       continue\n\
+        \x20   try:\n\
+        \x20       c = open('/proc/%s/cmdline' % p, 'rb').read().replace(b'\\0', b' ').strip()\n\
+        \x20       state = open('/proc/%s/stat' % p).read().rsplit(')', 1)[1].split()[0]\n\
+        \x20   except OSError:\n\
+        \x20       continue\n\
+        \x20   if c != b'sleep infinity':\n\
+        \x20       print(p + ':', state, c[:80].decode('utf-8', 'replace'))";
     let out = Command::new("docker")
         .args(["compose", "-f", &format!("{ROOT}/docker-compose.yml")])
         .args(["exec", "-T", "sandbox", "python3", "-c", probe])
@@ -55,15 +58,15 @@ pub fn agents_in_sandbox() -> Vec<String> {
         .collect()
 }
 
-/// Waits up to five seconds for the agents in the sandbox to go; returns those still there.
-pub fn agents_left() -> Vec<String> {
-    let mut left = agents_in_sandbox();
+/// Waits up to five seconds for the processes in the sandbox to go; returns those still there.
+pub fn processes_left() -> Vec<String> {
+    let mut left = processes_in_sandbox();
     for _ in 0..20 {
         if left.is_empty() {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(250));
-        left = agents_in_sandbox();
+        left = processes_in_sandbox();
     }
     left
 }
