@@ -11,6 +11,8 @@ use crate::backend::Backend;
 use crate::commands::{self, RunOptions};
 use crate::error::{UsageError, usage};
 
+mod offline;
+
 const AFTER_RUN_HELP: &str = "\
 Backends are named transport:strategy:
   transports  local    the host's python3, no sandbox (trusted code only)
@@ -47,6 +49,20 @@ enum Command {
         /// Folder of workload files.
         #[arg(long, value_name = "DIR", default_value = "workloads")]
         workloads_dir: PathBuf,
+    },
+    /// Re-render a saved results file: console tables, Markdown, JSON or a self-contained HTML
+    /// page with plots; optionally export its histograms as .hgrm files.
+    Report(offline::ReportArgs),
+    /// Compare two results files row by row, with bootstrap intervals from their histograms;
+    /// exit 1 when a row is slower beyond the threshold.
+    Compare(offline::CompareArgs),
+    /// Fail (exit 1) when a backend lost too much of its speed-up over the run's baseline
+    /// backend, compared with a reference run: robust to a slower machine.
+    Gate(offline::GateArgs),
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
 }
 
@@ -113,6 +129,15 @@ pub fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Run(args) => run_options(*args).and_then(commands::run),
         Command::List { workloads_dir } => commands::list(&workloads_dir),
+        Command::Report(args) => args.options().and_then(commands::offline::report),
+        Command::Compare(args) => args.options().and_then(commands::offline::compare),
+        Command::Gate(args) => args.options().and_then(commands::offline::gate),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut command = Cli::command();
+            clap_complete::generate(shell, &mut command, "sandbox-bench", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
     };
     match outcome {
         Ok(code) => code,

@@ -1,6 +1,8 @@
 //! What each subcommand does, given typed options: pick backends, make sure the sandbox is up,
 //! run, save, print.
 
+pub mod offline;
+
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

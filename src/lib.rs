@@ -3,10 +3,14 @@
 
 pub mod agent;
 pub mod backend;
+pub mod bootstrap;
 pub mod cli;
 pub mod commands;
+pub mod compare;
 pub mod compose;
 pub mod error;
+pub mod gate;
+pub mod load;
 pub mod report;
 pub mod results;
 pub mod runner;
