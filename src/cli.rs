@@ -120,6 +120,9 @@ struct RunArgs {
     /// No progress bar and no notices; tables still go to stdout
     #[arg(short, long)]
     quiet: bool,
+    /// Also write each histogram's percentile distribution (.hgrm, values in ms) into DIR
+    #[arg(long, value_name = "DIR")]
+    export_hgrm: Option<PathBuf>,
 }
 
 /// Parses the command line, runs the command, and maps errors to exit codes: 2 for input the
@@ -199,6 +202,7 @@ fn run_options(args: RunArgs) -> anyhow::Result<RunOptions> {
         service: args.service,
         python: args.python,
         quiet: args.quiet,
+        export_hgrm: args.export_hgrm,
     })
 }
 

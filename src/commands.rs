@@ -39,6 +39,8 @@ pub struct RunOptions {
     pub service: String,
     pub python: String,
     pub quiet: bool,
+    /// Folder for `.hgrm` percentile distributions, one per backend × workload.
+    pub export_hgrm: Option<PathBuf>,
 }
 
 /// `sandbox-bench run`.
@@ -171,6 +173,13 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
     };
     let copy = results::save(&results, &opts.output)?;
     print_report(&results);
+    if let Some(dir) = &opts.export_hgrm {
+        let n = offline::export_hgrm(&results, dir)?;
+        notice(
+            &opts,
+            &format!("wrote {n} .hgrm files (values in ms) to {}", dir.display()),
+        );
+    }
     notice(
         &opts,
         &format!(

@@ -80,11 +80,13 @@ pub fn verdict(change: &Change, threshold: f64) -> Verdict {
     }
 }
 
-/// Compares every backend × workload the two files share, in NEW's order.
+/// Compares every backend × workload the two files share, in NEW's order; `tick` is called
+/// after each row (for a progress bar: large histograms take a while to resample).
 pub fn compare(
     base: &BenchmarkResults,
     new: &BenchmarkResults,
     options: Options,
+    tick: &mut dyn FnMut(usize, usize),
 ) -> Result<Comparison, String> {
     let key = |b: &str, w: &str| format!("{b} × {w}");
     let mut pairs = Vec::new();
@@ -105,6 +107,7 @@ pub fn compare(
         ..options.bootstrap
     };
     let mut rows = Vec::new();
+    let total = pairs.len();
     for (b, n) in pairs {
         let histogram = |text: &str, which: &str| {
             stats::decode(text)
@@ -125,6 +128,7 @@ pub fn compare(
             verdict: change.map_or(Verdict::NoChange, |c| verdict(&c, options.threshold)),
             change,
         });
+        tick(rows.len(), total);
     }
     let only_in_base = base
         .results

@@ -44,6 +44,9 @@ pub struct ReportArgs {
     /// Also write each histogram's percentile distribution (.hgrm, values in ms) into DIR
     #[arg(long, value_name = "DIR")]
     pub export_hgrm: Option<PathBuf>,
+    /// No notices on stderr
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug)]
@@ -53,7 +56,7 @@ pub struct CompareArgs {
     /// The results file to judge
     pub new: PathBuf,
     /// Change (in %) the whole confidence interval must clear to count as slower or faster
-    #[arg(long, value_name = "PCT", default_value = "10")]
+    #[arg(long, value_name = "PCT", default_value = "50")]
     pub threshold: String,
     /// Figure compared in each row
     #[arg(long, value_enum, default_value = "p50")]
@@ -64,6 +67,9 @@ pub struct CompareArgs {
     /// Write to FILE (atomically) instead of stdout
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// No progress bar
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug)]
@@ -105,6 +111,7 @@ impl ReportArgs {
             format,
             output: self.output,
             export_hgrm: self.export_hgrm,
+            quiet: self.quiet,
         })
     }
 }
@@ -123,6 +130,7 @@ impl CompareArgs {
             threshold: percent("--threshold", &self.threshold, 1000.0)?,
             markdown: matches!(self.format, CompareFormatArg::Markdown),
             output: self.output,
+            quiet: self.quiet,
         })
     }
 }

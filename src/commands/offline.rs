@@ -31,6 +31,7 @@ pub struct ReportOptions {
     pub format: ReportFormat,
     pub output: Option<PathBuf>,
     pub export_hgrm: Option<PathBuf>,
+    pub quiet: bool,
 }
 
 /// Options of `sandbox-bench compare`, already checked.
@@ -42,6 +43,7 @@ pub struct CompareOptions {
     pub threshold: f64,
     pub markdown: bool,
     pub output: Option<PathBuf>,
+    pub quiet: bool,
 }
 
 /// Options of `sandbox-bench gate`, already checked.
@@ -50,6 +52,21 @@ pub struct GateOptions {
     pub new: PathBuf,
     pub against: PathBuf,
     pub max_loss: f64,
+}
+
+/// A bar on stderr for work that may take more than a second (resampling large histograms);
+/// drawn only on a terminal, never with `--quiet`. It has no colours, so `NO_COLOR` holds.
+fn progress_bar(quiet: bool) -> indicatif::ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} rows resampled")
+    {
+        bar.set_style(style);
+    }
+    bar
 }
 
 fn read(path: &Path) -> Result<BenchmarkResults> {
@@ -114,7 +131,9 @@ pub fn report(opts: ReportOptions) -> Result<ExitCode> {
     }
     if let Some(dir) = &opts.export_hgrm {
         let n = export_hgrm(&results, dir)?;
-        eprintln!("wrote {n} .hgrm files (values in ms) to {}", dir.display());
+        if !opts.quiet {
+            eprintln!("wrote {n} .hgrm files (values in ms) to {}", dir.display());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -127,7 +146,14 @@ pub fn compare(opts: CompareOptions) -> Result<ExitCode> {
         threshold: opts.threshold,
         bootstrap: bootstrap::Settings::default(),
     };
-    let c: Comparison = compare::compare(&base, &new, options).map_err(anyhow::Error::msg)?;
+    let bar = progress_bar(opts.quiet);
+    let mut tick = |done: usize, total: usize| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    };
+    let c: Comparison =
+        compare::compare(&base, &new, options, &mut tick).map_err(anyhow::Error::msg)?;
+    bar.finish_and_clear();
     if c.rows.is_empty() {
         return Err(usage(format!(
             "'{}' and '{}' share no backend × workload: nothing to compare",
@@ -172,14 +198,18 @@ pub fn gate(opts: GateOptions) -> Result<ExitCode> {
     let mut failed = false;
     for c in &checks {
         failed |= c.failed;
+        let change = if c.loss >= 0.0 {
+            format!("{:.1} % of it lost", c.loss * 100.0)
+        } else {
+            format!("{:.1} % gained", -c.loss * 100.0)
+        };
         println!(
-            "{} {}: p50 speed-up over {} {} in the baseline, {} now ({} of it lost; at most {:.0} % may be)",
+            "{} {}: p50 speed-up over {} {} in the baseline, {} now ({change}; at most {:.0} % may be lost)",
             if c.failed { "FAIL" } else { "ok  " },
             c.backend,
             c.baseline,
             crate::report::format_ratio(c.base_ratio),
             crate::report::format_ratio(c.new_ratio),
-            comparison::percent(c.loss).trim_start_matches('+'),
             opts.max_loss * 100.0
         );
     }
