@@ -42,6 +42,8 @@ fn local_run(dir: &Path) -> PathBuf {
         ])
         .arg("--output")
         .arg(&output)
+        .arg("--export-hgrm")
+        .arg(dir.join("run-hgrm"))
         .assert()
         .success();
     output
@@ -247,4 +249,46 @@ fn completions_are_printed_for_each_shell() {
             .stdout(predicate::str::contains("compare"));
     }
     bench().args(["completions", "tcsh"]).assert().code(2);
+}
+
+#[test]
+fn html_report_renders_in_headless_chromium() {
+    let browser = ["chromium", "chromium-browser"].into_iter().find(|b| {
+        std::process::Command::new(b)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if browser.is_none() {
+        eprintln!("SKIPPED: no chromium to render the report (apt-get install -y chromium)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("report.html");
+    bench()
+        .args(["report", "results/baseline.json", "--format", "html", "-o"])
+        .arg(&html)
+        .assert()
+        .success();
+    let png = dir.path().join("report.png");
+    let out = std::process::Command::new("bash")
+        .arg(format!("{}/scripts/screenshot-report.sh", common::ROOT))
+        .arg(&html)
+        .arg(&png)
+        .arg("1000,1200")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&png).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+    // A blank page compresses to a few kB; tables and plots take far more.
+    assert!(
+        bytes.len() > 30_000,
+        "{} bytes: the page looks empty",
+        bytes.len()
+    );
 }
