@@ -87,3 +87,65 @@ pub fn check(
     }
     Ok(checks)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A results file of two backends on one workload, each at a fixed latency (µs).
+    fn run(baseline_us: u64, persistent_us: u64, baseline: &str) -> BenchmarkResults {
+        let entry = |backend: &str, us: u64| {
+            let mut h = stats::new_histogram();
+            h.record_n(us * 1000, 20).unwrap();
+            serde_json::json!({
+                "backend": backend, "workload": "w", "calls": 20, "errors": 0,
+                "warmup_errors": 0, "errors_by_kind": {}, "error_samples": [],
+                "latency_us": null, "exec_us": null, "throughput_per_s": 1.0, "elapsed_s": 1.0,
+                "cold_start_us": null, "restarts": 0, "histogram": stats::encode(&h)
+            })
+        };
+        serde_json::from_value(serde_json::json!({
+            "schema_version": 1, "tool": {"name": "t", "version": "0"},
+            "started_at": "", "finished_at": "", "complete": true,
+            "host": {"cpus": 2, "os": "", "kernel": "", "arch": ""}, "versions": {},
+            "settings": {"backends": ["compose:per-call", "compose:persistent"],
+                "baseline": baseline, "workloads": ["w"], "calls_scale": 1.0, "warmup": 2,
+                "timeout_s": 30.0, "compose_file": null, "service": null, "order": "sequential"},
+            "histogram_encoding": "", "results": [
+                entry("compose:per-call", baseline_us), entry("compose:persistent", persistent_us)]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_slower_machine_keeps_the_ratio_and_passes() {
+        let base = run(200_000, 400, "compose:per-call");
+        let twice_as_slow = run(400_000, 800, "compose:per-call");
+        let checks = check(&base, &twice_as_slow, 0.5).unwrap();
+        assert_eq!(checks.len(), 1);
+        assert!(
+            !checks[0].failed && checks[0].loss.abs() < 0.01,
+            "{checks:?}"
+        );
+    }
+
+    #[test]
+    fn a_persistent_path_made_slow_fails() {
+        let base = run(200_000, 400, "compose:per-call");
+        let slowed = run(200_000, 1_400, "compose:per-call");
+        let c = &check(&base, &slowed, 0.5).unwrap()[0];
+        assert!(c.failed, "{c:?}");
+        assert!((c.base_ratio / c.new_ratio - 3.5).abs() < 0.05, "{c:?}");
+    }
+
+    #[test]
+    fn different_baselines_are_refused() {
+        let base = run(200_000, 400, "compose:per-call");
+        let other = run(200_000, 400, "compose:persistent");
+        assert!(
+            check(&base, &other, 0.5)
+                .unwrap_err()
+                .contains("--baseline")
+        );
+    }
+}
