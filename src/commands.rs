@@ -48,6 +48,15 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
     let all = workload::load_dir(&opts.workloads_dir)?;
     let workloads = workload::select(all, opts.workloads.as_deref())?;
     check_output_writable(&opts.output)?;
+    if let Some(dir) = &opts.export_hgrm {
+        // Before measuring: a run should not end on a folder that cannot be made.
+        std::fs::create_dir_all(dir).map_err(|e| {
+            usage(format!(
+                "--export-hgrm: cannot create '{}': {e}",
+                dir.display()
+            ))
+        })?;
+    }
 
     let docker = compose::engine_version();
     let backends = match &opts.backends {

@@ -155,6 +155,12 @@ fn files_of_another_schema_version_are_refused_with_a_message() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("--output needs --format"));
+    bench()
+        .args(["run", "--backends", "local:persistent", "--export-hgrm"])
+        .arg(newer.join("not-a-dir"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--export-hgrm: cannot create"));
 }
 
 #[test]
