@@ -12,6 +12,8 @@ use crate::commands::{self, RunOptions};
 use crate::error::{UsageError, usage};
 use crate::runner::Load;
 
+mod offline;
+
 const AFTER_RUN_HELP: &str = "\
 Backends are named transport:strategy:
   transports  local      the host's python3, no sandbox (trusted code only)
@@ -57,6 +59,20 @@ enum Command {
         /// Folder of workload files.
         #[arg(long, value_name = "DIR", default_value = "workloads")]
         workloads_dir: PathBuf,
+    },
+    /// Re-render a saved results file: console tables, Markdown, JSON or a self-contained HTML
+    /// page with plots; optionally export its histograms as .hgrm files.
+    Report(offline::ReportArgs),
+    /// Compare two results files row by row, with bootstrap intervals from their histograms;
+    /// exit 1 when a row is slower beyond the threshold.
+    Compare(offline::CompareArgs),
+    /// Fail (exit 1) when a backend lost too much of its speed-up over the run's baseline
+    /// backend, compared with a reference run: robust to a slower machine.
+    Gate(offline::GateArgs),
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
 }
 
@@ -151,6 +167,9 @@ struct RunArgs {
     /// No progress bar and no notices; tables still go to stdout
     #[arg(short, long)]
     quiet: bool,
+    /// Also write each histogram's percentile distribution (.hgrm, values in ms) into DIR
+    #[arg(long, value_name = "DIR")]
+    export_hgrm: Option<PathBuf>,
 }
 
 /// Parses the command line, runs the command, and maps errors to exit codes: 2 for input the
@@ -160,6 +179,15 @@ pub fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Run(args) => run_options(*args).and_then(commands::run),
         Command::List { workloads_dir } => commands::list(&workloads_dir),
+        Command::Report(args) => args.options().and_then(commands::offline::report),
+        Command::Compare(args) => args.options().and_then(commands::offline::compare),
+        Command::Gate(args) => args.options().and_then(commands::offline::gate),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut command = Cli::command();
+            clap_complete::generate(shell, &mut command, "sandbox-bench", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
     };
     match outcome {
         Ok(code) => code,
@@ -261,6 +289,7 @@ fn run_options(args: RunArgs) -> anyhow::Result<RunOptions> {
         calibration: args.calibration,
         load,
         preload,
+        export_hgrm: args.export_hgrm,
     })
 }
 

@@ -1,6 +1,8 @@
 //! What each subcommand does, given typed options: pick backends, make sure the sandbox is up,
 //! run, save, print.
 
+pub mod offline;
+
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,7 +17,7 @@ use crate::agent::AgentOptions;
 use crate::backend::{ALIASES, Backend, TransportKind};
 use crate::compose::{self, Stack};
 use crate::error::usage;
-use crate::load::LoadMonitor;
+use crate::machine_load::LoadMonitor;
 use crate::report::table;
 use crate::results::{self, BenchmarkResults, Entry, Host, LoadShape, Settings, Tool, Versions};
 use crate::runner::Measurement;
@@ -52,6 +54,8 @@ pub struct RunOptions {
     pub load: Load,
     /// Modules every agent imports at start.
     pub preload: Vec<String>,
+    /// Folder for `.hgrm` percentile distributions, one per backend × workload.
+    pub export_hgrm: Option<PathBuf>,
 }
 
 /// `sandbox-bench run`.
@@ -59,6 +63,15 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
     let all = workload::load_dir(&opts.workloads_dir)?;
     let workloads = workload::select(all, opts.workloads.as_deref())?;
     check_output_writable(&opts.output)?;
+    if let Some(dir) = &opts.export_hgrm {
+        // Before measuring: a run should not end on a folder that cannot be made.
+        std::fs::create_dir_all(dir).map_err(|e| {
+            usage(format!(
+                "--export-hgrm: cannot create '{}': {e}",
+                dir.display()
+            ))
+        })?;
+    }
 
     let docker = compose::engine_version();
     let backends = match &opts.backends {
@@ -225,6 +238,13 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
     };
     let copy = results::save(&results, &opts.output)?;
     print_report(&results);
+    if let Some(dir) = &opts.export_hgrm {
+        let n = offline::export_hgrm(&results, dir)?;
+        notice(
+            &opts,
+            &format!("wrote {n} .hgrm files (values in ms) to {}", dir.display()),
+        );
+    }
     notice(
         &opts,
         &format!(

@@ -3,11 +3,15 @@
 
 pub mod agent;
 pub mod backend;
+pub mod bootstrap;
 pub mod cli;
 pub mod commands;
+pub mod compare;
 pub mod compose;
 pub mod error;
+pub mod gate;
 pub mod load;
+pub mod machine_load;
 pub mod report;
 pub mod results;
 pub mod runner;

@@ -1,5 +1,11 @@
 //! Renderers: results in, text out. They never measure and never write files.
 
+pub mod comparison;
+pub mod hgrm;
+pub mod html;
+pub mod json;
+pub mod markdown;
+pub mod svg;
 pub mod table;
 
 /// A latency in microseconds with a unit fit for its size: `38.2 µs`, `1.27 ms`, `2.41 s`.

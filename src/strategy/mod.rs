@@ -111,6 +111,15 @@ pub const STRATEGIES: [(&str, &str); 5] = [
 ];
 
 impl Strategy {
+    /// One of each strategy, a pool of two: what benches and listings run.
+    pub const EACH: [Strategy; 5] = [
+        Strategy::PerCall,
+        Strategy::Persistent,
+        Strategy::Pool(2),
+        Strategy::Fork,
+        Strategy::Reset(DEFAULT_RESET_EVERY),
+    ];
+
     /// Parses a strategy's name: `per-call`, `persistent`, `pool=N`, `fork`, `reset[=K]`.
     pub fn parse(text: &str) -> Result<Strategy, String> {
         let (name, arg) = match text.split_once('=') {

@@ -1,0 +1,203 @@
+//! A `compare` of two runs as a console table or Markdown: base, new, the change with its
+//! confidence interval, and the verdict.
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{Cell, CellAlignment, Color, ContentArrangement, Table};
+
+use super::{format_us, markdown};
+use crate::compare::{Comparison, Row, Verdict};
+
+const HEADER: [&str; 7] = [
+    "Backend", "Workload", "Calls", "Base", "New", "Change", "Verdict",
+];
+
+fn cells(c: &Comparison, r: &Row) -> Vec<String> {
+    let calls = format!("{} → {}", r.base_calls, r.new_calls);
+    let (base, new, change) = match r.change {
+        Some(ch) => (
+            format_us(ch.base / 1000.0),
+            format_us(ch.new / 1000.0),
+            format!(
+                "{} [{}, {}]",
+                percent(ch.change),
+                percent(ch.low),
+                percent(ch.high)
+            ),
+        ),
+        None => ("–".into(), "–".into(), "no samples".into()),
+    };
+    let mut verdict = r.verdict.label().to_string();
+    if r.verdict == Verdict::Slower {
+        verdict.push_str(&format!(
+            " (beyond {})",
+            percent(c.options.threshold).trim_start_matches('+')
+        ));
+    }
+    if r.errors > 0 {
+        verdict.push_str(&format!(" ⚠ {} failed calls", r.errors));
+    }
+    vec![
+        r.backend.clone(),
+        r.workload.clone(),
+        calls,
+        base,
+        new,
+        change,
+        verdict,
+    ]
+}
+
+/// A signed percentage: `+12.3 %`, `-0.8 %`.
+pub fn percent(x: f64) -> String {
+    format!("{:+.1} %", x * 100.0)
+}
+
+/// One line on how the intervals were made, so the figures can be reproduced.
+pub fn method(c: &Comparison) -> String {
+    let b = c.options.bootstrap;
+    format!(
+        "{} of each row, change = new/base − 1 with its bootstrap interval at {:.2} % per row \
+         ({:.0} % for the whole table; {} resamples of the stored histograms, seed {}); a verdict \
+         needs the whole interval beyond ±{:.1} %",
+        c.options.metric.name(),
+        c.row_confidence * 100.0,
+        b.confidence * 100.0,
+        b.resamples,
+        b.seed,
+        c.options.threshold * 100.0
+    )
+}
+
+/// Lines on rows missing from one file and on the outcome.
+pub fn notes(c: &Comparison) -> Vec<String> {
+    let mut out = Vec::new();
+    if !c.only_in_base.is_empty() {
+        out.push(format!("only in BASE: {}", c.only_in_base.join(", ")));
+    }
+    if !c.only_in_new.is_empty() {
+        out.push(format!("only in NEW: {}", c.only_in_new.join(", ")));
+    }
+    let slower = c.regressions().count();
+    out.push(if slower == 0 {
+        format!("no regression among {} rows", c.rows.len())
+    } else {
+        format!("{slower} of {} rows regressed", c.rows.len())
+    });
+    out
+}
+
+/// The console table; verdicts are coloured only when `color` is true.
+pub fn console(c: &Comparison, color: bool) -> Table {
+    let mut table = Table::new();
+    table
+        .load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(HEADER.to_vec());
+    if !color {
+        table.force_no_tty();
+    }
+    for i in 2..6 {
+        if let Some(column) = table.column_mut(i) {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    for r in &c.rows {
+        let mut row: Vec<Cell> = cells(c, r).into_iter().map(Cell::new).collect();
+        if color && let Some(last) = row.pop() {
+            row.push(match r.verdict {
+                Verdict::Slower => last.fg(Color::Red),
+                Verdict::Faster => last.fg(Color::Green),
+                Verdict::NoChange => last,
+            });
+        }
+        table.add_row(row);
+    }
+    table
+}
+
+/// The comparison as Markdown.
+pub fn markdown(c: &Comparison) -> String {
+    let header: Vec<String> = HEADER.iter().map(ToString::to_string).collect();
+    let rows: Vec<Vec<String>> = c.rows.iter().map(|r| cells(c, r)).collect();
+    let mut out = String::from("## sandbox-bench compare\n\n");
+    out.push_str(&markdown::grid(&header, &rows, 2));
+    out.push_str(&format!("\n{}\n\n", method(c)));
+    for n in notes(c) {
+        out.push_str(&format!("- {n}\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bootstrap::{Change, Metric, Settings};
+    use crate::compare::Options;
+
+    fn comparison() -> Comparison {
+        let row = |workload: &str, change: Change, verdict| Row {
+            backend: "compose:persistent".into(),
+            workload: workload.into(),
+            base_calls: 50,
+            new_calls: 50,
+            errors: 0,
+            change: Some(change),
+            verdict,
+        };
+        Comparison {
+            options: Options {
+                metric: Metric::P50,
+                threshold: 0.1,
+                bootstrap: Settings::default(),
+            },
+            rows: vec![
+                row(
+                    "simple_calc",
+                    Change {
+                        base: 400_000.0,
+                        new: 1_400_000.0,
+                        change: 2.5,
+                        low: 2.2,
+                        high: 2.9,
+                    },
+                    Verdict::Slower,
+                ),
+                row(
+                    "loop_calc",
+                    Change {
+                        base: 400_000.0,
+                        new: 404_000.0,
+                        change: 0.01,
+                        low: -0.05,
+                        high: 0.06,
+                    },
+                    Verdict::NoChange,
+                ),
+            ],
+            only_in_base: vec![],
+            only_in_new: vec!["local:per-call × dict_ops".into()],
+            row_confidence: 0.975,
+        }
+    }
+
+    #[test]
+    fn markdown_of_a_comparison() {
+        let text = markdown(&comparison());
+        assert!(text.contains(
+            "| compose:persistent | simple_calc | 50 → 50 | 400 µs | 1.40 ms | +250.0 % [+220.0 %, +290.0 %] | slower (beyond 10.0 %) |"
+        ), "{text}");
+        assert!(text.contains("| loop_calc | 50 → 50 | 400 µs | 404 µs | +1.0 % [-5.0 %, +6.0 %] | no significant change |"), "{text}");
+        assert!(
+            text.contains("- only in NEW: local:per-call × dict_ops\n"),
+            "{text}"
+        );
+        assert!(text.contains("- 1 of 2 rows regressed\n"), "{text}");
+    }
+
+    #[test]
+    fn console_without_colour_has_no_escape_codes() {
+        let text = console(&comparison(), false).to_string();
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert!(text.contains("slower"));
+    }
+}
