@@ -10,15 +10,24 @@ use crate::strategy::Strategy;
 pub enum TransportKind {
     Local,
     Compose,
+    Docker,
+    Cmd,
 }
 
 impl TransportKind {
-    pub const ALL: [TransportKind; 2] = [TransportKind::Local, TransportKind::Compose];
+    pub const ALL: [TransportKind; 4] = [
+        TransportKind::Local,
+        TransportKind::Compose,
+        TransportKind::Docker,
+        TransportKind::Cmd,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             TransportKind::Local => "local",
             TransportKind::Compose => "compose",
+            TransportKind::Docker => "docker",
+            TransportKind::Cmd => "cmd",
         }
     }
 
@@ -27,12 +36,18 @@ impl TransportKind {
         match self {
             TransportKind::Local => "the host's python3, no sandbox (trusted code only)",
             TransportKind::Compose => "`docker compose exec -T <service>` in the Compose sandbox",
+            TransportKind::Docker => {
+                "`docker exec -i <container>` on the Compose service's container"
+            }
+            TransportKind::Cmd => {
+                "any command prefix given with --prefix (kubectl/podman exec -i …)"
+            }
         }
     }
 
     /// Whether the transport needs a Docker engine.
     pub fn needs_docker(self) -> bool {
-        matches!(self, TransportKind::Compose)
+        matches!(self, TransportKind::Compose | TransportKind::Docker)
     }
 }
 
@@ -139,7 +154,7 @@ mod tests {
     fn bad_names_say_what_is_known() {
         let e = Backend::parse("ssh:per-call").unwrap_err();
         assert!(
-            e.contains("unknown transport 'ssh'") && e.contains("local, compose"),
+            e.contains("unknown transport 'ssh'") && e.contains("local, compose, docker, cmd"),
             "{e}"
         );
         let e = Backend::parse("local:turbo").unwrap_err();

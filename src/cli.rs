@@ -15,6 +15,8 @@ const AFTER_RUN_HELP: &str = "\
 Backends are named transport:strategy:
   transports  local    the host's python3, no sandbox (trusted code only)
               compose  `docker compose exec -T <service>` in the Compose sandbox
+              docker   `docker exec -i <container>` on the Compose service's container
+              cmd      any command prefix given with --prefix (kubectl/podman exec -i …)
   strategies  per-call    a fresh interpreter for every call (full isolation)
               persistent  one long-lived interpreter fed over pipes (fresh globals only)
   aliases     compose-exec = compose:per-call   (the original baseline)
@@ -27,7 +29,8 @@ checked against the workload's expected result; failed calls are counted, never 
 Examples:
   sandbox-bench run
   sandbox-bench run --backends local:per-call,local:persistent --calls-scale 0.2
-  sandbox-bench run --workloads simple_calc,json_parsing --output /tmp/r.json";
+  sandbox-bench run --workloads simple_calc,json_parsing --output /tmp/r.json
+  sandbox-bench run --backends cmd:persistent --prefix \"kubectl exec -i my-pod --\"";
 
 /// Measures executor strategies for untrusted Python side by side, with every answer checked.
 #[derive(Parser, Debug)]
@@ -98,6 +101,9 @@ struct RunArgs {
     /// Python interpreter to start (on the host for local, in the sandbox for compose)
     #[arg(long, value_name = "CMD", default_value = "python3")]
     python: String,
+    /// Command prefix of the `cmd` transport, split as a shell would ("podman exec -i box")
+    #[arg(long, value_name = "COMMAND")]
+    prefix: Option<String>,
     /// Backend the others are compared against [default: the first of --backends]
     #[arg(long, value_name = "BACKEND")]
     baseline: Option<String>,
@@ -173,6 +179,12 @@ fn run_options(args: RunArgs) -> anyhow::Result<RunOptions> {
         compose_file: args.compose_file,
         service: args.service,
         python: args.python,
+        prefix: args
+            .prefix
+            .as_deref()
+            .map(crate::transport::parse_prefix)
+            .transpose()
+            .map_err(usage)?,
         quiet: args.quiet,
     })
 }

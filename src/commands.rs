@@ -18,7 +18,7 @@ use crate::report::table;
 use crate::results::{self, BenchmarkResults, Entry, Host, Settings, Tool, Versions};
 use crate::runner::{self, Plan};
 use crate::strategy::Strategy;
-use crate::transport::{Compose, Local, Transport};
+use crate::transport::{Compose, DockerExec, Local, Prefix, Transport};
 use crate::workload;
 
 /// Options of `sandbox-bench run`, already checked.
@@ -36,6 +36,8 @@ pub struct RunOptions {
     pub compose_file: PathBuf,
     pub service: String,
     pub python: String,
+    /// The `cmd` transport's prefix, already split into words.
+    pub prefix: Option<Vec<String>>,
     pub quiet: bool,
 }
 
@@ -67,6 +69,14 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         )));
     }
 
+    if opts.prefix.is_none()
+        && let Some(b) = backends.iter().find(|b| b.transport == TransportKind::Cmd)
+    {
+        return Err(usage(format!(
+            "{b} needs --prefix: give the command that runs a program in the sandbox, e.g. \
+             --prefix \"kubectl exec -i my-pod --\""
+        )));
+    }
     let needs_docker = backends.iter().any(|b| b.transport.needs_docker());
     let mut versions = Versions::default();
     let stack = if needs_docker {
@@ -104,10 +114,23 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         None
     };
 
+    let container = match &stack {
+        Some(stack)
+            if backends
+                .iter()
+                .any(|b| b.transport == TransportKind::Docker) =>
+        {
+            Some(stack.container_id()?)
+        }
+        _ => None,
+    };
     let plan = Plan {
         backends: backends
             .iter()
-            .map(|b| (*b, transport(b.transport, &opts, stack.as_ref())))
+            .map(|b| {
+                let t = transport(b.transport, &opts, stack.as_ref(), container.as_deref());
+                (*b, t)
+            })
             .collect(),
         workloads,
         calls_scale: opts.calls_scale,
@@ -163,6 +186,10 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
             compose_file: stack.as_ref().map(|s| s.file.display().to_string()),
             service: stack.as_ref().map(|s| s.service.clone()),
             order: "sequential".into(),
+            prefix: opts.prefix.as_ref().map(|words| {
+                shlex::try_join(words.iter().map(String::as_str))
+                    .unwrap_or_else(|_| words.join(" "))
+            }),
         },
         histogram_encoding: results::HISTOGRAM_ENCODING.into(),
         results: measurements.iter().map(Entry::from_measurement).collect(),
@@ -236,8 +263,21 @@ pub fn list(workloads_dir: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn transport(kind: TransportKind, opts: &RunOptions, stack: Option<&Stack>) -> Arc<dyn Transport> {
+fn transport(
+    kind: TransportKind,
+    opts: &RunOptions,
+    stack: Option<&Stack>,
+    container: Option<&str>,
+) -> Arc<dyn Transport> {
     match (kind, stack) {
+        (TransportKind::Docker, Some(_)) if container.is_some() => Arc::new(DockerExec {
+            container: container.unwrap_or_default().to_string(),
+            python: opts.python.clone(),
+        }),
+        (TransportKind::Cmd, _) if opts.prefix.is_some() => Arc::new(Prefix {
+            argv: opts.prefix.clone().unwrap_or_default(),
+            python: opts.python.clone(),
+        }),
         (TransportKind::Compose, Some(stack)) => Arc::new(Compose {
             file: stack.file.clone(),
             service: stack.service.clone(),

@@ -105,6 +105,33 @@ impl Stack {
     }
 }
 
+impl Stack {
+    /// The id of the service's running container, looked up once so that `docker exec` needs
+    /// no Compose work per call.
+    pub fn container_id(&self) -> Result<String> {
+        let file = self.file.to_string_lossy();
+        let args = ["compose", "-f", &file, "ps", "-q", &self.service];
+        match capture("docker", &args, Duration::from_secs(60)) {
+            Some(out) if out.success && !out.stdout.is_empty() => Ok(out
+                .stdout
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string()),
+            Some(out) => Err(usage(format!(
+                "no running container for service '{}' of '{file}': {} (see `docker compose -f {file} ps`)",
+                self.service,
+                last_line(&out.stderr)
+            ))),
+            None => Err(usage(format!(
+                "`docker compose -f {file} ps -q {}` did not answer within a minute",
+                self.service
+            ))),
+        }
+    }
+}
+
 fn last_line(text: &str) -> &str {
     text.lines()
         .rev()

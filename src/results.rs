@@ -65,6 +65,9 @@ pub struct Settings {
     pub compose_file: Option<String>,
     pub service: Option<String>,
     pub order: String,
+    /// The `cmd` transport's prefix, when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
 }
 
 /// One backend × workload.

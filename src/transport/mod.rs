@@ -1,10 +1,14 @@
 //! Transports: how a process inside the sandbox is reached. A transport only builds the command
 //! that runs a program there with its standard streams piped; strategies do the rest.
 
+mod cmd;
 mod compose;
+mod docker;
 mod local;
 
+pub use cmd::{Prefix, parse_prefix};
 pub use compose::Compose;
+pub use docker::DockerExec;
 pub use local::Local;
 
 use std::time::Duration;
