@@ -229,6 +229,10 @@ pub fn print_report(results: &BenchmarkResults) {
         println!("\nAgainst the baseline, {}", results.settings.baseline);
         println!("{comparison}");
     }
+    if let Some(waterfall) = crate::report::waterfall::waterfall_table(results) {
+        println!("\nWhere the time goes (per-call layers, outermost first)");
+        println!("{waterfall}");
+    }
     for line in table::verdicts(results) {
         println!("{line}");
     }

@@ -89,6 +89,9 @@ pub struct Entry {
     pub cold_start_us: Option<f64>,
     pub restarts: u32,
     pub histogram: String,
+    /// The agent-reported exec times, encoded as `histogram` is; absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec_histogram: Option<String>,
 }
 
 impl Entry {
@@ -108,6 +111,7 @@ impl Entry {
             cold_start_us: m.cold_start.map(|d| d.as_secs_f64() * 1e6),
             restarts: m.restarts,
             histogram: stats::encode(&m.latency),
+            exec_histogram: Some(stats::encode(&m.exec)),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Renderers: results in, text out. They never measure and never write files.
 
 pub mod table;
+pub mod waterfall;
 
 /// A latency in microseconds with a unit fit for its size: `38.2 µs`, `1.27 ms`, `2.41 s`.
 pub fn format_us(us: f64) -> String {
