@@ -30,10 +30,10 @@ impl Executor for PerCall {
         let deadline = Instant::now() + call.timeout + TIMEOUT_GRACE;
         let id = self.next_id;
         self.next_id += 1;
-        let command = self
+        let started = self
             .transport
-            .command(self.transport.python(), &agent::python_args(Mode::OneShot));
-        let mut process = AgentProcess::start(command)?;
+            .start(self.transport.python(), &agent::python_args(Mode::OneShot));
+        let mut process = AgentProcess::start(started)?;
         let request = Request {
             id,
             code: call.code,

@@ -30,10 +30,10 @@ impl Persistent {
 
     fn agent(&mut self, deadline: Instant) -> Result<&mut AgentProcess, CallError> {
         if self.agent.is_none() {
-            let command = self
+            let started = self
                 .transport
-                .command(self.transport.python(), &agent::python_args(Mode::Loop));
-            let mut process = AgentProcess::start(command)?;
+                .start(self.transport.python(), &agent::python_args(Mode::Loop));
+            let mut process = AgentProcess::start(started)?;
             let ready = process.handshake(deadline)?;
             self.python.get_or_insert_with(|| ready.python.clone());
             self.agent = Some(process);

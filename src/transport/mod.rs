@@ -5,11 +5,13 @@ mod cmd;
 mod compose;
 mod docker;
 mod local;
+mod started;
 
 pub use cmd::{Prefix, parse_prefix};
 pub use compose::Compose;
 pub use docker::DockerExec;
 pub use local::Local;
+pub use started::{Control, Started, spawn};
 
 use std::time::Duration;
 
@@ -20,6 +22,12 @@ pub trait Transport: Send + Sync {
 
     /// The command that runs `program args…` in the sandbox with stdin, stdout, stderr passed on.
     fn command(&self, program: &str, args: &[String]) -> duct::Expression;
+
+    /// Starts `program args…` in the sandbox. Transports that are commands need not say more;
+    /// others (a connection to a server in the container) start things their own way.
+    fn start(&self, program: &str, args: &[String]) -> std::io::Result<Started> {
+        spawn(self.command(program, args))
+    }
 
     /// The Python interpreter to run there.
     fn python(&self) -> &str;
