@@ -12,14 +12,16 @@ pub enum TransportKind {
     Compose,
     Docker,
     Cmd,
+    Socket,
 }
 
 impl TransportKind {
-    pub const ALL: [TransportKind; 4] = [
+    pub const ALL: [TransportKind; 5] = [
         TransportKind::Local,
         TransportKind::Compose,
         TransportKind::Docker,
         TransportKind::Cmd,
+        TransportKind::Socket,
     ];
 
     pub fn name(self) -> &'static str {
@@ -28,6 +30,7 @@ impl TransportKind {
             TransportKind::Compose => "compose",
             TransportKind::Docker => "docker",
             TransportKind::Cmd => "cmd",
+            TransportKind::Socket => "socket",
         }
     }
 
@@ -42,12 +45,16 @@ impl TransportKind {
             TransportKind::Cmd => {
                 "any command prefix given with --prefix (kubectl/podman exec -i …)"
             }
+            TransportKind::Socket => "a unix socket into the Compose container, past the daemon",
         }
     }
 
     /// Whether the transport needs a Docker engine.
     pub fn needs_docker(self) -> bool {
-        matches!(self, TransportKind::Compose | TransportKind::Docker)
+        matches!(
+            self,
+            TransportKind::Compose | TransportKind::Docker | TransportKind::Socket
+        )
     }
 }
 
@@ -154,7 +161,8 @@ mod tests {
     fn bad_names_say_what_is_known() {
         let e = Backend::parse("ssh:per-call").unwrap_err();
         assert!(
-            e.contains("unknown transport 'ssh'") && e.contains("local, compose, docker, cmd"),
+            e.contains("unknown transport 'ssh'")
+                && e.contains("local, compose, docker, cmd, socket"),
             "{e}"
         );
         let e = Backend::parse("local:turbo").unwrap_err();

@@ -18,7 +18,7 @@ use crate::report::table;
 use crate::results::{self, BenchmarkResults, Entry, Host, Settings, Tool, Versions};
 use crate::runner::{self, Plan};
 use crate::strategy::Strategy;
-use crate::transport::{Compose, DockerExec, Local, Prefix, Transport};
+use crate::transport::{Compose, DockerExec, Local, Prefix, Socket, Transport};
 use crate::workload;
 
 /// Options of `sandbox-bench run`, already checked.
@@ -108,7 +108,22 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
                 stack.file.display()
             ),
         );
-        stack.ensure_up()?;
+        if backends
+            .iter()
+            .any(|b| b.transport == TransportKind::Socket)
+        {
+            let dir = stack.shared_dir();
+            crate::transport::prepare_dir(&dir).map_err(|e| {
+                usage(format!(
+                    "cannot prepare the socket directory '{}': {e}",
+                    dir.display()
+                ))
+            })?;
+            // Recreates the container if it predates the shared directory's volume.
+            stack.up()?;
+        } else {
+            stack.ensure_up()?;
+        }
         Some(stack)
     } else {
         None
@@ -118,7 +133,7 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         Some(stack)
             if backends
                 .iter()
-                .any(|b| b.transport == TransportKind::Docker) =>
+                .any(|b| matches!(b.transport, TransportKind::Docker | TransportKind::Socket)) =>
         {
             Some(stack.container_id()?)
         }
@@ -278,6 +293,13 @@ fn transport(
             container: container.unwrap_or_default().to_string(),
             python: opts.python.clone(),
         }),
+        (TransportKind::Socket, Some(stack)) if container.is_some() => Arc::new(Socket::new(
+            DockerExec {
+                container: container.unwrap_or_default().to_string(),
+                python: opts.python.clone(),
+            },
+            &stack.shared_dir(),
+        )),
         (TransportKind::Cmd, _) if opts.prefix.is_some() => Arc::new(Prefix {
             argv: opts.prefix.clone().unwrap_or_default(),
             python: opts.python.clone(),

@@ -5,12 +5,14 @@ mod cmd;
 mod compose;
 mod docker;
 mod local;
+mod socket;
 mod started;
 
 pub use cmd::{Prefix, parse_prefix};
 pub use compose::Compose;
 pub use docker::DockerExec;
 pub use local::Local;
+pub use socket::{CONTAINER_DIR, Socket, prepare_dir};
 pub use started::{Control, Started, spawn};
 
 use std::time::Duration;
