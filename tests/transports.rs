@@ -241,3 +241,80 @@ fn timeouts_over_docker_and_prefixes_leave_no_agent_in_the_sandbox() {
         "agents left running in the sandbox: {left:?}"
     );
 }
+
+#[test]
+fn the_socket_transport_runs_every_strategy_in_the_sandbox_and_its_server_exits_after() {
+    let Some(_sandbox) = engine() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    where_workload(dir.path());
+    let output = dir.path().join("out.json");
+    bench()
+        .args(["run", "--warmup", "1"])
+        .args(["--backends", "socket:per-call,socket:persistent"])
+        .arg("--workloads-dir")
+        .arg(dir.path())
+        .arg("--output")
+        .arg(&output)
+        .assert()
+        .success();
+    let results = read_results(&output);
+    // uid 65534: the code ran in the container, not in the host process that connected.
+    assert_clean(
+        &results,
+        &["socket:per-call", "socket:persistent"],
+        &["where"],
+    );
+    let left = agents_left_in_sandbox();
+    assert!(left.is_empty(), "server or agents left running: {left:?}");
+    let shared = Path::new(ROOT).join(".sandbox-run");
+    let sockets: Vec<_> = std::fs::read_dir(&shared)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".sock"))
+        .collect();
+    assert!(
+        sockets.is_empty(),
+        "socket files left in {}",
+        shared.display()
+    );
+}
+
+#[test]
+fn timeouts_over_the_socket_leave_no_agent_in_the_sandbox() {
+    let Some(_sandbox) = engine() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    write_workload(
+        dir.path(),
+        "faults",
+        2,
+        &[
+            ("result = 'ok'", "'ok'"),
+            ("import time; time.sleep(60)", "None"),
+            ("import os; os._exit(1)", "None"),
+        ],
+    );
+    let output = dir.path().join("out.json");
+    let backends = ["socket:per-call", "socket:persistent"];
+    bench()
+        .args(["run", "--warmup", "0", "--timeout", "1"])
+        .args(["--backends", &backends.join(",")])
+        .arg("--workloads-dir")
+        .arg(dir.path())
+        .arg("--output")
+        .arg(&output)
+        .assert()
+        .code(1);
+    let results = read_results(&output);
+    for b in backends {
+        let e = entry(&results, b, "faults");
+        assert_eq!(e["errors_by_kind"]["timeout"], 2, "{b}: {e}");
+        assert_eq!(e["errors_by_kind"]["agent_died"], 2, "{b}: {e}");
+        let h = sandbox_bench::stats::decode(e["histogram"].as_str().unwrap()).unwrap();
+        assert_eq!(h.len(), 2, "{b}: every call after a fault succeeded");
+    }
+    let left = agents_left_in_sandbox();
+    assert!(
+        left.is_empty(),
+        "agents left running in the sandbox: {left:?}"
+    );
+}
