@@ -137,12 +137,21 @@ pub fn waterfall_table(results: &BenchmarkResults) -> Option<Table> {
                     format_us(s.total.p25),
                     format_us(s.total.p75)
                 ),
-                format_us(s.cost_us),
+                signed_us(s.cost_us),
                 s.cost_of,
             ]);
         }
     }
     any.then_some(table)
+}
+
+/// A cost that noise can make negative (a layer measured slower than the one it wraps).
+fn signed_us(us: f64) -> String {
+    if us < 0.0 {
+        format!("−{} (noise)", format_us(-us))
+    } else {
+        format_us(us)
+    }
 }
 
 #[cfg(test)]
@@ -183,6 +192,12 @@ mod tests {
         let rows = steps(&[at(250_000.0), at(180_000.0), None, None], at(30.0)).unwrap();
         assert_eq!(rows[1].cost_of, "Docker CLI + interpreter start + framing");
         assert_eq!(rows[1].cost_us, 179_970.0);
+    }
+
+    #[test]
+    fn negative_costs_are_shown_as_noise() {
+        assert_eq!(signed_us(-3670.0), "−3.67 ms (noise)");
+        assert_eq!(signed_us(1500.0), "1.50 ms");
     }
 
     #[test]

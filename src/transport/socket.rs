@@ -8,6 +8,7 @@ use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{Control, DockerExec, Started, Transport};
@@ -44,8 +45,11 @@ pub fn prepare_dir(dir: &Path) -> std::io::Result<()> {
 impl Socket {
     /// A transport whose server will listen in `host_dir`, mounted at [`CONTAINER_DIR`].
     pub fn new(exec: DockerExec, host_dir: &Path) -> Self {
-        // One socket per harness process: runs side by side never share a server.
-        let name = format!("agent-{}.sock", std::process::id());
+        // One socket per transport: runs side by side, and backends of one run, never share a
+        // server (a second server on the same path would replace the first one's file).
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let name = format!("agent-{}-{n}.sock", std::process::id());
         Socket {
             exec,
             host_path: host_dir.join(&name),
