@@ -13,15 +13,17 @@ pub enum TransportKind {
     Docker,
     Cmd,
     Socket,
+    Api,
 }
 
 impl TransportKind {
-    pub const ALL: [TransportKind; 5] = [
+    pub const ALL: [TransportKind; 6] = [
         TransportKind::Local,
         TransportKind::Compose,
         TransportKind::Docker,
         TransportKind::Cmd,
         TransportKind::Socket,
+        TransportKind::Api,
     ];
 
     pub fn name(self) -> &'static str {
@@ -31,6 +33,7 @@ impl TransportKind {
             TransportKind::Docker => "docker",
             TransportKind::Cmd => "cmd",
             TransportKind::Socket => "socket",
+            TransportKind::Api => "api",
         }
     }
 
@@ -46,6 +49,9 @@ impl TransportKind {
                 "any command prefix given with --prefix (kubectl/podman exec -i …)"
             }
             TransportKind::Socket => "a unix socket into the Compose container, past the daemon",
+            TransportKind::Api => {
+                "the Docker Engine API (exec create/start/attach), no CLI process"
+            }
         }
     }
 
@@ -53,7 +59,10 @@ impl TransportKind {
     pub fn needs_docker(self) -> bool {
         matches!(
             self,
-            TransportKind::Compose | TransportKind::Docker | TransportKind::Socket
+            TransportKind::Compose
+                | TransportKind::Docker
+                | TransportKind::Socket
+                | TransportKind::Api
         )
     }
 }
@@ -162,7 +171,7 @@ mod tests {
         let e = Backend::parse("ssh:per-call").unwrap_err();
         assert!(
             e.contains("unknown transport 'ssh'")
-                && e.contains("local, compose, docker, cmd, socket"),
+                && e.contains("local, compose, docker, cmd, socket, api"),
             "{e}"
         );
         let e = Backend::parse("local:turbo").unwrap_err();

@@ -18,6 +18,7 @@ Backends are named transport:strategy:
               docker   `docker exec -i <container>` on the Compose service's container
               cmd      any command prefix given with --prefix (kubectl/podman exec -i …)
               socket   a unix socket into the Compose container, past the daemon
+              api      the Docker Engine API (exec create/start/attach), no CLI process
   strategies  per-call    a fresh interpreter for every call (full isolation)
               persistent  one long-lived interpreter fed over pipes (fresh globals only)
   aliases     compose-exec = compose:per-call   (the original baseline)

@@ -18,7 +18,7 @@ use crate::report::table;
 use crate::results::{self, BenchmarkResults, Entry, Host, Settings, Tool, Versions};
 use crate::runner::{self, Plan};
 use crate::strategy::Strategy;
-use crate::transport::{Compose, DockerExec, Local, Prefix, Socket, Transport};
+use crate::transport::{Api, Compose, DockerExec, Local, Prefix, Socket, Transport};
 use crate::workload;
 
 /// Options of `sandbox-bench run`, already checked.
@@ -131,9 +131,12 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
 
     let container = match &stack {
         Some(stack)
-            if backends
-                .iter()
-                .any(|b| matches!(b.transport, TransportKind::Docker | TransportKind::Socket)) =>
+            if backends.iter().any(|b| {
+                matches!(
+                    b.transport,
+                    TransportKind::Docker | TransportKind::Socket | TransportKind::Api
+                )
+            }) =>
         {
             Some(stack.container_id()?)
         }
@@ -143,10 +146,10 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         backends: backends
             .iter()
             .map(|b| {
-                let t = transport(b.transport, &opts, stack.as_ref(), container.as_deref());
-                (*b, t)
+                let t = transport(b.transport, &opts, stack.as_ref(), container.as_deref())?;
+                Ok((*b, t))
             })
-            .collect(),
+            .collect::<Result<_>>()?,
         workloads,
         calls_scale: opts.calls_scale,
         warmup: opts.warmup,
@@ -287,8 +290,16 @@ fn transport(
     opts: &RunOptions,
     stack: Option<&Stack>,
     container: Option<&str>,
-) -> Arc<dyn Transport> {
-    match (kind, stack) {
+) -> Result<Arc<dyn Transport>> {
+    if let (TransportKind::Api, Some(container)) = (kind, container) {
+        let api = Api::connect(container, &opts.python).map_err(|e| {
+            usage(format!(
+                "{e}: the api transport needs the engine's socket (DOCKER_HOST=unix://… or /var/run/docker.sock)"
+            ))
+        })?;
+        return Ok(Arc::new(api));
+    }
+    Ok(match (kind, stack) {
         (TransportKind::Docker, Some(_)) if container.is_some() => Arc::new(DockerExec {
             container: container.unwrap_or_default().to_string(),
             python: opts.python.clone(),
@@ -312,7 +323,7 @@ fn transport(
         _ => Arc::new(Local {
             python: opts.python.clone(),
         }),
-    }
+    })
 }
 
 /// Fails early, before any measuring, when the results could not be written.

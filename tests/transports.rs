@@ -280,7 +280,7 @@ fn the_socket_transport_runs_every_strategy_in_the_sandbox_and_its_server_exits_
 }
 
 #[test]
-fn timeouts_over_the_socket_leave_no_agent_in_the_sandbox() {
+fn timeouts_over_the_socket_and_the_engine_api_leave_no_agent_in_the_sandbox() {
     let Some(_sandbox) = engine() else { return };
     let dir = tempfile::tempdir().unwrap();
     write_workload(
@@ -294,7 +294,12 @@ fn timeouts_over_the_socket_leave_no_agent_in_the_sandbox() {
         ],
     );
     let output = dir.path().join("out.json");
-    let backends = ["socket:per-call", "socket:persistent"];
+    let backends = [
+        "socket:per-call",
+        "socket:persistent",
+        "api:per-call",
+        "api:persistent",
+    ];
     bench()
         .args(["run", "--warmup", "0", "--timeout", "1"])
         .args(["--backends", &backends.join(",")])
@@ -312,6 +317,33 @@ fn timeouts_over_the_socket_leave_no_agent_in_the_sandbox() {
         let h = sandbox_bench::stats::decode(e["histogram"].as_str().unwrap()).unwrap();
         assert_eq!(h.len(), 2, "{b}: every call after a fault succeeded");
     }
+    let left = agents_left_in_sandbox();
+    assert!(
+        left.is_empty(),
+        "agents left running in the sandbox: {left:?}"
+    );
+}
+
+#[test]
+fn the_engine_api_runs_every_strategy_in_the_sandbox_and_joins_the_waterfall() {
+    let Some(_sandbox) = engine() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    where_workload(dir.path());
+    let output = dir.path().join("out.json");
+    bench()
+        .args(["run", "--warmup", "1"])
+        .args(["--backends", "docker:per-call,api:per-call,api:persistent"])
+        .arg("--workloads-dir")
+        .arg(dir.path())
+        .arg("--output")
+        .arg(&output)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("api:per-call"))
+        .stdout(predicate::str::contains("Docker CLI"));
+    let results = read_results(&output);
+    let backends = ["docker:per-call", "api:per-call", "api:persistent"];
+    assert_clean(&results, &backends, &["where"]);
     let left = agents_left_in_sandbox();
     assert!(
         left.is_empty(),

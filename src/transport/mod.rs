@@ -1,6 +1,7 @@
 //! Transports: how a process inside the sandbox is reached. A transport only builds the command
 //! that runs a program there with its standard streams piped; strategies do the rest.
 
+mod api;
 mod cmd;
 mod compose;
 mod docker;
@@ -8,6 +9,7 @@ mod local;
 mod socket;
 mod started;
 
+pub use api::Api;
 pub use cmd::{Prefix, parse_prefix};
 pub use compose::Compose;
 pub use docker::DockerExec;
