@@ -291,37 +291,48 @@ fn transport(
     stack: Option<&Stack>,
     container: Option<&str>,
 ) -> Result<Arc<dyn Transport>> {
-    if let (TransportKind::Api, Some(container)) = (kind, container) {
-        let api = Api::connect(container, &opts.python).map_err(|e| {
-            usage(format!(
-                "{e}: the api transport needs the engine's socket (DOCKER_HOST=unix://… or /var/run/docker.sock)"
+    let python = opts.python.clone();
+    let exec = |container: &str| DockerExec {
+        container: container.to_string(),
+        python: python.clone(),
+    };
+    // `run` set up the stack, container and prefix each kind needs; a kind without them is a
+    // bug here, never a reason to measure something else under its name.
+    let missing = || {
+        anyhow::anyhow!(
+            "internal: no sandbox set up for the {} transport",
+            kind.name()
+        )
+    };
+    Ok(match kind {
+        TransportKind::Local => Arc::new(Local { python }),
+        TransportKind::Compose => {
+            let stack = stack.ok_or_else(missing)?;
+            Arc::new(Compose {
+                file: stack.file.clone(),
+                service: stack.service.clone(),
+                python,
+            })
+        }
+        TransportKind::Docker => Arc::new(exec(container.ok_or_else(missing)?)),
+        TransportKind::Socket => {
+            let stack = stack.ok_or_else(missing)?;
+            Arc::new(Socket::new(
+                exec(container.ok_or_else(missing)?),
+                &stack.shared_dir(),
             ))
-        })?;
-        return Ok(Arc::new(api));
-    }
-    Ok(match (kind, stack) {
-        (TransportKind::Docker, Some(_)) if container.is_some() => Arc::new(DockerExec {
-            container: container.unwrap_or_default().to_string(),
-            python: opts.python.clone(),
-        }),
-        (TransportKind::Socket, Some(stack)) if container.is_some() => Arc::new(Socket::new(
-            DockerExec {
-                container: container.unwrap_or_default().to_string(),
-                python: opts.python.clone(),
-            },
-            &stack.shared_dir(),
-        )),
-        (TransportKind::Cmd, _) if opts.prefix.is_some() => Arc::new(Prefix {
-            argv: opts.prefix.clone().unwrap_or_default(),
-            python: opts.python.clone(),
-        }),
-        (TransportKind::Compose, Some(stack)) => Arc::new(Compose {
-            file: stack.file.clone(),
-            service: stack.service.clone(),
-            python: opts.python.clone(),
-        }),
-        _ => Arc::new(Local {
-            python: opts.python.clone(),
+        }
+        TransportKind::Api => {
+            let api = Api::connect(container.ok_or_else(missing)?, &python).map_err(|e| {
+                usage(format!(
+                    "{e}: the api transport needs the engine's socket (DOCKER_HOST=unix://… or /var/run/docker.sock)"
+                ))
+            })?;
+            Arc::new(api)
+        }
+        TransportKind::Cmd => Arc::new(Prefix {
+            argv: opts.prefix.clone().ok_or_else(missing)?,
+            python,
         }),
     })
 }
