@@ -10,13 +10,21 @@ use crate::strategy::Strategy;
 pub enum TransportKind {
     Local,
     Compose,
+    Docker,
+    Cmd,
+    Socket,
+    Api,
     Container,
 }
 
 impl TransportKind {
-    pub const ALL: [TransportKind; 3] = [
+    pub const ALL: [TransportKind; 7] = [
         TransportKind::Local,
         TransportKind::Compose,
+        TransportKind::Docker,
+        TransportKind::Cmd,
+        TransportKind::Socket,
+        TransportKind::Api,
         TransportKind::Container,
     ];
 
@@ -24,6 +32,10 @@ impl TransportKind {
         match self {
             TransportKind::Local => "local",
             TransportKind::Compose => "compose",
+            TransportKind::Docker => "docker",
+            TransportKind::Cmd => "cmd",
+            TransportKind::Socket => "socket",
+            TransportKind::Api => "api",
             TransportKind::Container => "container",
         }
     }
@@ -33,6 +45,16 @@ impl TransportKind {
         match self {
             TransportKind::Local => "the host's python3, no sandbox (trusted code only)",
             TransportKind::Compose => "`docker compose exec -T <service>` in the Compose sandbox",
+            TransportKind::Docker => {
+                "`docker exec -i <container>` on the Compose service's container"
+            }
+            TransportKind::Cmd => {
+                "any command prefix given with --prefix (kubectl/podman exec -i …)"
+            }
+            TransportKind::Socket => "a unix socket into the Compose container, past the daemon",
+            TransportKind::Api => {
+                "the Docker Engine API (exec create/start/attach), no CLI process"
+            }
             TransportKind::Container => {
                 "`docker compose run --rm -T <service>`: a new container, same image and limits"
             }
@@ -41,7 +63,14 @@ impl TransportKind {
 
     /// Whether the transport needs a Docker engine.
     pub fn needs_docker(self) -> bool {
-        matches!(self, TransportKind::Compose | TransportKind::Container)
+        matches!(
+            self,
+            TransportKind::Compose
+                | TransportKind::Docker
+                | TransportKind::Socket
+                | TransportKind::Api
+                | TransportKind::Container
+        )
     }
 }
 
@@ -140,7 +169,8 @@ mod tests {
     fn bad_names_say_what_is_known() {
         let e = Backend::parse("ssh:per-call").unwrap_err();
         assert!(
-            e.contains("unknown transport 'ssh'") && e.contains("local, compose, container"),
+            e.contains("unknown transport 'ssh'")
+                && e.contains("local, compose, docker, cmd, socket, api, container"),
             "{e}"
         );
         let e = Backend::parse("local:turbo").unwrap_err();

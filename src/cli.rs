@@ -18,6 +18,10 @@ const AFTER_RUN_HELP: &str = "\
 Backends are named transport:strategy:
   transports  local      the host's python3, no sandbox (trusted code only)
               compose    `docker compose exec -T <service>` in the Compose sandbox
+              docker     `docker exec -i <container>` on the Compose service's container
+              api        the Docker Engine API (exec create/start/attach), no CLI process
+              socket     a unix socket into the Compose container, past the daemon
+              cmd        any command prefix given with --prefix (kubectl/podman exec -i …)
               container  `docker compose run --rm -T <service>`: a new container per start
   strategies  per-call    a fresh interpreter for every call (full isolation)
               persistent  one long-lived interpreter fed over pipes (fresh globals only)
@@ -39,7 +43,8 @@ Examples:
   sandbox-bench run --backends local:per-call,local:persistent --calls-scale 0.2
   sandbox-bench run --workloads simple_calc,json_parsing --output /tmp/r.json
   sandbox-bench run --backends compose:persistent,compose:pool=2 --concurrency 2
-  sandbox-bench run --backends compose:per-call --rate 10 --duration 5";
+  sandbox-bench run --backends compose:per-call --rate 10 --duration 5
+  sandbox-bench run --backends cmd:persistent --prefix \"kubectl exec -i my-pod --\"";
 
 /// Measures executor strategies for untrusted Python side by side, with every answer checked.
 #[derive(Parser, Debug)]
@@ -124,6 +129,9 @@ struct RunArgs {
     /// Python interpreter to start (on the host for local, in the sandbox for compose)
     #[arg(long, value_name = "CMD", default_value = "python3")]
     python: String,
+    /// Command prefix of the `cmd` transport, split as a shell would ("podman exec -i box")
+    #[arg(long, value_name = "COMMAND")]
+    prefix: Option<String>,
     /// Backend the others are compared against [default: the first of --backends]
     #[arg(long, value_name = "BACKEND")]
     baseline: Option<String>,
@@ -282,6 +290,12 @@ fn run_options(args: RunArgs) -> anyhow::Result<RunOptions> {
         compose_file: args.compose_file,
         service: args.service,
         python: args.python,
+        prefix: args
+            .prefix
+            .as_deref()
+            .map(crate::transport::parse_prefix)
+            .transpose()
+            .map_err(usage)?,
         quiet: args.quiet,
         interleave: args.order.as_deref().map(|o| o == "interleaved"),
         seed: args.seed,

@@ -24,7 +24,7 @@ use crate::runner::Measurement;
 use crate::runner::{self, Load, Plan};
 use crate::schedule::Order;
 use crate::strategy::STRATEGIES;
-use crate::transport::{Compose, Container, Local, Transport};
+use crate::transport::{Api, Compose, Container, DockerExec, Local, Prefix, Socket, Transport};
 use crate::warnings::{self, Warning};
 use crate::workload;
 
@@ -43,6 +43,8 @@ pub struct RunOptions {
     pub compose_file: PathBuf,
     pub service: String,
     pub python: String,
+    /// The `cmd` transport's prefix, already split into words.
+    pub prefix: Option<Vec<String>>,
     pub quiet: bool,
     /// `None`: interleaved when two or more backends run, else sequential.
     pub interleave: Option<bool>,
@@ -95,6 +97,14 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         )));
     }
 
+    if opts.prefix.is_none()
+        && let Some(b) = backends.iter().find(|b| b.transport == TransportKind::Cmd)
+    {
+        return Err(usage(format!(
+            "{b} needs --prefix: give the command that runs a program in the sandbox, e.g. \
+             --prefix \"kubectl exec -i my-pod --\""
+        )));
+    }
     let needs_docker = backends.iter().any(|b| b.transport.needs_docker());
     let mut versions = Versions::default();
     let stack = if needs_docker {
@@ -126,12 +136,40 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
                 stack.file.display()
             ),
         );
-        stack.ensure_up()?;
+        if backends
+            .iter()
+            .any(|b| b.transport == TransportKind::Socket)
+        {
+            let dir = stack.shared_dir();
+            crate::transport::prepare_dir(&dir).map_err(|e| {
+                usage(format!(
+                    "cannot prepare the socket directory '{}': {e}",
+                    dir.display()
+                ))
+            })?;
+            // Recreates the container if it predates the shared directory's volume.
+            stack.up()?;
+        } else {
+            stack.ensure_up()?;
+        }
         Some(stack)
     } else {
         None
     };
 
+    let container = match &stack {
+        Some(stack)
+            if backends.iter().any(|b| {
+                matches!(
+                    b.transport,
+                    TransportKind::Docker | TransportKind::Socket | TransportKind::Api
+                )
+            }) =>
+        {
+            Some(stack.container_id()?)
+        }
+        _ => None,
+    };
     let order = if opts.interleave.unwrap_or(backends.len() >= 2) {
         Order::Interleaved {
             seed: opts.seed.unwrap_or_else(fresh_seed),
@@ -143,8 +181,11 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
     let plan = Plan {
         backends: backends
             .iter()
-            .map(|b| (*b, transport(b.transport, &opts, stack.as_ref())))
-            .collect(),
+            .map(|b| {
+                let t = transport(b.transport, &opts, stack.as_ref(), container.as_deref())?;
+                Ok((*b, t))
+            })
+            .collect::<Result<_>>()?,
         workloads,
         calls_scale: opts.calls_scale,
         warmup: opts.warmup,
@@ -225,6 +266,10 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
                 Order::Sequential => None,
             },
             calibration_calls: opts.calibration,
+            prefix: opts.prefix.as_ref().map(|words| {
+                shlex::try_join(words.iter().map(String::as_str))
+                    .unwrap_or_else(|_| words.join(" "))
+            }),
         },
         histogram_encoding: results::HISTOGRAM_ENCODING.into(),
         calibration: output
@@ -278,6 +323,10 @@ pub fn print_report(results: &BenchmarkResults) {
         println!("\nAgainst the baseline, {}", results.settings.baseline);
         println!("{comparison}");
     }
+    if let Some(waterfall) = crate::report::waterfall::waterfall_table(results) {
+        println!("\nWhere the time goes (per-call layers, outermost first)");
+        println!("{waterfall}");
+    }
     for line in table::verdicts(results) {
         println!("{line}");
     }
@@ -328,22 +377,64 @@ pub fn list(workloads_dir: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn transport(kind: TransportKind, opts: &RunOptions, stack: Option<&Stack>) -> Arc<dyn Transport> {
-    match (kind, stack) {
-        (TransportKind::Container, Some(stack)) => Arc::new(Container::new(
-            stack.file.clone(),
-            stack.service.clone(),
-            opts.python.clone(),
-        )),
-        (TransportKind::Compose, Some(stack)) => Arc::new(Compose {
-            file: stack.file.clone(),
-            service: stack.service.clone(),
-            python: opts.python.clone(),
+fn transport(
+    kind: TransportKind,
+    opts: &RunOptions,
+    stack: Option<&Stack>,
+    container: Option<&str>,
+) -> Result<Arc<dyn Transport>> {
+    let python = opts.python.clone();
+    let exec = |container: &str| DockerExec {
+        container: container.to_string(),
+        python: python.clone(),
+    };
+    // `run` set up the stack, container and prefix each kind needs; a kind without them is a
+    // bug here, never a reason to measure something else under its name.
+    let missing = || {
+        anyhow::anyhow!(
+            "internal: no sandbox set up for the {} transport",
+            kind.name()
+        )
+    };
+    Ok(match kind {
+        TransportKind::Local => Arc::new(Local { python }),
+        TransportKind::Compose => {
+            let stack = stack.ok_or_else(missing)?;
+            Arc::new(Compose {
+                file: stack.file.clone(),
+                service: stack.service.clone(),
+                python,
+            })
+        }
+        TransportKind::Docker => Arc::new(exec(container.ok_or_else(missing)?)),
+        TransportKind::Socket => {
+            let stack = stack.ok_or_else(missing)?;
+            Arc::new(Socket::new(
+                exec(container.ok_or_else(missing)?),
+                &stack.shared_dir(),
+            ))
+        }
+        TransportKind::Api => {
+            let api = Api::connect(container.ok_or_else(missing)?, &python).map_err(|e| {
+                usage(format!(
+                    "{e}: the api transport needs the engine's socket (DOCKER_HOST=unix://… or /var/run/docker.sock)"
+                ))
+            })?;
+            Arc::new(api)
+        }
+        TransportKind::Cmd => Arc::new(Prefix {
+            argv: opts.prefix.clone().ok_or_else(missing)?,
+            python,
         }),
-        _ => Arc::new(Local {
-            python: opts.python.clone(),
-        }),
-    }
+        TransportKind::Container => {
+            let stack = stack.ok_or_else(missing)?;
+            Arc::new(Container::new(
+                stack.file.clone(),
+                stack.service.clone(),
+                python,
+            ))
+        }
+    })
 }
 
 /// Fails early, before any measuring, when the results could not be written.

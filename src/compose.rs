@@ -91,7 +91,15 @@ impl Stack {
         if running.is_some_and(|o| o.success && !o.stdout.is_empty()) {
             return Ok(());
         }
-        match compose(&["up", "-d", "--wait", &self.service], 300) {
+        self.up()
+    }
+
+    /// `docker compose up -d --wait`: starts the service, or recreates its container when the
+    /// compose file changed (a volume added, for instance).
+    pub fn up(&self) -> Result<()> {
+        let file = self.file.to_string_lossy();
+        let args = ["compose", "-f", &file, "up", "-d", "--wait", &self.service];
+        match capture("docker", &args, Duration::from_secs(300)) {
             Some(out) if out.success => Ok(()),
             Some(out) => Err(usage(format!(
                 "cannot start service '{}' of '{file}': {} (see `docker compose -f {file} up -d`)",
@@ -100,6 +108,40 @@ impl Stack {
             ))),
             None => Err(usage(format!(
                 "`docker compose -f {file} up -d --wait` did not finish within 5 minutes"
+            ))),
+        }
+    }
+
+    /// The directory shared with the container for the `socket` transport, next to the
+    /// compose file (see its `volumes`).
+    pub fn shared_dir(&self) -> PathBuf {
+        self.file
+            .parent()
+            .unwrap_or_else(|| Path::new("/"))
+            .join(".sandbox-run")
+    }
+
+    /// The id of the service's running container, looked up once so that `docker exec` needs
+    /// no Compose work per call.
+    pub fn container_id(&self) -> Result<String> {
+        let file = self.file.to_string_lossy();
+        let args = ["compose", "-f", &file, "ps", "-q", &self.service];
+        match capture("docker", &args, Duration::from_secs(60)) {
+            Some(out) if out.success && !out.stdout.is_empty() => Ok(out
+                .stdout
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string()),
+            Some(out) => Err(usage(format!(
+                "no running container for service '{}' of '{file}': {} (see `docker compose -f {file} ps`)",
+                self.service,
+                last_line(&out.stderr)
+            ))),
+            None => Err(usage(format!(
+                "`docker compose -f {file} ps -q {}` did not answer within a minute",
+                self.service
             ))),
         }
     }

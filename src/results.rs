@@ -90,6 +90,9 @@ pub struct Settings {
     /// Modules every agent imported at start.
     #[serde(default)]
     pub preload: Vec<String>,
+    /// The `cmd` transport's prefix, when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
 }
 
 /// How calls were issued.
@@ -154,6 +157,9 @@ pub struct Entry {
     pub cold_start_us: Option<f64>,
     pub restarts: u32,
     pub histogram: String,
+    /// The agent-reported exec times, encoded as `histogram` is; absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec_histogram: Option<String>,
 }
 
 impl BenchmarkResults {
@@ -181,6 +187,7 @@ impl Entry {
             cold_start_us: m.cold_start.map(|d| d.as_secs_f64() * 1e6),
             restarts: m.restarts,
             histogram: stats::encode(&m.latency),
+            exec_histogram: Some(stats::encode(&m.exec)),
         }
     }
 

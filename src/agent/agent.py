@@ -3,6 +3,8 @@
 Started inside the sandbox as `python3 -u -c <this source> MODE`, so nothing has to be mounted:
 MODE `oneshot` answers one request and exits (the per-call strategy), `loop` answers requests
 until its input ends (the persistent strategy). `python3 agent.py selftest` runs its own tests.
+MODE `socket PATH` listens on a unix socket instead: each connection first sends one line naming
+`oneshot` or `loop`, and a forked child serves it with fds 0 and 1 on the connection.
 
 Protocol, one JSON object per line. First the agent announces itself:
   {"ready": true, "protocol": 1, "python": "3.11.2", "pid": 7, "mode": "loop"}
@@ -370,6 +372,57 @@ def parse_args(argv):
         else:
             raise SystemExit("agent: unknown argument " + flag)
     return mode, preload, reset
+def _read_mode(conn):
+    """The connection's first line (the mode and its options), read a byte at a time so
+    nothing after it is consumed."""
+    data = b""
+    while not data.endswith(b"\n") and len(data) < 4096:
+        byte = conn.recv(1)
+        if not byte:
+            break
+        data += byte
+    return data.decode("ascii", "replace").strip()
+
+
+def serve_socket(path):
+    """Listens on `path`; exits once the file is removed or replaced (the harness is done)."""
+    import socket
+
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    ours = os.stat(path).st_ino
+    server.listen(64)
+    server.settimeout(0.5)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    while True:
+        try:
+            conn, _ = server.accept()
+        except socket.timeout:
+            try:
+                if os.stat(path).st_ino != ours:
+                    return
+            except OSError:
+                return
+            continue
+        if os.fork() == 0:
+            server.close()
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            conn.setblocking(True)
+            try:
+                mode, preload, reset = parse_args(_read_mode(conn).split())
+            except SystemExit:
+                os._exit(2)
+            if mode not in ("oneshot", "loop", "fork"):
+                os._exit(2)
+            os.dup2(conn.fileno(), 0)
+            os.dup2(conn.fileno(), 1)
+            conn.close()
+            serve(mode, preload, reset)
+        conn.close()
 
 
 def selftest():
@@ -469,6 +522,45 @@ def selftest():
     check("fork: a hang is killed", replies[3]["error"]["type"] == "Timeout")
     check("fork: each call in its own group", replies[4]["result"] == "'own group'")
     check("fork: zygote exits cleanly", code == 0 and len(replies) == 5)
+    # The socket mode: one loop connection and one oneshot connection, each its own process.
+    import socket
+    import tempfile
+
+    folder = tempfile.mkdtemp()
+    path = os.path.join(folder, "agent.sock")
+    server = subprocess.Popen([sys.executable, "-u", "-c", open(__file__).read(), "socket", path])
+    for _ in range(200):
+        if os.path.exists(path):
+            break
+        time.sleep(0.05)
+    pids = []
+    for mode, codes in (("loop", ["result = 1", "result = 2"]), ("oneshot", ["result = 3"])):
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn.connect(path)
+        wire = mode + "\n" + "".join(json.dumps({"id": i, "code": c}) + "\n" for i, c in enumerate(codes))
+        conn.sendall(wire.encode())
+        conn.shutdown(socket.SHUT_WR)
+        data = b""
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        conn.close()
+        replies = [json.loads(x) for x in data.decode().splitlines()]
+        pids.append(replies[0]["pid"])
+        check("socket %s handshake" % mode, replies[0]["ready"] and replies[0]["mode"] == mode)
+        got = [r["result"] for r in replies[1:]]
+        check("socket %s replies" % mode, got == [c.split("= ")[1] for c in codes])
+    check("socket connections get their own process", len(set(pids + [server.pid])) == 3)
+    os.unlink(path)
+    try:
+        server.wait(timeout=10)
+        check("socket server exits once its file is gone", server.returncode == 0)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        check("socket server exits once its file is gone", False)
+    os.rmdir(folder)
 
     failed = sum(1 for _, ok in checks if not ok)
     print("%d passed, %d failed" % (len(checks) - failed, failed))
@@ -476,9 +568,12 @@ def selftest():
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["socket"] and len(sys.argv) == 3:
+        sys.exit(serve_socket(sys.argv[2]))
     mode, preload, reset = parse_args(sys.argv[1:])
     if mode == "selftest":
         sys.exit(selftest())
     if mode not in ("oneshot", "loop", "fork"):
-        sys.exit("usage: agent.py oneshot|loop|fork [--preload MOD,MOD] [--reset] | selftest")
+        sys.exit("usage: agent.py oneshot|loop|fork [--preload MOD,MOD] [--reset] | socket PATH "
+                 "| selftest")
     serve(mode, preload, reset)

@@ -7,10 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use os_pipe::PipeWriter;
-
 use super::{Ready, Reply, Request};
 use crate::strategy::CallError;
+use crate::transport::{Control, Started};
 
 /// How much of the agent's stderr is kept to explain why it died.
 const STDERR_TAIL: usize = 4096;
@@ -22,27 +21,18 @@ enum Line {
 
 /// One agent process, started through a transport, not yet or already past its handshake.
 pub struct AgentProcess {
-    handle: duct::Handle,
-    stdin: Option<PipeWriter>,
+    control: Box<dyn Control>,
+    stdin: Option<Box<dyn std::io::Write + Send>>,
     lines: Receiver<Line>,
     stderr: Arc<Mutex<Vec<u8>>>,
     ready: Option<Ready>,
 }
 
 impl AgentProcess {
-    /// Starts `command` (the transport's `python3 … agent` command) with all three streams piped.
-    pub fn start(command: duct::Expression) -> Result<Self, CallError> {
-        let spawn = |e: std::io::Error| CallError::Spawn(e.to_string());
-        let (in_r, in_w) = os_pipe::pipe().map_err(spawn)?;
-        let (out_r, out_w) = os_pipe::pipe().map_err(spawn)?;
-        let (err_r, err_w) = os_pipe::pipe().map_err(spawn)?;
-        let handle = command
-            .stdin_file(in_r)
-            .stdout_file(out_w)
-            .stderr_file(err_w)
-            .unchecked()
-            .start()
-            .map_err(spawn)?;
+    /// Takes over a program a transport started (the `python3 … agent` program).
+    pub fn start(started: std::io::Result<Started>) -> Result<Self, CallError> {
+        let started = started.map_err(|e| CallError::Spawn(e.to_string()))?;
+        let out_r = started.stdout;
         let (tx, lines) = mpsc::channel();
         thread::spawn(move || {
             let mut reader = BufReader::new(out_r);
@@ -61,10 +51,12 @@ impl AgentProcess {
         });
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let tail = Arc::clone(&stderr);
-        thread::spawn(move || drain_tail(err_r, &tail));
+        if let Some(err_r) = started.stderr {
+            thread::spawn(move || drain_tail(err_r, &tail));
+        }
         Ok(AgentProcess {
-            handle,
-            stdin: Some(in_w),
+            control: started.control,
+            stdin: Some(started.stdin),
             lines,
             stderr,
             ready: None,
@@ -114,7 +106,7 @@ impl AgentProcess {
     /// Waits for the process to exit by `deadline`; kills it if it has not.
     pub fn finish(mut self, deadline: Instant) -> Result<(), CallError> {
         self.stdin = None;
-        match self.handle.wait_deadline(deadline) {
+        match self.control.wait_deadline(deadline) {
             Ok(Some(_)) => Ok(()),
             Ok(None) => {
                 self.kill();
@@ -126,8 +118,7 @@ impl AgentProcess {
 
     /// Kills the process the harness started (not what it left running in a container).
     pub fn kill(&self) {
-        let _ = self.handle.kill();
-        let _ = self.handle.wait_timeout(Duration::from_secs(5));
+        self.control.kill();
     }
 
     fn next_line(&mut self, deadline: Instant) -> Result<String, CallError> {
@@ -141,11 +132,11 @@ impl AgentProcess {
 
     /// The error for an agent whose output ended: its exit status and last stderr line.
     fn died(&self) -> CallError {
-        let status = match self.handle.wait_timeout(Duration::from_secs(2)) {
-            Ok(Some(out)) => match out.status.code() {
-                Some(code) => format!("exit code {code}"),
-                None => format!("{}", out.status),
-            },
+        let status = match self
+            .control
+            .wait_deadline(Instant::now() + Duration::from_secs(2))
+        {
+            Ok(Some(status)) => status,
             _ => "still running with its output closed".to_string(),
         };
         // The drain thread may still be copying the last bytes of stderr.
@@ -170,7 +161,8 @@ impl Drop for AgentProcess {
         // Closing its input lets a loop agent exit on its own, in the sandbox too.
         self.stdin = None;
         if !matches!(
-            self.handle.wait_timeout(Duration::from_secs(1)),
+            self.control
+                .wait_deadline(Instant::now() + Duration::from_secs(1)),
             Ok(Some(_))
         ) {
             self.kill();
@@ -178,7 +170,7 @@ impl Drop for AgentProcess {
     }
 }
 
-fn drain_tail(mut from: impl Read, tail: &Mutex<Vec<u8>>) {
+fn drain_tail(mut from: Box<dyn Read + Send>, tail: &Mutex<Vec<u8>>) {
     let mut buf = [0u8; 4096];
     while let Ok(n) = from.read(&mut buf) {
         if n == 0 {

@@ -7,6 +7,7 @@ pub mod json;
 pub mod markdown;
 pub mod svg;
 pub mod table;
+pub mod waterfall;
 
 /// A latency in microseconds with a unit fit for its size: `38.2 µs`, `1.27 ms`, `2.41 s`.
 pub fn format_us(us: f64) -> String {

@@ -42,6 +42,8 @@ pub fn latency_table(results: &BenchmarkResults) -> Table {
         "Calls/s",
         "Cold start",
         "Above floor",
+        "Exec p50",
+        "Rest p50",
     ]);
     for e in &results.results {
         let mut row = vec![
@@ -76,6 +78,11 @@ pub fn latency_table(results: &BenchmarkResults) -> Table {
         }
         row.push(e.cold_start_us.map_or("failed".into(), format_us));
         row.push(above_floor(results, e));
+        // The agent's own exec time, and the rest: transport, process start, framing.
+        match (&e.latency_us, &e.exec_us) {
+            (Some(l), Some(x)) => row.extend([format_us(x.p50), format_us(l.p50 - x.p50)]),
+            _ => row.extend(["–".to_string(), "–".to_string()]),
+        }
         table.add_row(row);
     }
     table

@@ -32,8 +32,8 @@ impl Executor for PerCall {
     fn call(&self, call: Call) -> Result<Reply, CallError> {
         let deadline = Instant::now() + call.timeout + TIMEOUT_GRACE;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let command = self.transport.command(self.transport.python(), &self.args);
-        let mut process = AgentProcess::start(command)?;
+        let started = self.transport.start(self.transport.python(), &self.args);
+        let mut process = AgentProcess::start(started)?;
         let request = Request {
             id,
             code: call.code,

@@ -67,8 +67,8 @@ impl Slot {
     fn agent(&mut self, deadline: Instant) -> Result<&mut AgentProcess, CallError> {
         if self.agent.is_none() {
             let args = agent::python_args(self.mode, &self.options);
-            let command = self.transport.command(self.transport.python(), &args);
-            let mut process = AgentProcess::start(command)?;
+            let started = self.transport.start(self.transport.python(), &args);
+            let mut process = AgentProcess::start(started)?;
             let ready = process.handshake(deadline)?;
             self.python.get_or_insert_with(|| ready.python.clone());
             self.agent = Some(process);

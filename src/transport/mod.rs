@@ -1,13 +1,23 @@
 //! Transports: how a process inside the sandbox is reached. A transport only builds the command
 //! that runs a program there with its standard streams piped; strategies do the rest.
 
+mod api;
+mod cmd;
 mod compose;
 mod container;
+mod docker;
 mod local;
+mod socket;
+mod started;
 
+pub use api::Api;
+pub use cmd::{Prefix, parse_prefix};
 pub use compose::Compose;
 pub use container::Container;
+pub use docker::DockerExec;
 pub use local::Local;
+pub use socket::{CONTAINER_DIR, Socket, prepare_dir};
+pub use started::{Control, Started, spawn};
 
 use std::time::Duration;
 
@@ -18,6 +28,12 @@ pub trait Transport: Send + Sync {
 
     /// The command that runs `program args…` in the sandbox with stdin, stdout, stderr passed on.
     fn command(&self, program: &str, args: &[String]) -> duct::Expression;
+
+    /// Starts `program args…` in the sandbox. Transports that are commands need not say more;
+    /// others (a connection to a server in the container) start things their own way.
+    fn start(&self, program: &str, args: &[String]) -> std::io::Result<Started> {
+        spawn(self.command(program, args))
+    }
 
     /// The Python interpreter to run there.
     fn python(&self) -> &str;

@@ -1,0 +1,181 @@
+//! `socket`: a server agent inside the container listens on a unix socket in a directory shared
+//! with the host; the harness connects to the socket file directly, so requests and replies no
+//! longer pass through the Docker daemon's stream relay. The server is started once (through
+//! `docker exec -d`) and forks one process per connection, which then speaks the usual protocol.
+
+use std::io::Write;
+use std::net::Shutdown;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use super::{Control, DockerExec, Started, Transport};
+
+/// The shared directory's path inside the container (see docker-compose.yml).
+pub const CONTAINER_DIR: &str = "/run/sandbox-bench";
+/// The user the sandbox runs as, who must be able to create the socket file.
+const SANDBOX_UID: u32 = 65534;
+
+/// Reaches agents through a unix socket the container shares with the host.
+pub struct Socket {
+    /// How the server is started and a stuck agent killed: `docker exec` on the same container.
+    exec: DockerExec,
+    /// The socket file as the host sees it.
+    host_path: PathBuf,
+    /// The same file as the container sees it.
+    container_path: String,
+    started: Mutex<bool>,
+}
+
+/// Creates the shared directory (before the container starts, or Docker creates it owned by
+/// root) and hands it to the sandbox's user, so the server can create its socket in it.
+pub fn prepare_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)?;
+    if std::os::unix::fs::chown(dir, Some(SANDBOX_UID), Some(SANDBOX_UID)).is_ok() {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+    } else {
+        // Not root: the directory cannot change owner, so everyone may write in it.
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777))
+    }
+}
+
+impl Socket {
+    /// A transport whose server will listen in `host_dir`, mounted at [`CONTAINER_DIR`].
+    pub fn new(exec: DockerExec, host_dir: &Path) -> Self {
+        // One socket per transport: runs side by side, and backends of one run, never share a
+        // server (a second server on the same path would replace the first one's file).
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let name = format!("agent-{}-{n}.sock", std::process::id());
+        Socket {
+            exec,
+            host_path: host_dir.join(&name),
+            container_path: format!("{CONTAINER_DIR}/{name}"),
+            started: Mutex::new(false),
+        }
+    }
+
+    /// Starts the server in the container on first use and waits until it accepts.
+    fn ensure_server(&self) -> std::io::Result<()> {
+        let mut started = self
+            .started
+            .lock()
+            .map_err(|_| std::io::Error::other("socket server lock poisoned"))?;
+        if *started {
+            return Ok(());
+        }
+        let args = [
+            "exec",
+            "-d",
+            &self.exec.container,
+            &self.exec.python,
+            "-u",
+            "-c",
+            crate::agent::SOURCE,
+            "socket",
+            &self.container_path,
+        ];
+        let out = duct::cmd("docker", args)
+            .stdin_null()
+            .stdout_null()
+            .stderr_capture()
+            .unchecked()
+            .run()?;
+        if !out.status.success() {
+            return Err(std::io::Error::other(format!(
+                "`docker exec -d` of the socket server failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            // A connection that names no mode is closed by the server's child right away.
+            match UnixStream::connect(&self.host_path) {
+                Ok(_) => break,
+                Err(e) if Instant::now() > deadline => {
+                    return Err(std::io::Error::other(format!(
+                        "the socket server did not listen on {} within 15 s ({e}); is the \
+                         shared directory mounted (docker compose up -d)?",
+                        self.host_path.display()
+                    )));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        *started = true;
+        Ok(())
+    }
+}
+
+impl Transport for Socket {
+    fn name(&self) -> &'static str {
+        "socket"
+    }
+
+    fn command(&self, program: &str, args: &[String]) -> duct::Expression {
+        // Used to kill a stuck agent from inside the container.
+        self.exec.command(program, args)
+    }
+
+    fn start(&self, _program: &str, args: &[String]) -> std::io::Result<Started> {
+        self.ensure_server()?;
+        // The server already runs the agent: the connection's first line is what follows the
+        // agent's source in its arguments, the mode and its options.
+        let after_source = args.iter().position(|a| a == "-c").map_or(0, |i| i + 2);
+        let mode = args.get(after_source..).unwrap_or_default().join(" ");
+        let mut stream = UnixStream::connect(&self.host_path)?;
+        stream.write_all(format!("{mode}\n").as_bytes())?;
+        Ok(Started {
+            stdin: Box::new(WriteHalf(stream.try_clone()?)),
+            stdout: Box::new(stream.try_clone()?),
+            stderr: None,
+            control: Box::new(Connection(stream)),
+        })
+    }
+
+    fn python(&self) -> &str {
+        &self.exec.python
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        // The server exits once its socket file is gone.
+        let _ = std::fs::remove_file(&self.host_path);
+    }
+}
+
+/// The connection's sending side; dropping it is the end of input the agent waits for.
+struct WriteHalf(UnixStream);
+
+impl Write for WriteHalf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl Drop for WriteHalf {
+    fn drop(&mut self) {
+        let _ = self.0.shutdown(Shutdown::Write);
+    }
+}
+
+/// A connection has no exit status: once the harness is done with it, it is over.
+struct Connection(UnixStream);
+
+impl Control for Connection {
+    fn wait_deadline(&self, _deadline: Instant) -> std::io::Result<Option<String>> {
+        Ok(Some("its connection closed".into()))
+    }
+
+    fn kill(&self) {
+        let _ = self.0.shutdown(Shutdown::Both);
+    }
+}

@@ -1,0 +1,62 @@
+//! A program started in the sandbox, whatever reaches it: a pipe into it, a pipe out of it, its
+//! stderr when the transport has one, and a small control handle. Processes the harness spawns
+//! and connections to a server inside the container both fit, so the agent code needs neither.
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+/// Waits for and stops what a transport started.
+pub trait Control: Send {
+    /// Waits until the program ends or `deadline` passes: how it ended, `None` if still running.
+    fn wait_deadline(&self, deadline: Instant) -> std::io::Result<Option<String>>;
+
+    /// Stops it from the harness's side (what it left running in a container may live on).
+    fn kill(&self);
+}
+
+/// The streams and control of a started program.
+pub struct Started {
+    pub stdin: Box<dyn Write + Send>,
+    pub stdout: Box<dyn Read + Send>,
+    pub stderr: Option<Box<dyn Read + Send>>,
+    pub control: Box<dyn Control>,
+}
+
+/// Starts `command` as a child process with all three streams piped.
+pub fn spawn(command: duct::Expression) -> std::io::Result<Started> {
+    let (in_r, in_w) = os_pipe::pipe()?;
+    let (out_r, out_w) = os_pipe::pipe()?;
+    let (err_r, err_w) = os_pipe::pipe()?;
+    let handle = command
+        .stdin_file(in_r)
+        .stdout_file(out_w)
+        .stderr_file(err_w)
+        .unchecked()
+        .start()?;
+    Ok(Started {
+        stdin: Box::new(in_w),
+        stdout: Box::new(out_r),
+        stderr: Some(Box::new(err_r)),
+        control: Box::new(Child(handle)),
+    })
+}
+
+/// A child process of the harness.
+struct Child(duct::Handle);
+
+impl Control for Child {
+    fn wait_deadline(&self, deadline: Instant) -> std::io::Result<Option<String>> {
+        Ok(self
+            .0
+            .wait_deadline(deadline)?
+            .map(|out| match out.status.code() {
+                Some(code) => format!("exit code {code}"),
+                None => format!("{}", out.status),
+            }))
+    }
+
+    fn kill(&self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait_timeout(Duration::from_secs(5));
+    }
+}
