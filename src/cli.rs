@@ -42,6 +42,11 @@ enum Command {
     /// Run the workloads through the backends and report latency, throughput and cold start.
     #[command(after_help = AFTER_RUN_HELP)]
     Run(Box<RunArgs>),
+    /// Run hostile code (loops, crashes, bombs, floods) through the backends: each must give a
+    /// clear error, recover, and leave no process behind.
+    Faults(crate::probe_cli::ProbeArgs),
+    /// Check whether what one call leaves (variables, imports, files…) reaches the next.
+    Isolation(crate::probe_cli::ProbeArgs),
     /// List the transports, strategies, aliases and workloads that `run` accepts.
     List {
         /// Folder of workload files.
@@ -113,6 +118,12 @@ pub fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Run(args) => run_options(*args).and_then(commands::run),
         Command::List { workloads_dir } => commands::list(&workloads_dir),
+        Command::Faults(args) => args
+            .into_options("faults_results.json")
+            .and_then(|o| crate::probe_commands::faults(&o)),
+        Command::Isolation(args) => args
+            .into_options("isolation_results.json")
+            .and_then(|o| crate::probe_commands::isolation(&o)),
     };
     match outcome {
         Ok(code) => code,

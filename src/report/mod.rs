@@ -1,5 +1,6 @@
 //! Renderers: results in, text out. They never measure and never write files.
 
+pub mod probe_tables;
 pub mod table;
 
 /// A latency in microseconds with a unit fit for its size: `38.2 µs`, `1.27 ms`, `2.41 s`.
