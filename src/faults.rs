@@ -52,7 +52,11 @@ pub const PROBES: [Probe; 16] = [
         Expect::Error,
     ),
     probe("os_exit", "import os; os._exit(1)", Expect::Error),
-    probe("segfault", "import ctypes; ctypes.string_at(0)", Expect::Error),
+    probe(
+        "segfault",
+        "import ctypes; ctypes.string_at(0)",
+        Expect::Error,
+    ),
     Probe {
         needs_limits: true,
         ..probe(
@@ -94,7 +98,11 @@ pub const PROBES: [Probe; 16] = [
         Expect::Result("'done'"),
     ),
     probe("system_exit", "raise SystemExit(3)", Expect::Error),
-    probe("keyboard_interrupt", "raise KeyboardInterrupt", Expect::Error),
+    probe(
+        "keyboard_interrupt",
+        "raise KeyboardInterrupt",
+        Expect::Error,
+    ),
     probe("syntax_error", "def f(:", Expect::Error),
     probe(
         "non_utf8_output",

@@ -67,7 +67,9 @@ pub const PROBES: [Probe; 8] = [
         "import os\nresult = 'SB_SECRET_{token}' in os.environ",
     ),
     Probe {
-        cleanup: Some("import os\ntry:\n    os.remove('/tmp/sb-file-{token}')\nexcept OSError:\n    pass"),
+        cleanup: Some(
+            "import os\ntry:\n    os.remove('/tmp/sb-file-{token}')\nexcept OSError:\n    pass",
+        ),
         ..probe(
             "tmp_file",
             "open('/tmp/sb-file-{token}', 'w').write('secret')",
@@ -162,14 +164,11 @@ fn run_probe(
     drop(executor);
     if let Some(cleanup) = probe.cleanup {
         let code = cleanup.replace("{token}", token);
-        let _ = backend
-            .strategy
-            .executor(Arc::clone(transport))
-            .call(Call {
-                code: &code,
-                stdin: None,
-                timeout,
-            });
+        let _ = backend.strategy.executor(Arc::clone(transport)).call(Call {
+            code: &code,
+            stdin: None,
+            timeout,
+        });
     }
     outcome
 }

@@ -19,11 +19,21 @@ pub fn faults(opts: &ProbeOptions) -> Result<ExitCode> {
     let started_at = probes::now();
     let mut outcomes = Vec::new();
     for (backend, transport) in &backends {
-        outcomes.extend(faults::run_backend(*backend, transport, opts.timeout, |o| {
-            if !opts.quiet {
-                eprintln!("{} × {}: {}", o.backend, o.probe, probe_tables::fault_cell(o));
-            }
-        }));
+        outcomes.extend(faults::run_backend(
+            *backend,
+            transport,
+            opts.timeout,
+            |o| {
+                if !opts.quiet {
+                    eprintln!(
+                        "{} × {}: {}",
+                        o.backend,
+                        o.probe,
+                        probe_tables::fault_cell(o)
+                    );
+                }
+            },
+        ));
     }
     let results = FaultResults {
         schema_version: 1,
@@ -61,9 +71,17 @@ pub fn isolation(opts: &ProbeOptions) -> Result<ExitCode> {
     let mut speed = Vec::new();
     for (backend, transport) in &backends {
         if !opts.quiet {
-            eprintln!("{backend}: isolation probes and {} normal calls", isolation::SPEED_CALLS);
+            eprintln!(
+                "{backend}: isolation probes and {} normal calls",
+                isolation::SPEED_CALLS
+            );
         }
-        outcomes.extend(isolation::run_backend(*backend, transport, opts.timeout, &token));
+        outcomes.extend(isolation::run_backend(
+            *backend,
+            transport,
+            opts.timeout,
+            &token,
+        ));
         speed.push(isolation::measure_speed(*backend, transport, opts.timeout));
     }
     let results = IsolationResults {
@@ -79,7 +97,10 @@ pub fn isolation(opts: &ProbeOptions) -> Result<ExitCode> {
     save(&results, opts)?;
     println!("Isolation: does what call A leaves reach call B on the same executor?");
     println!("{}", probe_tables::isolation_table(&results));
-    let failed = results.outcomes.iter().any(|o| o.outcome.starts_with("error"))
+    let failed = results
+        .outcomes
+        .iter()
+        .any(|o| o.outcome.starts_with("error"))
         || results.speed.iter().any(|s| s.errors > 0);
     if failed {
         eprintln!("error: some calls failed (see the table)");

@@ -31,7 +31,9 @@ pub fn prepare(opts: &ProbeOptions) -> Result<Vec<(Backend, Arc<dyn Transport>)>
     let docker = compose::engine_version();
     let backends = match &opts.backends {
         Some(list) => list.clone(),
-        None if docker.is_some() => Backend::parse_list("compose-exec,persistent").map_err(usage)?,
+        None if docker.is_some() => {
+            Backend::parse_list("compose-exec,persistent").map_err(usage)?
+        }
         None => Backend::parse_list("local:per-call,local:persistent").map_err(usage)?,
     };
     let stack = if backends.iter().any(|b| b.transport.needs_docker()) {
@@ -92,11 +94,12 @@ pub fn normal_call(executor: &mut dyn Executor, timeout: Duration) -> Result<Dur
     }
 }
 
-/// Lists, one `pid cmdline` per line, the processes of the sandbox that no agent owns any
-/// more: agents lead their own session, so a live process whose session leader is gone was
-/// left behind by a call (with `marker`, an agent that outlived its executor counts too).
+/// Lists, one `pid cmdline` per line, the processes of the sandbox (but init and itself) with
+/// `every`; else only those no agent owns any more: agents lead their own session, so a live
+/// process whose session leader is gone was left behind by a call, and an agent (`marker`)
+/// that leads a session outlived its executor. The second form is for the shared host.
 const SCAN: &str = r#"import os, sys
-me, marker = os.getpid(), sys.argv[1].encode()
+me, marker, every = os.getpid(), sys.argv[1].encode(), sys.argv[2] == 'every'
 for name in os.listdir('/proc'):
     if not name.isdigit() or int(name) in (1, me, os.getppid()):
         continue
@@ -110,16 +113,27 @@ for name in os.listdir('/proc'):
         continue
     orphan = sid != int(name) and not os.path.exists('/proc/%d' % sid)
     agent = sid == int(name) and marker in cmd
-    if orphan or agent:
+    if orphan or agent or every:
         print(name, cmd[:80].decode('utf-8', 'replace'))
 "#;
 
 /// Marks every agent's command line (the agent's docstring starts with it).
 const AGENT_MARKER: &str = "sandbox-bench agent";
 
-/// Processes left behind in the sandbox as `pid cmdline`, or why they could not be listed.
+/// Processes in the sandbox as `pid cmdline` (every one in a container of its own, those left
+/// by agents on a shared host), or why they could not be listed.
 pub fn leftovers(transport: &dyn Transport) -> Result<Vec<String>, String> {
-    let args = vec!["-c".to_string(), SCAN.to_string(), AGENT_MARKER.to_string()];
+    let which = if transport.name() == "local" {
+        "orphans"
+    } else {
+        "every"
+    };
+    let args = vec![
+        "-c".to_string(),
+        SCAN.to_string(),
+        AGENT_MARKER.to_string(),
+        which.to_string(),
+    ];
     let out = transport
         .command(transport.python(), &args)
         .stdin_null()

@@ -81,11 +81,14 @@ pub fn isolation_table(results: &IsolationResults) -> Table {
                 .outcomes
                 .iter()
                 .find(|o| o.probe == probe && &o.backend == backend)
-                .map_or_else(|| "–".to_string(), |o| match o.outcome.as_str() {
-                    "isolated" => "✔ isolated".to_string(),
-                    "leaks" => "✘ leaks".to_string(),
-                    other => format!("? {other}"),
-                });
+                .map_or_else(
+                    || "–".to_string(),
+                    |o| match o.outcome.as_str() {
+                        "isolated" => "✔ isolated".to_string(),
+                        "leaks" => "✘ leaks".to_string(),
+                        other => format!("? {other}"),
+                    },
+                );
             row.push(cell);
         }
         table.add_row(row);
@@ -126,7 +129,10 @@ mod tests {
 
     #[test]
     fn fault_cells_say_what_happened_and_what_went_wrong() {
-        assert_eq!(fault_cell(&outcome(true, 0)), "✔ Timeout 2.01 s → ok 118 ms");
+        assert_eq!(
+            fault_cell(&outcome(true, 0)),
+            "✔ Timeout 2.01 s → ok 118 ms"
+        );
         assert_eq!(
             fault_cell(&outcome(false, 2)),
             "✘ Timeout 2.01 s → ok 118 ms (2 left running)"
