@@ -111,7 +111,11 @@ for name in os.listdir('/proc'):
     sid = int(stat[3])
     if stat[0] == b'Z':
         continue
-    orphan = sid != int(name) and not os.path.exists('/proc/%d' % sid)
+    try:
+        leader = open('/proc/%d/stat' % sid, 'rb').read().rsplit(b')', 1)[1].split()[0]
+    except (OSError, IndexError):
+        leader = b'Z'
+    orphan = sid not in (0, int(name)) and leader == b'Z'
     agent = sid == int(name) and marker in cmd
     if orphan or agent or every:
         print(name, cmd[:80].decode('utf-8', 'replace'))
