@@ -47,6 +47,8 @@ enum Command {
     Faults(crate::probe_cli::ProbeArgs),
     /// Check whether what one call leaves (variables, imports, files…) reaches the next.
     Isolation(crate::probe_cli::ProbeArgs),
+    /// Make many checked calls on one executor and report errors and the agent's memory.
+    Soak(crate::probe_cli::SoakArgs),
     /// List the transports, strategies, aliases and workloads that `run` accepts.
     List {
         /// Folder of workload files.
@@ -124,6 +126,10 @@ pub fn main() -> ExitCode {
         Command::Isolation(args) => args
             .into_options("isolation_results.json")
             .and_then(|o| crate::probe_commands::isolation(&o)),
+        Command::Soak(args) => args
+            .probe
+            .into_options("soak_results.json")
+            .and_then(|o| crate::probe_commands::soak(&o, args.calls, &args.workloads_dir)),
     };
     match outcome {
         Ok(code) => code,

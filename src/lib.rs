@@ -15,6 +15,7 @@ pub mod probes;
 pub mod report;
 pub mod results;
 pub mod runner;
+pub mod soak;
 pub mod stats;
 pub mod strategy;
 pub mod transport;

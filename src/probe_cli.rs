@@ -74,3 +74,16 @@ impl ProbeArgs {
         })
     }
 }
+
+/// Flags of `soak`: the probe flags plus how many calls and which workload cases.
+#[derive(Args, Debug)]
+pub struct SoakArgs {
+    #[command(flatten)]
+    pub probe: ProbeArgs,
+    /// Calls per backend, on one executor
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub calls: u64,
+    /// Folder of workload files whose cases the calls cycle through
+    #[arg(long, value_name = "DIR", default_value = "workloads")]
+    pub workloads_dir: PathBuf,
+}

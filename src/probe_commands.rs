@@ -119,3 +119,45 @@ fn save(value: &impl serde::Serialize, opts: &ProbeOptions) -> Result<()> {
     }
     Ok(())
 }
+
+/// `sandbox-bench soak`: exit 0 when every call answered right, 1 when not.
+pub fn soak(opts: &ProbeOptions, calls: u64, workloads_dir: &std::path::Path) -> Result<ExitCode> {
+    if calls == 0 {
+        return Err(crate::error::usage("--calls: give at least one call"));
+    }
+    crate::commands::check_output_writable(&opts.output)?;
+    let cases: Vec<_> = crate::workload::load_dir(workloads_dir)?
+        .into_iter()
+        .flat_map(|w| w.cases)
+        .collect();
+    let backends = probes::prepare(opts)?;
+    let started_at = probes::now();
+    let mut outcomes = Vec::new();
+    for (backend, transport) in &backends {
+        if !opts.quiet {
+            eprintln!("{backend}: {calls} calls over {} cases", cases.len());
+        }
+        outcomes.push(crate::soak::run_backend(
+            *backend,
+            transport,
+            &cases,
+            calls,
+            opts.timeout,
+        ));
+    }
+    let results = serde_json::json!({
+        "schema_version": 1,
+        "tool_version": env!("CARGO_PKG_VERSION"),
+        "started_at": started_at,
+        "finished_at": probes::now(),
+        "host": Host::detect(),
+        "outcomes": outcomes,
+    });
+    save(&results, opts)?;
+    println!("{}", probe_tables::soak_table(&outcomes));
+    if outcomes.iter().any(|o| o.errors > 0) {
+        eprintln!("error: some soak calls failed (see the table)");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -106,6 +106,37 @@ pub fn isolation_table(results: &IsolationResults) -> Table {
     table
 }
 
+/// One row per soaked backend: calls, errors, restarts, rate and the agent's memory.
+pub fn soak_table(outcomes: &[crate::soak::SoakOutcome]) -> Table {
+    let mut table = new_table(&[], "Backend");
+    table.set_header(vec![
+        "Backend",
+        "Calls",
+        "Errors",
+        "Restarts",
+        "Calls/s",
+        "Agent RSS before",
+        "Agent RSS after",
+    ]);
+    let kib = |v: Option<u64>| {
+        v.map_or("–".to_string(), |k| {
+            format!("{:.1} MiB", k as f64 / 1024.0)
+        })
+    };
+    for o in outcomes {
+        table.add_row(vec![
+            o.backend.clone(),
+            o.calls.to_string(),
+            o.errors.to_string(),
+            o.restarts.to_string(),
+            format!("{:.0}", o.calls as f64 / o.elapsed_s.max(1e-9)),
+            kib(o.rss_before_kib),
+            kib(o.rss_after_kib),
+        ]);
+    }
+    table
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
