@@ -13,6 +13,10 @@ use crate::probes;
 use crate::strategy::{Call, TIMEOUT_GRACE};
 use crate::transport::Transport;
 
+/// Time allowed past the harness's deadline (timeout + grace) to kill a stuck agent inside the
+/// sandbox: one more `docker compose exec`, slow when a fork bomb holds every CPU.
+pub const KILL_ALLOWANCE: Duration = Duration::from_secs(3);
+
 /// What a probe must end in.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Expect {
@@ -128,7 +132,7 @@ pub struct FaultOutcome {
     pub outcome: String,
     pub as_expected: bool,
     pub duration_ms: f64,
-    /// Whether the probe ended within the timeout plus the stated grace.
+    /// Whether the probe ended within the timeout, the grace and the kill allowance.
     pub within_time: bool,
     /// Whether the next normal call on the same executor answered right.
     pub recovered: bool,
@@ -154,6 +158,9 @@ pub struct FaultResults {
     pub timeout_s: f64,
     /// What the harness adds to the timeout before it kills an agent itself.
     pub grace_s: f64,
+    /// What killing a stuck agent inside the sandbox may add after that.
+    #[serde(default)]
+    pub kill_allowance_s: f64,
     pub all_green: bool,
     pub outcomes: Vec<FaultOutcome>,
 }
@@ -216,7 +223,7 @@ fn run_probe(
         Ok(list) => list,
         Err(e) => vec![e],
     };
-    let within_time = took <= timeout + TIMEOUT_GRACE;
+    let within_time = took <= timeout + TIMEOUT_GRACE + KILL_ALLOWANCE;
     let recovered = recovery.is_ok();
     FaultOutcome {
         probe: probe.name.into(),

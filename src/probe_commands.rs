@@ -44,13 +44,15 @@ pub fn faults(opts: &ProbeOptions) -> Result<ExitCode> {
         backends: backends.iter().map(|(b, _)| b.to_string()).collect(),
         timeout_s: opts.timeout.as_secs_f64(),
         grace_s: TIMEOUT_GRACE.as_secs_f64(),
+        kill_allowance_s: faults::KILL_ALLOWANCE.as_secs_f64(),
         all_green: outcomes.iter().all(|o| o.green),
         outcomes,
     };
     save(&results, opts)?;
     println!(
-        "Faults: each probe on a fresh executor, then a normal call on it (timeout {} s, grace {} s)",
-        results.timeout_s, results.grace_s
+        "Faults: each probe on a fresh executor, then a normal call on it \
+         (timeout {} s; limit timeout + grace {} s + kill {} s)",
+        results.timeout_s, results.grace_s, results.kill_allowance_s
     );
     println!("{}", probe_tables::fault_table(&results));
     if !results.all_green {

@@ -144,7 +144,7 @@ class Session:
                     fields = f.read().rsplit(b")", 1)[1].split()
             except (OSError, IndexError):
                 continue
-            if fields[0] != b"Z" and int(fields[3]) == self.sid:
+            if fields[0] not in (b"Z", b"X") and int(fields[3]) == self.sid:
                 found.append(int(name))
         return found
 
@@ -228,7 +228,7 @@ def describe(exc):
     }
 
 
-def run_call(request, channel=None):
+def run_call(request, channel=None, session=None):
     """Runs one request's code in fresh globals and builds its reply."""
     code, stdin, timeout_ms = request["code"], request.get("stdin"), request.get("timeout_ms")
     out, err = CappedWriter(), CappedWriter()
@@ -249,6 +249,8 @@ def run_call(request, channel=None):
             _timer["armed"] = False
             if timeout_ms:
                 signal.setitimer(signal.ITIMER_REAL, 0)
+            if session is not None:  # before the reply is built: a fork bomb starves it
+                session.clear()
         if "result" in namespace:
             result = repr(namespace["result"])
     except BaseException as exc:  # SystemExit and KeyboardInterrupt are the code's errors too
@@ -306,8 +308,7 @@ def serve(mode):
             channel.send({"id": None, "ok": False, "result": None, "stdout": "", "stderr": "",
                           "error": error, "exec_ns": 0, "truncated": False})
             continue
-        channel.send(run_call(request, channel))
-        session.clear()
+        channel.send(run_call(request, channel, session))
         if mode == "oneshot":
             break
     # Skip interpreter shutdown: it would wait for threads the user's code left running.

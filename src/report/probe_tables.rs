@@ -63,7 +63,7 @@ pub fn fault_cell(o: &FaultOutcome) -> String {
         cell.push_str(&format!(" (expected {})", o.expected));
     }
     if !o.within_time {
-        cell.push_str(" (past timeout + grace)");
+        cell.push_str(" (past the time limit)");
     }
     if !o.leftovers.is_empty() {
         cell.push_str(&format!(" ({} left running)", o.leftovers.len()));
