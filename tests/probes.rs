@@ -215,3 +215,69 @@ fn ctrl_c_during_a_run_writes_what_was_measured_marked_incomplete() {
         .collect();
     assert!(leftovers.is_empty(), "no temporary file left behind");
 }
+
+#[test]
+fn soak_checks_every_answer_and_reports_the_agents_memory() {
+    let _agents = one_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("soak.json");
+    bench()
+        .args(["soak", "--quiet", "--backends", "local:persistent"])
+        .args(["--calls", "300", "--output"])
+        .arg(&output)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Agent RSS after"));
+    let results = read_results(&output);
+    let o = &results["outcomes"][0];
+    assert_eq!(o["calls"], 300, "{o}");
+    assert_eq!(o["errors"], 0, "{o}");
+    assert_eq!(o["restarts"], 0, "{o}");
+    assert!(o["rss_before_kib"].as_u64().unwrap() > 0, "{o}");
+    assert!(o["rss_after_kib"].as_u64().unwrap() > 0, "{o}");
+
+    // A wrong expected answer is counted, never passed over.
+    write_workload(dir.path(), "wrong", 1, &[("result = 1", "2")]);
+    bench()
+        .args(["soak", "--quiet", "--backends", "local:persistent"])
+        .args(["--calls", "5", "--workloads-dir"])
+        .arg(dir.path())
+        .arg("--output")
+        .arg(&output)
+        .assert()
+        .code(1);
+    let results = read_results(&output);
+    assert_eq!(results["outcomes"][0]["errors"], 5);
+    assert_eq!(results["outcomes"][0]["errors_by_kind"]["wrong_answer"], 5);
+}
+
+#[test]
+fn bad_soak_input_is_a_one_line_error_with_exit_2() {
+    let attempts: [(&[&str], &str); 3] = [
+        (&["--calls", "0"], "--calls"),
+        (&["--workloads-dir", "/no/such/dir"], "--workloads-dir"),
+        (
+            &[
+                "--compose-file",
+                "/no/such/compose.yml",
+                "--backends",
+                "persistent",
+            ],
+            "",
+        ),
+    ];
+    for (args, needle) in attempts {
+        let mut cmd = bench();
+        cmd.arg("soak").args(args);
+        if !args.contains(&"--backends") {
+            cmd.args(["--backends", "local:persistent"]);
+        }
+        let assert = cmd
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(needle))
+            .stderr(predicate::str::contains("panicked").not());
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+    }
+}
