@@ -133,11 +133,11 @@ class Session:
         except (OSError, IndexError):
             return None
 
-    def members(self, after=0):
-        """Live processes of this session other than the agent, with a pid above `after`."""
+    def members(self):
+        """Live processes of this session other than the agent."""
         found = []
         for name in os.listdir("/proc"):
-            if not name.isdigit() or int(name) <= after or int(name) == os.getpid():
+            if not name.isdigit() or int(name) == os.getpid():
                 continue
             try:
                 with open("/proc/%s/stat" % name, "rb") as f:
@@ -153,11 +153,8 @@ class Session:
         now = self.last_pid()
         if now is not None and now == self.seen:
             return
-        # Every process of this call got a pid above the last one seen before it, unless pids
-        # wrapped around; on a shared host this skips reading the stat of older processes.
-        after = int(self.seen) if self.seen and now and int(now) >= int(self.seen) else 0
         for _ in range(200):  # a fork bomb refills as it is killed: go round until it is empty
-            members = self.members(after)
+            members = self.members()
             if not members:
                 break
             for pid in members:
