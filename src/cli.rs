@@ -59,6 +59,13 @@ enum Command {
     /// Run the workloads through the backends and report latency, throughput and cold start.
     #[command(after_help = AFTER_RUN_HELP)]
     Run(Box<RunArgs>),
+    /// Run hostile code (loops, crashes, bombs, floods) through the backends: each must give a
+    /// clear error, recover, and leave no process behind.
+    Faults(crate::probe_cli::ProbeArgs),
+    /// Check whether what one call leaves (variables, imports, files…) reaches the next.
+    Isolation(crate::probe_cli::ProbeArgs),
+    /// Make many checked calls on one executor and report errors and the agent's memory.
+    Soak(crate::probe_cli::SoakArgs),
     /// List the transports, strategies, aliases and workloads that `run` accepts.
     List {
         /// Folder of workload files.
@@ -196,6 +203,16 @@ pub fn main() -> ExitCode {
             clap_complete::generate(shell, &mut command, "sandbox-bench", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Faults(args) => args
+            .into_options("faults_results.json")
+            .and_then(|o| crate::probe_commands::faults(&o)),
+        Command::Isolation(args) => args
+            .into_options("isolation_results.json")
+            .and_then(|o| crate::probe_commands::isolation(&o)),
+        Command::Soak(args) => args
+            .probe
+            .into_options("soak_results.json")
+            .and_then(|o| crate::probe_commands::soak(&o, args.calls, &args.workloads_dir)),
     };
     match outcome {
         Ok(code) => code,

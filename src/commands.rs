@@ -438,7 +438,7 @@ fn transport(
 }
 
 /// Fails early, before any measuring, when the results could not be written.
-fn check_output_writable(output: &Path) -> Result<()> {
+pub fn check_output_writable(output: &Path) -> Result<()> {
     let dir = match output.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

@@ -15,6 +15,7 @@ where `result` is repr() of the code's `result` variable (null when unset) and `
 {"type", "message", "traceback"} when the code raised.
 """
 
+import _thread
 import builtins
 import io
 import json
@@ -45,6 +46,8 @@ class CappedWriter(io.TextIOBase):
     def write(self, s):
         if not isinstance(s, str):
             raise TypeError("write() argument must be str, not " + type(s).__name__)
+        if Stale.current():
+            return len(s)
         room = self.cap - self.size
         kept = s if len(s) <= room else s[: max(room, 0)]
         if len(kept) < len(s):
@@ -108,6 +111,94 @@ class Channel:
 _timer = {"armed": False}
 
 
+class Session:
+    """The agent leads its own session, so that every process a call starts can be found (by
+    session id) and killed: after each call here, and by the harness (`kill -9 -PID`) when the
+    agent itself must go. A call leaves no process behind, however its code forks or crashes.
+    """
+
+    def __init__(self):
+        if os.getsid(0) != os.getpid():
+            try:
+                os.setsid()
+            except OSError:  # already a group leader: the harness still kills it by pid
+                pass
+        self.sid = os.getsid(0)
+        self.seen = self.last_pid()
+
+    @staticmethod
+    def last_pid():
+        """The last process id the kernel handed out (in this pid namespace), or None."""
+        try:
+            with open("/proc/loadavg", "rb") as f:
+                return f.read().split()[-1]
+        except (OSError, IndexError):
+            return None
+
+    def members(self):
+        """Live processes of this session other than the agent."""
+        found = []
+        for name in os.listdir("/proc"):
+            if not name.isdigit() or int(name) == os.getpid():
+                continue
+            try:
+                with open("/proc/%s/stat" % name, "rb") as f:
+                    fields = f.read().rsplit(b")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if fields[0] not in (b"Z", b"X") and int(fields[3]) == self.sid:
+                found.append(int(name))
+        return found
+
+    def clear(self):
+        """Kills what the last call left running; skipped when no process was started since."""
+        now = self.last_pid()
+        if now is not None and now == self.seen:
+            return
+        for _ in range(200):  # a fork bomb refills as it is killed: go round until it is empty
+            members = self.members()
+            if not members:
+                break
+            for pid in members:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            self.reap()
+        self.reap()
+        self.seen = self.last_pid()
+
+    @staticmethod
+    def reap():
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+        except ChildProcessError:
+            pass
+
+
+class Stale:
+    """Threads a call left running keep going, but what they print is dropped: it must not end
+    up in a later call's output."""
+
+    idents = set()
+
+    @classmethod
+    def note(cls):
+        threading = sys.modules.get("threading")  # no call started a thread without it
+        if threading is not None:
+            main = threading.main_thread()
+            cls.idents.update(t.ident for t in threading.enumerate() if t is not main)
+
+    @classmethod
+    def current(cls):
+        return bool(cls.idents) and _thread_ident() in cls.idents
+
+
+def _thread_ident():
+    return _thread.get_ident()
+
+
 def _on_alarm(signum, frame):
     if _timer["armed"]:
         _timer["armed"] = False
@@ -139,10 +230,12 @@ def describe(exc):
     }
 
 
-def run_call(request, channel=None):
+def run_call(request, channel=None, session=None):
     """Runs one request's code in fresh globals and builds its reply."""
     code, stdin, timeout_ms = request["code"], request.get("stdin"), request.get("timeout_ms")
     out, err = CappedWriter(), CappedWriter()
+    if channel is not None:
+        channel.take_raw_output()  # written between calls (by a stale thread): not this call's
     saved = sys.stdin, sys.stdout, sys.stderr
     sys.stdin, sys.stdout, sys.stderr = io.StringIO(stdin or ""), out, err
     namespace = {"__name__": "__main__", "__builtins__": builtins}
@@ -158,11 +251,14 @@ def run_call(request, channel=None):
             _timer["armed"] = False
             if timeout_ms:
                 signal.setitimer(signal.ITIMER_REAL, 0)
+            if session is not None:  # before the reply is built: a fork bomb starves it
+                session.clear()
         if "result" in namespace:
             result = repr(namespace["result"])
     except BaseException as exc:  # SystemExit and KeyboardInterrupt are the code's errors too
         error = describe(exc)
     exec_ns = time.perf_counter_ns() - start
+    Stale.note()
     sys.stdin, sys.stdout, sys.stderr = saved
     stdout, truncated = out.getvalue(), out.truncated or err.truncated
     if channel is not None:
@@ -223,6 +319,7 @@ class StateGuard:
 
 
 def serve(mode, preload=(), reset=False):
+    session = Session()
     channel = Channel()
     signal.signal(signal.SIGALRM, _on_alarm)
     for module in preload:  # before the handshake: the start-up pays, not the first call
@@ -244,7 +341,7 @@ def serve(mode, preload=(), reset=False):
         except ValueError as exc:  # json's decode error is a ValueError too
             channel.send(error_reply(None, "ProtocolError", str(exc)))
             continue
-        reply = run_call(request, channel)
+        reply = run_call(request, channel, session)
         if guard is not None:
             guard.restore()
         channel.send(reply)
@@ -482,15 +579,30 @@ def selftest():
         {"id": 1, "code": "import os; os.write(1, b'raw\\n'); result = 7"},
         {"id": 2, "code": "result = input()"},
         {"id": 3, "code": "result = 'after'"},
+        {"id": 4, "code": "import subprocess; result = subprocess.Popen(['sleep', '30']).pid"},
+        {"id": 5, "code": "import os\ntry:\n    os.kill(%s, 0); result = 'alive'\n"
+                          "except OSError:\n    result = 'gone'"},
+        {"id": 6, "code": "import threading, time\n"
+                          "def talk():\n    while True:\n        print('stale'); time.sleep(0.01)\n"
+                          "threading.Thread(target=talk, daemon=True).start()"},
+        {"id": 7, "code": "import time; time.sleep(0.1); print('mine')"},
     ]
-    wire = "not json\n" + "".join(json.dumps(q) + "\n" for q in requests)
-    lines, _ = agent.communicate(wire.encode(), timeout=30)
-    replies = [json.loads(x) for x in lines.decode().splitlines()]
+    replies = [json.loads(agent.stdout.readline())]
+    for request in ["not json"] + [json.dumps(q) for q in requests]:
+        if request.startswith('{"id": 5'):  # needs the pid the call before returned
+            request = request.replace("%s", replies[-1]["result"] or "0")
+        agent.stdin.write(request.encode() + b"\n")
+        agent.stdin.flush()
+        replies.append(json.loads(agent.stdout.readline()))
+    agent.stdin.close()
+    agent.wait(timeout=30)
     check("handshake first", replies[0]["ready"] and replies[0]["protocol"] == PROTOCOL)
     check("malformed line answered", replies[1]["error"]["type"] == "ProtocolError")
     check("fd 1 write captured", replies[2]["stdout"] == "raw\n" and replies[2]["result"] == "7")
     check("input() on the channel is EOF", replies[3]["error"]["type"] == "EOFError")
-    check("channel intact after", replies[4]["result"] == "'after'" and len(replies) == 5)
+    check("channel intact after", replies[4]["result"] == "'after'" and len(replies) == 9)
+    check("a child left running is killed after the call", replies[6]["result"] == "'gone'")
+    check("a stale thread's output is dropped", replies[8]["stdout"] == "mine\n")
     check("agent exits cleanly", agent.returncode == 0)
 
     def talk(args, requests):

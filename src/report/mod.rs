@@ -5,6 +5,7 @@ pub mod hgrm;
 pub mod html;
 pub mod json;
 pub mod markdown;
+pub mod probe_tables;
 pub mod svg;
 pub mod table;
 pub mod waterfall;

@@ -20,8 +20,4 @@ impl Transport for Local {
     fn python(&self) -> &str {
         &self.python
     }
-
-    fn kill_in_sandbox(&self, _pid: u32) {
-        // The agent is the harness's own child here: killing the child already killed it.
-    }
 }

@@ -39,9 +39,12 @@ pub trait Transport: Send + Sync {
     fn python(&self) -> &str;
 
     /// Kills process `pid` inside the sandbox. Killing a `docker exec` client does not kill the
-    /// process it started in the container, so a stuck agent is killed from inside.
+    /// process it started in the container, so a stuck agent is killed from inside, with its
+    /// process group (the agent leads one), so that nothing its calls forked stays behind.
     fn kill_in_sandbox(&self, pid: u32) {
-        let code = format!("import os\ntry:\n    os.kill({pid}, 9)\nexcept OSError:\n    pass");
+        let code = format!(
+            "import os\nfor kill in (os.killpg, os.kill):\n    try:\n        kill({pid}, 9)\n    except OSError:\n        pass"
+        );
         let args = vec!["-c".to_string(), code];
         let started = self
             .command(self.python(), &args)

@@ -1,0 +1,289 @@
+//! `sandbox-bench faults`: hostile code through every backend. Each probe runs on a fresh
+//! executor, then a normal call on the same executor must succeed, and once the executor is
+//! gone no process of the probe may be left in the sandbox. Probes are data: a new backend is
+//! covered by the whole table without a line of code here.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::agent::AgentOptions;
+use crate::backend::Backend;
+use crate::probes;
+use crate::strategy::{Call, TIMEOUT_GRACE};
+use crate::transport::Transport;
+
+/// Time allowed past the harness's deadline (timeout + grace) to kill a stuck agent inside the
+/// sandbox: one more `docker compose exec`, which `kill_in_sandbox` waits on for at most 10 s.
+/// A fork bomb that holds every CPU and every pid of the container can use all of it.
+pub const KILL_ALLOWANCE: Duration = Duration::from_secs(10);
+
+/// What a probe must end in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Expect {
+    /// A per-call error: the code's exception, a timeout or a dead agent.
+    Error,
+    /// A normal reply with this `repr` of `result`.
+    Result(&'static str),
+}
+
+/// One hostile program.
+#[derive(Debug, Clone, Copy)]
+pub struct Probe {
+    pub name: &'static str,
+    pub code: &'static str,
+    pub stdin: Option<&'static str>,
+    pub expect: Expect,
+    /// Only meaningful where the sandbox's memory and pids limits exist (not on the host).
+    pub needs_limits: bool,
+}
+
+const fn probe(name: &'static str, code: &'static str, expect: Expect) -> Probe {
+    Probe {
+        name,
+        code,
+        stdin: None,
+        expect,
+        needs_limits: false,
+    }
+}
+
+/// The fault probes, in the order they run.
+pub const PROBES: [Probe; 16] = [
+    probe("infinite_loop", "while True: pass", Expect::Error),
+    probe(
+        "sleep_past_timeout",
+        "import time; time.sleep(3600)",
+        Expect::Error,
+    ),
+    probe("os_exit", "import os; os._exit(1)", Expect::Error),
+    probe(
+        "segfault",
+        "import ctypes; ctypes.string_at(0)",
+        Expect::Error,
+    ),
+    Probe {
+        needs_limits: true,
+        ..probe(
+            "memory_bomb",
+            "hog = b'x' * (2 << 30)\nresult = len(hog)",
+            Expect::Error,
+        )
+    },
+    Probe {
+        needs_limits: true,
+        ..probe(
+            "fork_bomb",
+            "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass",
+            Expect::Error,
+        )
+    },
+    probe(
+        "stdout_100mb",
+        "import sys\nchunk = 'x' * (1 << 20)\nfor _ in range(100):\n    sys.stdout.write(chunk)\nresult = 'done'",
+        Expect::Result("'done'"),
+    ),
+    probe(
+        "raw_fd_writes",
+        "import os\nos.write(1, b'to fd 1\\n')\nos.write(2, b'to fd 2\\n')\nresult = 'done'",
+        Expect::Result("'done'"),
+    ),
+    Probe {
+        stdin: Some("hello\n"),
+        ..probe(
+            "input_with_stdin",
+            "result = input()",
+            Expect::Result("'hello'"),
+        )
+    },
+    probe("input_without_stdin", "result = input()", Expect::Error),
+    probe(
+        "stdout_none",
+        "import sys\nsys.stdout = None\nprint('lost')\nresult = 'done'",
+        Expect::Result("'done'"),
+    ),
+    probe("system_exit", "raise SystemExit(3)", Expect::Error),
+    probe(
+        "keyboard_interrupt",
+        "raise KeyboardInterrupt",
+        Expect::Error,
+    ),
+    probe("syntax_error", "def f(:", Expect::Error),
+    probe(
+        "non_utf8_output",
+        "import os\nos.write(1, b'\\xff\\xfe raw\\n')\nprint(b'\\xff'.decode('utf-8', 'surrogateescape'))\nresult = 'done'",
+        Expect::Result("'done'"),
+    ),
+    probe(
+        "thread_left_running",
+        "import threading, time\ndef talk():\n    while True:\n        print('stale')\n        time.sleep(0.01)\nthreading.Thread(target=talk, daemon=True).start()\nresult = 'started'",
+        Expect::Result("'started'"),
+    ),
+];
+
+/// One probe × backend.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FaultOutcome {
+    pub probe: String,
+    pub backend: String,
+    /// `error` or the expected `repr` of `result`.
+    pub expected: String,
+    /// What came back: `error: <kind>` or `ok: <repr>`; `skipped` where the probe needs limits
+    /// the transport does not have.
+    pub outcome: String,
+    pub as_expected: bool,
+    pub duration_ms: f64,
+    /// Whether the probe ended within the timeout, the grace and the kill allowance.
+    pub within_time: bool,
+    /// Whether the next normal call on the same executor answered right.
+    pub recovered: bool,
+    /// Time of that call (a restart included); `None` when it failed.
+    pub recover_ms: Option<f64>,
+    /// Why the next call failed, when it did.
+    #[serde(default)]
+    pub recover_error: Option<String>,
+    /// Processes of the probe still running in the sandbox afterwards (`pid cmdline`).
+    pub leftovers: Vec<String>,
+    pub green: bool,
+}
+
+/// Everything `faults` writes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FaultResults {
+    pub schema_version: u32,
+    pub tool_version: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub host: crate::results::Host,
+    pub backends: Vec<String>,
+    pub timeout_s: f64,
+    /// What the harness adds to the timeout before it kills an agent itself.
+    pub grace_s: f64,
+    /// What killing a stuck agent inside the sandbox may add after that.
+    #[serde(default)]
+    pub kill_allowance_s: f64,
+    pub all_green: bool,
+    pub outcomes: Vec<FaultOutcome>,
+}
+
+/// Runs every probe through one backend.
+pub fn run_backend(
+    backend: Backend,
+    transport: &Arc<dyn Transport>,
+    timeout: Duration,
+    mut progress: impl FnMut(&FaultOutcome),
+) -> Vec<FaultOutcome> {
+    let sandboxed = backend.transport.needs_docker();
+    let before = probes::leftovers(transport.as_ref()).unwrap_or_default();
+    let mut outcomes = Vec::new();
+    for probe in PROBES {
+        let outcome = if probe.needs_limits && !sandboxed {
+            skipped(&probe, backend)
+        } else {
+            run_probe(&probe, backend, transport, timeout, &before)
+        };
+        progress(&outcome);
+        outcomes.push(outcome);
+    }
+    outcomes
+}
+
+fn run_probe(
+    probe: &Probe,
+    backend: Backend,
+    transport: &Arc<dyn Transport>,
+    timeout: Duration,
+    before: &[String],
+) -> FaultOutcome {
+    let executor = backend
+        .strategy
+        .executor(Arc::clone(transport), &AgentOptions::default());
+    let start = Instant::now();
+    let reply = executor.call(Call {
+        code: probe.code,
+        stdin: probe.stdin,
+        timeout,
+    });
+    let took = start.elapsed();
+    let (outcome, as_expected) = match (&reply, probe.expect) {
+        (Err(e), expect) => (format!("error: {}", e.kind()), expect == Expect::Error),
+        (Ok(r), expect) if !r.ok => {
+            let kind = r.error.as_ref().map_or("unknown", |e| e.kind.as_str());
+            (format!("error: {kind}"), expect == Expect::Error)
+        }
+        (Ok(r), Expect::Result(want)) => {
+            let got = r.result.as_deref().unwrap_or("None");
+            (format!("ok: {got}"), got == want)
+        }
+        (Ok(r), Expect::Error) => (
+            format!("ok: {}", r.result.as_deref().unwrap_or("None")),
+            false,
+        ),
+    };
+    let recovery = probes::normal_call(executor.as_ref(), timeout);
+    drop(executor);
+    let leftovers = match probes::new_leftovers(transport.as_ref(), before) {
+        Ok(list) => list,
+        Err(e) => vec![e],
+    };
+    let within_time = took <= timeout + TIMEOUT_GRACE + KILL_ALLOWANCE;
+    let recovered = recovery.is_ok();
+    FaultOutcome {
+        probe: probe.name.into(),
+        backend: backend.to_string(),
+        expected: expected(probe),
+        outcome,
+        as_expected,
+        duration_ms: ms(took),
+        within_time,
+        recovered,
+        recover_ms: recovery.as_ref().ok().map(|d| ms(*d)),
+        recover_error: recovery.err(),
+        green: as_expected && within_time && recovered && leftovers.is_empty(),
+        leftovers,
+    }
+}
+
+fn skipped(probe: &Probe, backend: Backend) -> FaultOutcome {
+    FaultOutcome {
+        probe: probe.name.into(),
+        backend: backend.to_string(),
+        expected: expected(probe),
+        outcome: "skipped".into(),
+        as_expected: true,
+        duration_ms: 0.0,
+        within_time: true,
+        recovered: true,
+        recover_ms: None,
+        recover_error: None,
+        leftovers: Vec::new(),
+        green: true,
+    }
+}
+
+fn expected(probe: &Probe) -> String {
+    match probe.expect {
+        Expect::Error => "error".into(),
+        Expect::Result(r) => format!("ok: {r}"),
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_names_are_unique_and_every_code_is_python_text() {
+        let mut names: Vec<_> = PROBES.iter().map(|p| p.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), PROBES.len());
+        assert!(PROBES.iter().all(|p| !p.code.trim().is_empty()));
+        assert_eq!(PROBES.iter().filter(|p| p.needs_limits).count(), 2);
+    }
+}

@@ -1,0 +1,225 @@
+//! `sandbox-bench isolation`: does anything from call A reach call B on the same executor? Each
+//! probe is a pair of programs: A leaves something behind, B sets `result` to whether it sees
+//! it. Beside each backend goes its p50 on a normal call, so speed and isolation are one picture.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::agent::AgentOptions;
+use crate::backend::Backend;
+use crate::probes;
+use crate::stats;
+use crate::strategy::Call;
+use crate::transport::Transport;
+
+/// One leak test; `{token}` in the code is replaced by a value unique to the run.
+#[derive(Debug, Clone, Copy)]
+pub struct Probe {
+    pub name: &'static str,
+    /// Call A: leaves something behind.
+    pub first: &'static str,
+    /// Call B: `result = True` when it sees what A left.
+    pub second: &'static str,
+    /// Run afterwards on a fresh executor, so the sandbox is as before the probe.
+    pub cleanup: Option<&'static str>,
+}
+
+const fn probe(name: &'static str, first: &'static str, second: &'static str) -> Probe {
+    Probe {
+        name,
+        first,
+        second,
+        cleanup: None,
+    }
+}
+
+/// The isolation probes, in the order they run.
+pub const PROBES: [Probe; 8] = [
+    probe(
+        "variable",
+        "sb_secret_{token} = 'secret'",
+        "result = 'sb_secret_{token}' in globals()",
+    ),
+    probe(
+        "import",
+        "import colorsys",
+        "import sys\nresult = 'colorsys' in sys.modules",
+    ),
+    probe(
+        "function",
+        "def sb_helper_{token}():\n    return 42",
+        "result = 'sb_helper_{token}' in globals()",
+    ),
+    probe(
+        "sys_path",
+        "import sys\nsys.path.append('/tmp/sb-path-{token}')",
+        "import sys\nresult = '/tmp/sb-path-{token}' in sys.path",
+    ),
+    probe(
+        "builtin_monkeypatch",
+        "import builtins\nbuiltins.abs = lambda x: 'patched'",
+        "result = abs(-1) == 'patched'",
+    ),
+    probe(
+        "os_environ",
+        "import os\nos.environ['SB_SECRET_{token}'] = '1'",
+        "import os\nresult = 'SB_SECRET_{token}' in os.environ",
+    ),
+    Probe {
+        cleanup: Some(
+            "import os\ntry:\n    os.remove('/tmp/sb-file-{token}')\nexcept OSError:\n    pass",
+        ),
+        ..probe(
+            "tmp_file",
+            "open('/tmp/sb-file-{token}', 'w').write('secret')",
+            "import os\nresult = os.path.exists('/tmp/sb-file-{token}')",
+        )
+    },
+    probe(
+        "module_memory",
+        "import json\njson.sb_hold_{token} = bytearray(32 << 20)",
+        "import json\nresult = hasattr(json, 'sb_hold_{token}')",
+    ),
+];
+
+/// One probe × backend: `isolated`, `leaks`, or `error: …` when a call failed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IsolationOutcome {
+    pub probe: String,
+    pub backend: String,
+    pub outcome: String,
+}
+
+/// A backend's speed beside its isolation: normal calls, all checked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BackendSpeed {
+    pub backend: String,
+    pub calls: usize,
+    pub errors: usize,
+    pub p50_us: Option<f64>,
+}
+
+/// Everything `isolation` writes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IsolationResults {
+    pub schema_version: u32,
+    pub tool_version: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub host: crate::results::Host,
+    pub backends: Vec<String>,
+    pub speed: Vec<BackendSpeed>,
+    pub outcomes: Vec<IsolationOutcome>,
+}
+
+/// Normal calls measured per backend for its p50 (after one warm-up call).
+pub const SPEED_CALLS: usize = 50;
+
+/// Runs every probe through one backend, each on a fresh executor.
+pub fn run_backend(
+    backend: Backend,
+    transport: &Arc<dyn Transport>,
+    timeout: Duration,
+    token: &str,
+) -> Vec<IsolationOutcome> {
+    PROBES
+        .iter()
+        .map(|p| IsolationOutcome {
+            probe: p.name.into(),
+            backend: backend.to_string(),
+            outcome: run_probe(p, backend, transport, timeout, token),
+        })
+        .collect()
+}
+
+fn run_probe(
+    probe: &Probe,
+    backend: Backend,
+    transport: &Arc<dyn Transport>,
+    timeout: Duration,
+    token: &str,
+) -> String {
+    let executor = backend
+        .strategy
+        .executor(Arc::clone(transport), &AgentOptions::default());
+    let call = |code: &str| {
+        let code = code.replace("{token}", token);
+        let reply = executor
+            .call(Call {
+                code: &code,
+                stdin: None,
+                timeout,
+            })
+            .map_err(|e| e.kind().to_string())?;
+        match (&reply.error, reply.result) {
+            (Some(e), _) => Err(e.kind.clone()),
+            (None, result) => Ok(result),
+        }
+    };
+    let outcome = match call(probe.first).and_then(|_| call(probe.second)) {
+        Ok(Some(r)) if r == "True" => "leaks".to_string(),
+        Ok(Some(r)) if r == "False" => "isolated".to_string(),
+        Ok(other) => format!("error: B answered {other:?}"),
+        Err(kind) => format!("error: {kind}"),
+    };
+    drop(executor);
+    if let Some(cleanup) = probe.cleanup {
+        let code = cleanup.replace("{token}", token);
+        let _ = backend
+            .strategy
+            .executor(Arc::clone(transport), &AgentOptions::default())
+            .call(Call {
+                code: &code,
+                stdin: None,
+                timeout,
+            });
+    }
+    outcome
+}
+
+/// The p50 of normal calls on one executor of `backend`, every answer checked.
+pub fn measure_speed(
+    backend: Backend,
+    transport: &Arc<dyn Transport>,
+    timeout: Duration,
+) -> BackendSpeed {
+    let executor = backend
+        .strategy
+        .executor(Arc::clone(transport), &AgentOptions::default());
+    let warm = probes::normal_call(executor.as_ref(), timeout).is_ok();
+    let mut histogram = stats::new_histogram();
+    let mut errors = usize::from(!warm);
+    for _ in 0..SPEED_CALLS {
+        match probes::normal_call(executor.as_ref(), timeout) {
+            Ok(took) => stats::record(&mut histogram, took),
+            Err(_) => errors += 1,
+        }
+    }
+    BackendSpeed {
+        backend: backend.to_string(),
+        calls: SPEED_CALLS,
+        errors,
+        p50_us: stats::summarize(&histogram).map(|s| s.p50),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probes_are_unique_and_use_the_token_where_names_could_clash() {
+        let mut names: Vec<_> = PROBES.iter().map(|p| p.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), PROBES.len());
+        for p in PROBES {
+            assert!(p.second.contains("result = "), "{}", p.name);
+            if p.first.contains("{token}") {
+                assert!(p.second.contains("{token}"), "{}", p.name);
+            }
+        }
+    }
+}

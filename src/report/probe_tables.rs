@@ -1,0 +1,172 @@
+//! Tables of `faults` and `isolation`: one row per probe, one column per backend.
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{ContentArrangement, Table};
+
+use super::format_us;
+use crate::faults::{FaultOutcome, FaultResults};
+use crate::isolation::IsolationResults;
+
+fn new_table(backends: &[String], first: &str) -> Table {
+    let mut table = Table::new();
+    let mut header = vec![first.to_string()];
+    header.extend(backends.iter().cloned());
+    table
+        .load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header);
+    table
+}
+
+fn probe_names<'a>(names: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen: Vec<&str> = Vec::new();
+    for n in names {
+        if !seen.contains(&n) {
+            seen.push(n);
+        }
+    }
+    seen
+}
+
+/// Probe × backend: ✔ or ✘, what came back, and the time the next normal call took.
+pub fn fault_table(results: &FaultResults) -> Table {
+    let mut table = new_table(&results.backends, "Probe");
+    for probe in probe_names(results.outcomes.iter().map(|o| o.probe.as_str())) {
+        let mut row = vec![probe.to_string()];
+        for backend in &results.backends {
+            let cell = results
+                .outcomes
+                .iter()
+                .find(|o| o.probe == probe && &o.backend == backend)
+                .map_or_else(|| "–".to_string(), fault_cell);
+            row.push(cell);
+        }
+        table.add_row(row);
+    }
+    table
+}
+
+/// `✔ timeout 2.01 s → ok 118 ms`: the outcome, how long it took, the recovery call.
+pub fn fault_cell(o: &FaultOutcome) -> String {
+    if o.outcome == "skipped" {
+        return "– skipped (no limits)".into();
+    }
+    let mark = if o.green { "✔" } else { "✘" };
+    let what = o.outcome.trim_start_matches("error: ");
+    let mut cell = format!("{mark} {what} {}", format_us(o.duration_ms * 1e3));
+    match (&o.recover_ms, &o.recover_error) {
+        (Some(ms), _) => cell.push_str(&format!(" → ok {}", format_us(ms * 1e3))),
+        (None, Some(e)) => cell.push_str(&format!(" → next call failed: {e}")),
+        (None, None) => {}
+    }
+    if !o.as_expected {
+        cell.push_str(&format!(" (expected {})", o.expected));
+    }
+    if !o.within_time {
+        cell.push_str(" (past the time limit)");
+    }
+    if !o.leftovers.is_empty() {
+        cell.push_str(&format!(" ({} left running)", o.leftovers.len()));
+    }
+    cell
+}
+
+/// Probe × backend of `isolated` / `leaks`, with each backend's p50 as the last row.
+pub fn isolation_table(results: &IsolationResults) -> Table {
+    let mut table = new_table(&results.backends, "Probe (A → B)");
+    for probe in probe_names(results.outcomes.iter().map(|o| o.probe.as_str())) {
+        let mut row = vec![probe.to_string()];
+        for backend in &results.backends {
+            let cell = results
+                .outcomes
+                .iter()
+                .find(|o| o.probe == probe && &o.backend == backend)
+                .map_or_else(
+                    || "–".to_string(),
+                    |o| match o.outcome.as_str() {
+                        "isolated" => "✔ isolated".to_string(),
+                        "leaks" => "✘ leaks".to_string(),
+                        other => format!("? {other}"),
+                    },
+                );
+            row.push(cell);
+        }
+        table.add_row(row);
+    }
+    let mut row = vec!["p50 of a normal call".to_string()];
+    for backend in &results.backends {
+        let speed = results.speed.iter().find(|s| &s.backend == backend);
+        row.push(match speed {
+            Some(s) if s.errors == 0 => s.p50_us.map_or("–".into(), format_us),
+            Some(s) => format!("⚠ {} of {} calls failed", s.errors, s.calls),
+            None => "–".into(),
+        });
+    }
+    table.add_row(row);
+    table
+}
+
+/// One row per soaked backend: calls, errors, restarts, rate and the agent's memory.
+pub fn soak_table(outcomes: &[crate::soak::SoakOutcome]) -> Table {
+    let mut table = new_table(&[], "Backend");
+    table.set_header(vec![
+        "Backend",
+        "Calls",
+        "Errors",
+        "Restarts",
+        "Calls/s",
+        "Agent RSS before",
+        "Agent RSS after",
+    ]);
+    let kib = |v: Option<u64>| {
+        v.map_or("–".to_string(), |k| {
+            format!("{:.1} MiB", k as f64 / 1024.0)
+        })
+    };
+    for o in outcomes {
+        table.add_row(vec![
+            o.backend.clone(),
+            o.calls.to_string(),
+            o.errors.to_string(),
+            o.restarts.to_string(),
+            format!("{:.0}", o.calls as f64 / o.elapsed_s.max(1e-9)),
+            kib(o.rss_before_kib),
+            kib(o.rss_after_kib),
+        ]);
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(green: bool, leftovers: usize) -> FaultOutcome {
+        FaultOutcome {
+            probe: "infinite_loop".into(),
+            backend: "local:persistent".into(),
+            expected: "error".into(),
+            outcome: "error: Timeout".into(),
+            as_expected: true,
+            duration_ms: 2010.0,
+            within_time: true,
+            recovered: true,
+            recover_ms: Some(118.0),
+            recover_error: None,
+            leftovers: vec!["7 sleep".into(); leftovers],
+            green,
+        }
+    }
+
+    #[test]
+    fn fault_cells_say_what_happened_and_what_went_wrong() {
+        assert_eq!(
+            fault_cell(&outcome(true, 0)),
+            "✔ Timeout 2.01 s → ok 118 ms"
+        );
+        assert_eq!(
+            fault_cell(&outcome(false, 2)),
+            "✘ Timeout 2.01 s → ok 118 ms (2 left running)"
+        );
+    }
+}

@@ -1,0 +1,283 @@
+//! `faults` and `isolation` on the local backends (real processes, no Docker), the leftover
+//! check that both rely on, bad flags, and Ctrl-C during a run.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{bench, read_results, write_workload};
+use predicates::prelude::*;
+use sandbox_bench::probes;
+use sandbox_bench::transport::{Local, Transport};
+
+const LOCAL: &str = "local:per-call,local:persistent";
+
+/// The leftover check counts agents that lead a session on the host: one test at a time.
+static AGENTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    AGENTS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[test]
+fn faults_on_the_local_backends_are_reported_recovered_and_leave_nothing() {
+    let _agents = one_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("faults.json");
+    bench()
+        .args(["faults", "--quiet", "--backends", LOCAL, "--timeout", "1"])
+        .arg("--output")
+        .arg(&output)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("infinite_loop"));
+    let results = read_results(&output);
+    assert_eq!(results["all_green"], true);
+    let outcomes = results["outcomes"].as_array().unwrap();
+    assert_eq!(outcomes.len(), 2 * sandbox_bench::faults::PROBES.len());
+    for o in outcomes {
+        let skipped = o["outcome"] == "skipped";
+        assert_eq!(
+            skipped,
+            o["probe"] == "memory_bomb" || o["probe"] == "fork_bomb",
+            "{o}"
+        );
+        if !skipped {
+            assert_eq!(o["recovered"], true, "{o}");
+            assert!(o["recover_ms"].as_f64().unwrap() > 0.0, "{o}");
+            assert_eq!(o["leftovers"].as_array().unwrap().len(), 0, "{o}");
+        }
+    }
+    let find = |probe: &str, backend: &str| {
+        outcomes
+            .iter()
+            .find(|o| o["probe"] == probe && o["backend"] == backend)
+            .unwrap()["outcome"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    for backend in ["local:per-call", "local:persistent"] {
+        assert_eq!(find("infinite_loop", backend), "error: Timeout");
+        assert_eq!(find("os_exit", backend), "error: agent_died");
+        assert_eq!(find("segfault", backend), "error: agent_died");
+        assert_eq!(find("syntax_error", backend), "error: SyntaxError");
+        assert_eq!(find("input_without_stdin", backend), "error: EOFError");
+        assert_eq!(find("input_with_stdin", backend), "ok: 'hello'");
+        assert_eq!(find("thread_left_running", backend), "ok: 'started'");
+    }
+}
+
+#[test]
+fn isolation_shows_what_a_persistent_interpreter_leaks_beside_its_speed() {
+    let _agents = one_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("isolation.json");
+    bench()
+        .args(["isolation", "--quiet", "--backends", LOCAL])
+        .arg("--output")
+        .arg(&output)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("p50 of a normal call"));
+    let results = read_results(&output);
+    let outcome = |probe: &str, backend: &str| {
+        results["outcomes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["probe"] == probe && o["backend"] == backend)
+            .unwrap()["outcome"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    for probe in ["variable", "function", "import", "sys_path", "os_environ"] {
+        assert_eq!(outcome(probe, "local:per-call"), "isolated", "{probe}");
+    }
+    for probe in ["import", "sys_path", "builtin_monkeypatch", "module_memory"] {
+        assert_eq!(outcome(probe, "local:persistent"), "leaks", "{probe}");
+    }
+    assert_eq!(outcome("variable", "local:persistent"), "isolated");
+    assert_eq!(outcome("tmp_file", "local:per-call"), "leaks");
+    for s in results["speed"].as_array().unwrap() {
+        assert_eq!(s["errors"], 0, "{s}");
+        assert!(s["p50_us"].as_f64().unwrap() > 0.0, "{s}");
+    }
+}
+
+#[test]
+fn the_leftover_check_sees_a_process_left_in_a_dead_session() {
+    let _agents = one_at_a_time();
+    let transport: Arc<dyn Transport> = Arc::new(Local {
+        python: "python3".into(),
+    });
+    let before = probes::leftovers(transport.as_ref()).unwrap();
+    // A session whose leader exits at once, leaving its child behind: what a crashed agent
+    // would leave if nothing killed its group.
+    let planted = "import subprocess as s; print(s.Popen(['sleep', '37.5'], stdout=s.DEVNULL).pid)";
+    let out = Command::new("setsid")
+        .args(["python3", "-c", planted])
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(!pid.is_empty(), "the planted process started");
+    let left = probes::new_leftovers(transport.as_ref(), &before).unwrap();
+    let _ = Command::new("kill").args(["-9", &pid]).status();
+    assert!(
+        left.iter()
+            .any(|l| l.starts_with(&format!("{pid} sleep 37.5"))),
+        "{left:?}"
+    );
+}
+
+#[test]
+fn bad_flags_of_faults_and_isolation_are_one_line_errors_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().display().to_string();
+    for command in ["faults", "isolation"] {
+        let attempts: [(&[&str], &str); 5] = [
+            (&["--backends", "local:turbo"], "unknown strategy 'turbo'"),
+            (&["--backends", ","], "no backend given"),
+            (&["--timeout", "-3"], "--timeout"),
+            (&["--output", "/no/such/dir/r.json"], "--output"),
+            (&["--output", &folder], "is a folder"),
+        ];
+        for (args, needle) in attempts {
+            let mut cmd = bench();
+            cmd.arg(command).args(args);
+            if !args.contains(&"--backends") {
+                cmd.args(["--backends", "local:persistent"]);
+            }
+            let assert = cmd
+                .assert()
+                .code(2)
+                .stderr(predicate::str::contains(needle))
+                .stderr(predicate::str::contains("panicked").not());
+            let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+            assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+        }
+    }
+}
+
+#[test]
+fn compose_backends_without_an_engine_are_a_clear_error() {
+    for command in ["faults", "isolation"] {
+        bench()
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .args([command, "--backends", "compose-exec"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("need a Docker engine"));
+    }
+}
+
+#[test]
+fn ctrl_c_during_a_run_writes_what_was_measured_marked_incomplete() {
+    let _agents = one_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    write_workload(dir.path(), "long", 1_000_000, &[("result = 1", "1")]);
+    let output = dir.path().join("out.json");
+    let child = Command::new(env!("CARGO_BIN_EXE_sandbox-bench"))
+        .current_dir(common::ROOT)
+        .args(["run", "--quiet", "--backends", "local:persistent"])
+        .arg("--workloads-dir")
+        .arg(dir.path())
+        .arg("--output")
+        .arg(&output)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Long enough for the agent to start and calls to be measured; the run takes far longer.
+    std::thread::sleep(Duration::from_secs(3));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let results = read_results(&output);
+    assert_eq!(results["complete"], false);
+    let entry = &results["results"][0];
+    assert_eq!(entry["errors"], 0, "{entry}");
+    assert!(entry["calls"].as_u64().unwrap() > 0, "{entry}");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "no temporary file left behind");
+}
+
+#[test]
+fn soak_checks_every_answer_and_reports_the_agents_memory() {
+    let _agents = one_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("soak.json");
+    bench()
+        .args(["soak", "--quiet", "--backends", "local:persistent"])
+        .args(["--calls", "300", "--output"])
+        .arg(&output)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Agent RSS after"));
+    let results = read_results(&output);
+    let o = &results["outcomes"][0];
+    assert_eq!(o["calls"], 300, "{o}");
+    assert_eq!(o["errors"], 0, "{o}");
+    assert_eq!(o["restarts"], 0, "{o}");
+    assert!(o["rss_before_kib"].as_u64().unwrap() > 0, "{o}");
+    assert!(o["rss_after_kib"].as_u64().unwrap() > 0, "{o}");
+
+    // A wrong expected answer is counted, never passed over.
+    write_workload(dir.path(), "wrong", 1, &[("result = 1", "2")]);
+    bench()
+        .args(["soak", "--quiet", "--backends", "local:persistent"])
+        .args(["--calls", "5", "--workloads-dir"])
+        .arg(dir.path())
+        .arg("--output")
+        .arg(&output)
+        .assert()
+        .code(1);
+    let results = read_results(&output);
+    assert_eq!(results["outcomes"][0]["errors"], 5);
+    assert_eq!(results["outcomes"][0]["errors_by_kind"]["wrong_answer"], 5);
+}
+
+#[test]
+fn bad_soak_input_is_a_one_line_error_with_exit_2() {
+    let attempts: [(&[&str], &str); 3] = [
+        (&["--calls", "0"], "--calls"),
+        (&["--workloads-dir", "/no/such/dir"], "--workloads-dir"),
+        (
+            &[
+                "--compose-file",
+                "/no/such/compose.yml",
+                "--backends",
+                "persistent",
+            ],
+            "",
+        ),
+    ];
+    for (args, needle) in attempts {
+        let mut cmd = bench();
+        cmd.arg("soak").args(args);
+        if !args.contains(&"--backends") {
+            cmd.args(["--backends", "local:persistent"]);
+        }
+        let assert = cmd
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(needle))
+            .stderr(predicate::str::contains("panicked").not());
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+    }
+}

@@ -1,0 +1,183 @@
+//! The walls of the sandbox, tested from inside the real container: no network, a read-only
+//! root, no root and no capabilities, and the memory, CPU and pids limits of
+//! `docker-compose.yml` in force. Skips without a Docker engine; fails under CI=true.
+
+mod common;
+
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard};
+
+use common::ROOT;
+
+static SANDBOX: Mutex<()> = Mutex::new(());
+
+/// The sandbox lock when an engine answers; `None` (skip) without one, a panic under CI=true.
+fn engine() -> Option<MutexGuard<'static, ()>> {
+    let answers = Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !answers {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but no Docker engine answers: run `bash scripts/setup-docker.sh` first"
+        );
+        eprintln!("SKIPPED: no Docker engine answers (run `bash scripts/setup-docker.sh`)");
+        return None;
+    }
+    let up = Command::new("docker")
+        .args(["compose", "-f", &format!("{ROOT}/docker-compose.yml")])
+        .args(["up", "-d", "--wait"])
+        .output()
+        .expect("docker compose runs");
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    Some(SANDBOX.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// Runs Python code in the sandbox the way the harness does.
+fn in_sandbox(code: &str) -> Output {
+    Command::new("docker")
+        .args(["compose", "-f", &format!("{ROOT}/docker-compose.yml")])
+        .args(["exec", "-T", "sandbox", "python3", "-c", code])
+        .output()
+        .expect("docker compose exec runs")
+}
+
+/// Runs code that must succeed and returns its stdout.
+fn answer(code: &str) -> String {
+    let out = in_sandbox(code);
+    assert!(
+        out.status.success(),
+        "{code}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Reads a cgroup setting, v2 name first, then v1.
+const CGROUP: &str = r#"import sys
+def read(*paths):
+    for p in paths:
+        try:
+            return open('/sys/fs/cgroup/' + p).read().strip()
+        except OSError:
+            pass
+    return 'missing'
+"#;
+
+#[test]
+fn there_is_no_network() {
+    let Some(_sandbox) = engine() else { return };
+    let code = "import socket\n\
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)\n\
+        s.settimeout(3)\n\
+        try:\n    s.connect(('1.1.1.1', 53)); print('connected')\n\
+        except OSError as e:\n    print('refused', e.errno)\n\
+        import os\n\
+        print(sorted(os.listdir('/sys/class/net')))";
+    let text = answer(code);
+    assert!(text.starts_with("refused"), "{text}");
+    assert!(text.ends_with("['lo']"), "only loopback: {text}");
+}
+
+#[test]
+fn the_root_filesystem_is_read_only_and_tmp_is_not() {
+    let Some(_sandbox) = engine() else { return };
+    let code = "import errno\n\
+        for path in ('/usr/lib/evil', '/etc/passwd', '/evil'):\n\
+        \x20   try:\n        open(path, 'a').write('x'); print('wrote', path)\n\
+        \x20   except OSError as e:\n        print(errno.errorcode[e.errno])\n\
+        open('/tmp/walls-ok', 'w').write('x')\n\
+        import os; os.remove('/tmp/walls-ok'); print('tmp ok')";
+    let text = answer(code);
+    assert!(!text.contains("wrote"), "{text}");
+    assert!(text.contains("EROFS"), "{text}");
+    assert!(text.ends_with("tmp ok"), "{text}");
+}
+
+#[test]
+fn the_process_is_not_root_and_has_no_capabilities() {
+    let Some(_sandbox) = engine() else { return };
+    let code = "import os\n\
+        status = dict(l.split(':\\t', 1) for l in open('/proc/self/status').read().splitlines() if ':\\t' in l)\n\
+        print(os.getuid(), os.getgid(), status['CapEff'].strip(), status['CapPrm'].strip(), status['NoNewPrivs'].strip())";
+    assert_eq!(
+        answer(code),
+        "65534 65534 0000000000000000 0000000000000000 1"
+    );
+}
+
+#[test]
+fn the_memory_limit_is_set_and_kills_what_passes_it() {
+    let Some(_sandbox) = engine() else { return };
+    let limit = answer(&format!(
+        "{CGROUP}print(read('memory.max', 'memory/memory.limit_in_bytes'))"
+    ));
+    assert_eq!(limit, "536870912", "512 MiB as in docker-compose.yml");
+    let bomb = in_sandbox("hog = b'x' * (1 << 30)\nprint('allocated')");
+    assert_eq!(bomb.status.code(), Some(137), "killed by the OOM killer");
+    assert!(bomb.stdout.is_empty());
+}
+
+#[test]
+fn the_cpu_limit_is_two_cpus() {
+    let Some(_sandbox) = engine() else { return };
+    let quota = answer(&format!(
+        "{CGROUP}v2 = read('cpu.max')\n\
+         if v2 != 'missing':\n    q, p = v2.split()\n\
+         else:\n    q, p = read('cpu/cpu.cfs_quota_us', 'cpu,cpuacct/cpu.cfs_quota_us'), read('cpu/cpu.cfs_period_us', 'cpu,cpuacct/cpu.cfs_period_us')\n\
+         print(int(q) / int(p))"
+    ));
+    assert_eq!(quota, "2.0", "cpus: 2 as in docker-compose.yml");
+}
+
+#[test]
+fn the_pids_limit_is_set_and_stops_a_fork_bomb() {
+    let Some(_sandbox) = engine() else { return };
+    let limit = answer(&format!("{CGROUP}print(read('pids.max', 'pids/pids.max'))"));
+    assert_eq!(limit, "128", "pids_limit as in docker-compose.yml");
+    // Children that wait on a pipe, until fork fails; then all of them are released and reaped.
+    let code = "import os, errno\n\
+        r, w = os.pipe()\n\
+        kids, failure = [], None\n\
+        while len(kids) < 1000:\n\
+        \x20   try:\n        pid = os.fork()\n\
+        \x20   except OSError as e:\n        failure = errno.errorcode[e.errno]; break\n\
+        \x20   if pid == 0:\n        os.close(w); os.read(r, 1); os._exit(0)\n\
+        \x20   kids.append(pid)\n\
+        os.close(w)\n\
+        for pid in kids:\n    os.waitpid(pid, 0)\n\
+        print(len(kids), failure)";
+    let text = answer(code);
+    let (count, failure) = text.split_once(' ').unwrap();
+    let count: usize = count.parse().unwrap();
+    assert!(count < 128, "{text}");
+    assert_eq!(failure, "EAGAIN", "{text}");
+}
+
+#[test]
+fn the_leftover_check_sees_a_process_left_in_the_container() {
+    let Some(_sandbox) = engine() else { return };
+    let transport = sandbox_bench::transport::Compose {
+        file: format!("{ROOT}/docker-compose.yml").into(),
+        service: "sandbox".into(),
+        python: "python3".into(),
+    };
+    let before = sandbox_bench::probes::leftovers(&transport).unwrap();
+    // `docker exec -d` leaves its process running in the container, as a lost agent would be.
+    let planted = Command::new("docker")
+        .args(["compose", "-f", &format!("{ROOT}/docker-compose.yml")])
+        .args(["exec", "-d", "sandbox", "sleep", "41.5"])
+        .status()
+        .unwrap();
+    assert!(planted.success());
+    let left = sandbox_bench::probes::new_leftovers(&transport, &before).unwrap();
+    answer(
+        "import os, signal\nfor p in os.listdir('/proc'):\n    if p.isdigit() and int(p) != os.getpid() and b'41.5' in open('/proc/%s/cmdline' % p, 'rb').read():\n        os.kill(int(p), signal.SIGKILL)",
+    );
+    assert!(left.iter().any(|l| l.contains("sleep 41.5")), "{left:?}");
+}
