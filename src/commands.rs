@@ -15,16 +15,16 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::agent::AgentOptions;
 use crate::backend::{ALIASES, Backend, TransportKind};
-use crate::compose::{self, Stack};
+use crate::compose;
 use crate::error::usage;
 use crate::machine_load::LoadMonitor;
 use crate::report::table;
-use crate::results::{self, BenchmarkResults, Entry, Host, LoadShape, Settings, Tool, Versions};
+use crate::results::{self, BenchmarkResults, Entry, Host, LoadShape, Settings, Tool};
 use crate::runner::Measurement;
 use crate::runner::{self, Load, Plan};
+use crate::sandbox::{self, Reach, Sandbox};
 use crate::schedule::Order;
 use crate::strategy::STRATEGIES;
-use crate::transport::{Api, Compose, Container, DockerExec, Local, Prefix, Socket, Transport};
 use crate::warnings::{self, Warning};
 use crate::workload;
 
@@ -97,79 +97,17 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         )));
     }
 
-    if opts.prefix.is_none()
-        && let Some(b) = backends.iter().find(|b| b.transport == TransportKind::Cmd)
-    {
-        return Err(usage(format!(
-            "{b} needs --prefix: give the command that runs a program in the sandbox, e.g. \
-             --prefix \"kubectl exec -i my-pod --\""
-        )));
-    }
-    let needs_docker = backends.iter().any(|b| b.transport.needs_docker());
-    let mut versions = Versions::default();
-    let stack = if needs_docker {
-        let Some(engine) = docker else {
-            let named: Vec<String> = backends
-                .iter()
-                .filter(|b| b.transport.needs_docker())
-                .map(ToString::to_string)
-                .collect();
-            return Err(usage(format!(
-                "{} need a Docker engine and none answers: start one (`bash scripts/setup-docker.sh` \
-                 as root) or choose local backends",
-                named.join(", ")
-            )));
-        };
-        versions.docker = Some(engine);
-        versions.compose = compose::compose_version();
-        if versions.compose.is_none() {
-            return Err(usage(
-                "`docker compose` is missing: install Compose v2 (`bash scripts/setup-docker.sh`)",
-            ));
-        }
-        let stack = Stack::new(&opts.compose_file, &opts.service)?;
-        notice(
-            &opts,
-            &format!(
-                "sandbox: service '{}' of {}",
-                stack.service,
-                stack.file.display()
-            ),
-        );
-        if backends
-            .iter()
-            .any(|b| b.transport == TransportKind::Socket)
-        {
-            let dir = stack.shared_dir();
-            crate::transport::prepare_dir(&dir).map_err(|e| {
-                usage(format!(
-                    "cannot prepare the socket directory '{}': {e}",
-                    dir.display()
-                ))
-            })?;
-            // Recreates the container if it predates the shared directory's volume.
-            stack.up()?;
-        } else {
-            stack.ensure_up()?;
-        }
-        Some(stack)
-    } else {
-        None
+    let reach = Reach {
+        compose_file: &opts.compose_file,
+        service: &opts.service,
+        python: &opts.python,
+        prefix: opts.prefix.as_deref(),
     };
-
-    let container = match &stack {
-        Some(stack)
-            if backends.iter().any(|b| {
-                matches!(
-                    b.transport,
-                    TransportKind::Docker | TransportKind::Socket | TransportKind::Api
-                )
-            }) =>
-        {
-            Some(stack.container_id()?)
-        }
-        _ => None,
-    };
+    let Sandbox {
+        stack,
+        mut versions,
+        transports,
+    } = sandbox::prepare(&backends, &reach, docker, |text| notice(&opts, text))?;
     let order = if opts.interleave.unwrap_or(backends.len() >= 2) {
         Order::Interleaved {
             seed: opts.seed.unwrap_or_else(fresh_seed),
@@ -179,13 +117,7 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         Order::Sequential
     };
     let plan = Plan {
-        backends: backends
-            .iter()
-            .map(|b| {
-                let t = transport(b.transport, &opts, stack.as_ref(), container.as_deref())?;
-                Ok((*b, t))
-            })
-            .collect::<Result<_>>()?,
+        backends: transports,
         workloads,
         calls_scale: opts.calls_scale,
         warmup: opts.warmup,
@@ -216,7 +148,7 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
     let interrupted = stop.load(Ordering::SeqCst);
     let measurements = &output.measurements;
     let host = Host::detect();
-    let warnings = collect_warnings(measurements, max_load, host.cpus);
+    let warnings = collect_warnings(measurements, max_load, host.cpus, opts.load.clients());
 
     for m in measurements {
         let slot = match plan
@@ -377,66 +309,6 @@ pub fn list(workloads_dir: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn transport(
-    kind: TransportKind,
-    opts: &RunOptions,
-    stack: Option<&Stack>,
-    container: Option<&str>,
-) -> Result<Arc<dyn Transport>> {
-    let python = opts.python.clone();
-    let exec = |container: &str| DockerExec {
-        container: container.to_string(),
-        python: python.clone(),
-    };
-    // `run` set up the stack, container and prefix each kind needs; a kind without them is a
-    // bug here, never a reason to measure something else under its name.
-    let missing = || {
-        anyhow::anyhow!(
-            "internal: no sandbox set up for the {} transport",
-            kind.name()
-        )
-    };
-    Ok(match kind {
-        TransportKind::Local => Arc::new(Local { python }),
-        TransportKind::Compose => {
-            let stack = stack.ok_or_else(missing)?;
-            Arc::new(Compose {
-                file: stack.file.clone(),
-                service: stack.service.clone(),
-                python,
-            })
-        }
-        TransportKind::Docker => Arc::new(exec(container.ok_or_else(missing)?)),
-        TransportKind::Socket => {
-            let stack = stack.ok_or_else(missing)?;
-            Arc::new(Socket::new(
-                exec(container.ok_or_else(missing)?),
-                &stack.shared_dir(),
-            ))
-        }
-        TransportKind::Api => {
-            let api = Api::connect(container.ok_or_else(missing)?, &python).map_err(|e| {
-                usage(format!(
-                    "{e}: the api transport needs the engine's socket (DOCKER_HOST=unix://… or /var/run/docker.sock)"
-                ))
-            })?;
-            Arc::new(api)
-        }
-        TransportKind::Cmd => Arc::new(Prefix {
-            argv: opts.prefix.clone().ok_or_else(missing)?,
-            python,
-        }),
-        TransportKind::Container => {
-            let stack = stack.ok_or_else(missing)?;
-            Arc::new(Container::new(
-                stack.file.clone(),
-                stack.service.clone(),
-                python,
-            ))
-        }
-    })
-}
-
 /// Fails early, before any measuring, when the results could not be written.
 pub fn check_output_writable(output: &Path) -> Result<()> {
     let dir = match output.parent() {
@@ -473,7 +345,12 @@ fn progress_bar(opts: &RunOptions, total: u64) -> ProgressBar {
 }
 
 /// Every reason to doubt a figure of this run.
-fn collect_warnings(measurements: &[Measurement], max_load: f64, cpus: usize) -> Vec<Warning> {
+fn collect_warnings(
+    measurements: &[Measurement],
+    max_load: f64,
+    cpus: usize,
+    clients: usize,
+) -> Vec<Warning> {
     let mut found: Vec<Warning> = measurements
         .iter()
         .flat_map(|m| warnings::check_samples(&m.backend, &m.workload, &m.samples))
@@ -483,7 +360,7 @@ fn collect_warnings(measurements: &[Measurement], max_load: f64, cpus: usize) ->
         .map(|m| (m.backend.clone(), m.workload.clone(), m.samples.len()))
         .collect();
     found.extend(warnings::few_samples(&rows));
-    found.extend(warnings::machine_load(max_load, cpus));
+    found.extend(warnings::machine_load(max_load, cpus, clients));
     found
 }
 

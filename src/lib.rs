@@ -20,6 +20,7 @@ pub mod probes;
 pub mod report;
 pub mod results;
 pub mod runner;
+pub mod sandbox;
 pub mod schedule;
 pub mod soak;
 pub mod stats;

@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use crate::backend::{Backend, TransportKind};
-use crate::compose::{self, Stack};
+use crate::backend::Backend;
+use crate::compose;
 use crate::error::usage;
+use crate::sandbox::{self, Reach};
 use crate::strategy::{Call, Executor};
-use crate::transport::{Compose, Local, Transport};
+use crate::transport::Transport;
 
 /// Options of `faults` and `isolation`, already checked.
 #[derive(Debug, Clone)]
@@ -36,35 +37,19 @@ pub fn prepare(opts: &ProbeOptions) -> Result<Vec<(Backend, Arc<dyn Transport>)>
         }
         None => Backend::parse_list("local:per-call,local:persistent").map_err(usage)?,
     };
-    let stack = if backends.iter().any(|b| b.transport.needs_docker()) {
-        if docker.is_none() {
-            return Err(usage(
-                "the compose backends need a Docker engine and none answers: start one \
-                 (`bash scripts/setup-docker.sh` as root) or choose local backends",
-            ));
-        }
-        let stack = Stack::new(&opts.compose_file, &opts.service)?;
-        stack.ensure_up()?;
-        Some(stack)
-    } else {
-        None
+    let reach = Reach {
+        compose_file: &opts.compose_file,
+        service: &opts.service,
+        python: &opts.python,
+        prefix: None,
     };
-    Ok(backends
-        .into_iter()
-        .map(|b| {
-            let transport: Arc<dyn Transport> = match (b.transport, &stack) {
-                (TransportKind::Compose, Some(stack)) => Arc::new(Compose {
-                    file: stack.file.clone(),
-                    service: stack.service.clone(),
-                    python: opts.python.clone(),
-                }),
-                _ => Arc::new(Local {
-                    python: opts.python.clone(),
-                }),
-            };
-            (b, transport)
-        })
-        .collect())
+    let quiet = opts.quiet;
+    let sandbox = sandbox::prepare(&backends, &reach, docker, |text| {
+        if !quiet {
+            eprintln!("{text}");
+        }
+    })?;
+    Ok(sandbox.transports)
 }
 
 /// The call that shows a backend works: a fixed sum whose answer is checked.
@@ -105,11 +90,17 @@ for name in os.listdir('/proc'):
         continue
     try:
         stat = open('/proc/%s/stat' % name, 'rb').read().rsplit(b')', 1)[1].split()
-        cmd = open('/proc/%s/cmdline' % name, 'rb').read().replace(b'\0', b' ')
+        argv = open('/proc/%s/cmdline' % name, 'rb').read().split(b'\0')
     except (OSError, IndexError):
         continue
+    cmd = b' '.join(argv)
     sid = int(stat[3])
     if stat[0] == b'Z':
+        continue
+    # The socket transport's server belongs to the transport, not to a call: started from
+    # outside (parent 0 in the container), it outlives executors by design. Its connection
+    # children (parent: the server) are still counted.
+    if len(argv) >= 3 and argv[-3] == b'socket' and stat[1] == b'0':
         continue
     try:
         leader = open('/proc/%d/stat' % sid, 'rb').read().rsplit(b')', 1)[1].split()[0]

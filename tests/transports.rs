@@ -6,30 +6,11 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use common::sandbox::engine;
 use common::{ROOT, assert_clean, bench, entry, read_results, write_workload};
 use predicates::prelude::*;
-
-/// The tests share one sandbox container and count its processes: one at a time.
-static SANDBOX: Mutex<()> = Mutex::new(());
-
-/// The sandbox lock when an engine answers; `None` (skip) without one, a panic under CI=true.
-fn engine() -> Option<MutexGuard<'static, ()>> {
-    let answers = Command::new("docker")
-        .args(["version", "--format", "{{.Server.Version}}"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !answers {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but no Docker engine answers: run `bash scripts/setup-docker.sh` first"
-        );
-        eprintln!("SKIPPED: no Docker engine answers (run `bash scripts/setup-docker.sh`)");
-    }
-    answers.then(|| SANDBOX.lock().unwrap_or_else(|e| e.into_inner()))
-}
 
 fn compose(args: &[&str]) -> String {
     let out = Command::new("docker")

@@ -5,26 +5,14 @@
 mod common;
 
 use std::process::{Command, Output};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::MutexGuard;
 
-use common::ROOT;
+use common::{ROOT, bench, read_results};
 
-static SANDBOX: Mutex<()> = Mutex::new(());
-
-/// The sandbox lock when an engine answers; `None` (skip) without one, a panic under CI=true.
+/// The sandbox lock when an engine answers, with the service up; `None` (skip) without an
+/// engine, a panic under CI=true.
 fn engine() -> Option<MutexGuard<'static, ()>> {
-    let answers = Command::new("docker")
-        .args(["version", "--format", "{{.Server.Version}}"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !answers {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but no Docker engine answers: run `bash scripts/setup-docker.sh` first"
-        );
-        eprintln!("SKIPPED: no Docker engine answers (run `bash scripts/setup-docker.sh`)");
-        return None;
-    }
+    let guard = common::sandbox::engine()?;
     let up = Command::new("docker")
         .args(["compose", "-f", &format!("{ROOT}/docker-compose.yml")])
         .args(["up", "-d", "--wait"])
@@ -35,7 +23,7 @@ fn engine() -> Option<MutexGuard<'static, ()>> {
         "{}",
         String::from_utf8_lossy(&up.stderr)
     );
-    Some(SANDBOX.lock().unwrap_or_else(|e| e.into_inner()))
+    Some(guard)
 }
 
 /// Runs Python code in the sandbox the way the harness does.
@@ -180,4 +168,35 @@ fn the_leftover_check_sees_a_process_left_in_the_container() {
         "import os, signal\nfor p in os.listdir('/proc'):\n    if p.isdigit() and int(p) != os.getpid() and b'41.5' in open('/proc/%s/cmdline' % p, 'rb').read():\n        os.kill(int(p), signal.SIGKILL)",
     );
     assert!(left.iter().any(|l| l.contains("sleep 41.5")), "{left:?}");
+}
+
+#[test]
+fn probes_reach_every_transport_for_real_not_a_local_stand_in() {
+    let Some(_sandbox) = engine() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("isolation.json");
+    bench()
+        .args([
+            "isolation",
+            "--quiet",
+            "--backends",
+            "container:per-call,docker:persistent",
+        ])
+        .arg("--output")
+        .arg(&output)
+        .assert()
+        .success();
+    let results = read_results(&output);
+    let outcome = |backend: &str, probe: &str| {
+        results["outcomes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["probe"] == probe && o["backend"] == backend)
+            .unwrap()["outcome"]
+            .clone()
+    };
+    // Only a fresh container per call forgets a file in /tmp; on the host it would leak.
+    assert_eq!(outcome("container:per-call", "tmp_file"), "isolated");
+    assert_eq!(outcome("docker:persistent", "tmp_file"), "leaks");
 }
