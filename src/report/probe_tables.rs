@@ -18,31 +18,44 @@ fn new_table(backends: &[String], first: &str) -> Table {
     table
 }
 
-fn probe_names<'a>(names: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
-    let mut seen: Vec<&str> = Vec::new();
-    for n in names {
-        if !seen.contains(&n) {
-            seen.push(n);
+/// Adds one row per probe (in the order first seen) with a cell per backend; `–` where a
+/// probe × backend has no outcome.
+fn add_probe_rows<T>(
+    table: &mut Table,
+    backends: &[String],
+    outcomes: &[T],
+    key: impl Fn(&T) -> (&str, &str),
+    cell: impl Fn(&T) -> String,
+) {
+    let mut probes: Vec<&str> = Vec::new();
+    for o in outcomes {
+        let probe = key(o).0;
+        if !probes.contains(&probe) {
+            probes.push(probe);
         }
     }
-    seen
+    for probe in probes {
+        let mut row = vec![probe.to_string()];
+        for backend in backends {
+            let found = outcomes
+                .iter()
+                .find(|o| key(o) == (probe, backend.as_str()));
+            row.push(found.map_or_else(|| "–".to_string(), &cell));
+        }
+        table.add_row(row);
+    }
 }
 
 /// Probe × backend: ✔ or ✘, what came back, and the time the next normal call took.
 pub fn fault_table(results: &FaultResults) -> Table {
     let mut table = new_table(&results.backends, "Probe");
-    for probe in probe_names(results.outcomes.iter().map(|o| o.probe.as_str())) {
-        let mut row = vec![probe.to_string()];
-        for backend in &results.backends {
-            let cell = results
-                .outcomes
-                .iter()
-                .find(|o| o.probe == probe && &o.backend == backend)
-                .map_or_else(|| "–".to_string(), fault_cell);
-            row.push(cell);
-        }
-        table.add_row(row);
-    }
+    add_probe_rows(
+        &mut table,
+        &results.backends,
+        &results.outcomes,
+        |o| (o.probe.as_str(), o.backend.as_str()),
+        fault_cell,
+    );
     table
 }
 
@@ -74,25 +87,17 @@ pub fn fault_cell(o: &FaultOutcome) -> String {
 /// Probe × backend of `isolated` / `leaks`, with each backend's p50 as the last row.
 pub fn isolation_table(results: &IsolationResults) -> Table {
     let mut table = new_table(&results.backends, "Probe (A → B)");
-    for probe in probe_names(results.outcomes.iter().map(|o| o.probe.as_str())) {
-        let mut row = vec![probe.to_string()];
-        for backend in &results.backends {
-            let cell = results
-                .outcomes
-                .iter()
-                .find(|o| o.probe == probe && &o.backend == backend)
-                .map_or_else(
-                    || "–".to_string(),
-                    |o| match o.outcome.as_str() {
-                        "isolated" => "✔ isolated".to_string(),
-                        "leaks" => "✘ leaks".to_string(),
-                        other => format!("? {other}"),
-                    },
-                );
-            row.push(cell);
-        }
-        table.add_row(row);
-    }
+    add_probe_rows(
+        &mut table,
+        &results.backends,
+        &results.outcomes,
+        |o| (o.probe.as_str(), o.backend.as_str()),
+        |o| match o.outcome.as_str() {
+            "isolated" => "✔ isolated".to_string(),
+            "leaks" => "✘ leaks".to_string(),
+            other => format!("? {other}"),
+        },
+    );
     let mut row = vec!["p50 of a normal call".to_string()];
     for backend in &results.backends {
         let speed = results.speed.iter().find(|s| &s.backend == backend);
