@@ -76,10 +76,10 @@ enum Command {
     /// page with plots; optionally export its histograms as .hgrm files.
     Report(offline::ReportArgs),
     /// Compare two results files row by row, with bootstrap intervals from their histograms;
-    /// exit 1 when a row is slower beyond the threshold.
+    /// exit 1 when a row is slower beyond the threshold, or NEW lost calls or the row.
     Compare(offline::CompareArgs),
     /// Fail (exit 1) when a backend lost too much of its speed-up over the run's baseline
-    /// backend, compared with a reference run: robust to a slower machine.
+    /// backend, compared with a reference run (robust to a slower machine), or lost calls.
     Gate(offline::GateArgs),
     /// Print a shell completion script.
     Completions {

@@ -13,6 +13,7 @@ pub mod faults;
 pub mod gate;
 pub mod isolation;
 pub mod load;
+pub mod losses;
 pub mod machine_load;
 pub mod probe_cli;
 pub mod probe_commands;

@@ -10,10 +10,10 @@ use anyhow::{Context, Result};
 use crate::bootstrap::{self, Metric};
 use crate::compare::{self, Comparison};
 use crate::error::usage;
-use crate::load;
 use crate::report::{comparison, hgrm, html, json, markdown};
 use crate::results::{BenchmarkResults, write_atomically};
 use crate::{gate, stats};
+use crate::{load, losses};
 
 /// Output formats of `report`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,7 +138,8 @@ pub fn report(opts: ReportOptions) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `sandbox-bench compare BASE NEW`: exit 1 when a row regressed beyond the threshold.
+/// `sandbox-bench compare BASE NEW`: exit 1 when a row is slower beyond the threshold, or NEW
+/// lost calls, samples or the row itself.
 pub fn compare(opts: CompareOptions) -> Result<ExitCode> {
     let (base, new) = (read(&opts.base)?, read(&opts.new)?);
     let options = compare::Options {
@@ -156,9 +157,8 @@ pub fn compare(opts: CompareOptions) -> Result<ExitCode> {
     bar.finish_and_clear();
     if c.rows.is_empty() {
         return Err(usage(format!(
-            "'{}' and '{}' share no backend × workload: nothing to compare",
-            opts.base.display(),
-            opts.new.display()
+            "'{}' has no backend × workload: nothing to compare against",
+            opts.base.display()
         )));
     }
     let text = if opts.markdown {
@@ -178,13 +178,8 @@ pub fn compare(opts: CompareOptions) -> Result<ExitCode> {
         t
     };
     emit(text.as_bytes(), opts.output.as_deref())?;
-    let regressed = c.regressions().count();
-    if regressed > 0 {
-        eprintln!(
-            "error: {regressed} rows are slower beyond ±{:.1} % ({})",
-            opts.threshold * 100.0,
-            opts.metric.name()
-        );
+    if c.regressions().next().is_some() {
+        eprintln!("error: {}", comparison::summary(&c));
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
@@ -198,19 +193,10 @@ pub fn gate(opts: GateOptions) -> Result<ExitCode> {
     let mut failed = false;
     for c in &checks {
         failed |= c.failed;
-        let change = if c.loss >= 0.0 {
-            format!("{:.1} % of it lost", c.loss * 100.0)
-        } else {
-            format!("{:.1} % gained", -c.loss * 100.0)
-        };
         println!(
-            "{} {}: p50 speed-up over {} {} in the baseline, {} now ({change}; at most {:.0} % may be lost)",
+            "{} {}",
             if c.failed { "FAIL" } else { "ok  " },
-            c.backend,
-            c.baseline,
-            crate::report::format_ratio(c.base_ratio),
-            crate::report::format_ratio(c.new_ratio),
-            opts.max_loss * 100.0
+            gate_line(c, opts.max_loss)
         );
     }
     Ok(if failed {
@@ -218,4 +204,35 @@ pub fn gate(opts: GateOptions) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// What one gate check found, after its `ok`/`FAIL`.
+fn gate_line(c: &gate::RatioCheck, max_loss: f64) -> String {
+    use crate::report::format_ratio;
+    let mut line = match c.ratios {
+        _ if c.is_baseline() => format!("{} (the baseline):", c.backend),
+        Some(r) => {
+            let change = if r.loss >= 0.0 {
+                format!("{:.1} % of it lost", r.loss * 100.0)
+            } else {
+                format!("{:.1} % gained", -r.loss * 100.0)
+            };
+            format!(
+                "{}: p50 speed-up over {} {} → {} ({change}; at most {:.0} % may be lost)",
+                c.backend,
+                c.baseline,
+                format_ratio(r.base),
+                format_ratio(r.new),
+                max_loss * 100.0
+            )
+        }
+        None => format!(
+            "{}: no speed-up over {} in both runs",
+            c.backend, c.baseline
+        ),
+    };
+    if !c.lost.is_empty() {
+        line.push_str(&format!(" lost: {}", losses::describe(&c.lost)));
+    }
+    line
 }

@@ -6,6 +6,8 @@ pub mod sandbox;
 
 use std::path::{Path, PathBuf};
 
+use hdrhistogram::Histogram;
+use sandbox_bench::stats;
 use serde_json::Value;
 
 pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -76,4 +78,36 @@ pub fn assert_clean(results: &Value, backends: &[&str], workloads: &[&str]) {
             );
         }
     }
+}
+
+/// Writes `from` changed by `edit` to `to`: a second input whose difference is known exactly.
+pub fn rewrite(from: &Path, to: &Path, edit: impl FnOnce(&mut Value)) -> PathBuf {
+    let mut v = read_results(from);
+    edit(&mut v);
+    std::fs::write(to, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    to.to_path_buf()
+}
+
+/// Replaces the histogram of each row `which` selects by `f` of it.
+pub fn each_histogram(
+    v: &mut Value,
+    which: impl Fn(&Value) -> bool,
+    f: impl Fn(&Histogram<u64>) -> Histogram<u64>,
+) {
+    for e in v["results"].as_array_mut().unwrap() {
+        if which(e) {
+            let h = stats::decode(e["histogram"].as_str().unwrap()).unwrap();
+            e["histogram"] = stats::encode(&f(&h)).into();
+        }
+    }
+}
+
+/// Every latency of `h` times `factor`, a power of two: HdrHistogram's buckets scale with it.
+pub fn times(h: &Histogram<u64>, factor: u64) -> Histogram<u64> {
+    let mut out = stats::new_histogram();
+    for x in h.iter_recorded() {
+        let value = h.highest_equivalent(x.value_iterated_to());
+        out.record_n(value * factor, x.count_at_value()).unwrap();
+    }
+    out
 }
