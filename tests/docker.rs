@@ -1,5 +1,5 @@
 //! The built binary against the real Compose sandbox. Without a Docker engine these tests skip
-//! with a notice on a developer's machine, and fail under CI=true: CI never skips them silently.
+//! with a notice on a developer's machine, and fail under CI: CI never skips them.
 
 mod common;
 

@@ -362,11 +362,11 @@ fn html_report_renders_in_headless_chromium() {
             .is_ok_and(|o| o.status.success())
     });
     if browser.is_none() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but no chromium: .ci/run installs it (apt-get install -y chromium)"
+        common::skip::skip(
+            "no chromium to render the report",
+            "apt-get install -y chromium",
+            None,
         );
-        eprintln!("SKIPPED: no chromium to render the report (apt-get install -y chromium)");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -1,6 +1,6 @@
 //! The `docker` and `cmd` transports through the built binary, on the real Compose sandbox and
 //! on the host. Docker-backed tests skip with a notice on a developer's machine without an
-//! engine, and fail under CI=true: CI never skips them silently.
+//! engine, and fail under CI: CI never skips them.
 
 mod common;
 

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod sandbox;
+pub mod skip;
 
 use std::path::{Path, PathBuf};
 
