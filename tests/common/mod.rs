@@ -49,15 +49,29 @@ pub fn write_workload(dir: &Path, name: &str, calls: u32, cases: &[(&str, &str)]
     path
 }
 
-/// Checks every entry of a results file: no errors, and latency figures that hang together.
-pub fn assert_clean(results: &Value, backends: &[&str], workloads: &[&str]) {
+/// The seven built-in workloads at `--calls-scale 0.1`, with their measured calls.
+pub const SEVEN_AT_A_TENTH: [(&str, u64); 7] = [
+    ("simple_calc", 5),
+    ("loop_calc", 3),
+    ("string_ops", 3),
+    ("list_comp", 3),
+    ("dict_ops", 3),
+    ("json_parsing", 3),
+    ("mixed_workload", 5),
+];
+
+/// Checks every entry of a results file: each backend × workload made exactly the calls given,
+/// none failed, and latency figures that hang together.
+pub fn assert_clean(results: &Value, backends: &[&str], workloads: &[(&str, u64)]) {
     let entries = results["results"].as_array().unwrap();
     assert_eq!(entries.len(), backends.len() * workloads.len());
     for b in backends {
-        for w in workloads {
+        for &(w, calls) in workloads {
             let e = entry(results, b, w);
+            assert_eq!(e["calls"], calls, "{b} × {w}: {e}");
             assert_eq!(e["errors"], 0, "{b} × {w}: {e}");
             assert_eq!(e["warmup_errors"], 0, "{b} × {w}: {e}");
+            assert_eq!(e["errors_by_kind"], serde_json::json!({}), "{b} × {w}");
             let l = &e["latency_us"];
             let (min, p50, p99, max) = (
                 l["min"].as_f64().unwrap(),
