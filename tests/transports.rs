@@ -94,7 +94,8 @@ fn docker_exec_runs_every_strategy_in_the_sandbox_and_the_waterfall_is_printed()
     assert_clean(&results, &backends, &["where"]);
     for b in backends {
         let e = entry(&results, b, "where");
-        let exec = sandbox_bench::stats::decode(e["exec_histogram"].as_str().unwrap()).unwrap();
+        let exec =
+            sandbox_bench::bench::stats::decode(e["exec_histogram"].as_str().unwrap()).unwrap();
         assert_eq!(exec.len(), 3, "{b}: one exec time per measured call");
     }
     assert!(
@@ -213,7 +214,7 @@ fn timeouts_over_docker_and_prefixes_leave_no_agent_in_the_sandbox() {
         assert_eq!(e["calls"], 6, "{b}: {e}");
         assert_eq!(e["errors_by_kind"]["timeout"], 2, "{b}: {e}");
         assert_eq!(e["errors_by_kind"]["agent_died"], 2, "{b}: {e}");
-        let h = sandbox_bench::stats::decode(e["histogram"].as_str().unwrap()).unwrap();
+        let h = sandbox_bench::bench::stats::decode(e["histogram"].as_str().unwrap()).unwrap();
         assert_eq!(h.len(), 2, "{b}: every call after a fault succeeded");
     }
     let left = agents_left_in_sandbox();
@@ -295,7 +296,7 @@ fn timeouts_over_the_socket_and_the_engine_api_leave_no_agent_in_the_sandbox() {
         let e = entry(&results, b, "faults");
         assert_eq!(e["errors_by_kind"]["timeout"], 2, "{b}: {e}");
         assert_eq!(e["errors_by_kind"]["agent_died"], 2, "{b}: {e}");
-        let h = sandbox_bench::stats::decode(e["histogram"].as_str().unwrap()).unwrap();
+        let h = sandbox_bench::bench::stats::decode(e["histogram"].as_str().unwrap()).unwrap();
         assert_eq!(h.len(), 2, "{b}: every call after a fault succeeded");
     }
     let left = agents_left_in_sandbox();

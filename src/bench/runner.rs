@@ -2,10 +2,7 @@
 //! fresh executor, one cold-start call, the warm-up calls, and the measured calls, in the
 //! order the schedule gives; each call is timed from request to validated reply.
 
-mod measurement;
-mod pair;
-
-pub use measurement::{Failure, Measurement, check};
+pub use super::measurement::{Failure, Measurement, check};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,12 +10,12 @@ use std::time::Duration;
 
 use indicatif::ProgressBar;
 
+use super::pair::Pair;
 use crate::agent::AgentOptions;
-use crate::backend::Backend;
-use crate::schedule::{self, Order};
+use crate::bench::schedule::{self, Order};
+use crate::bench::workload::{Case, Workload};
+use crate::sandbox::backend::Backend;
 use crate::transport::Transport;
-use crate::workload::{Case, Workload};
-use pair::Pair;
 
 /// What the runner needs, validated at the edge.
 pub struct Plan {
