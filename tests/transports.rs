@@ -128,6 +128,37 @@ fn a_docker_exec_prefix_runs_every_strategy_in_the_sandbox() {
 }
 
 #[test]
+fn faults_take_the_sandbox_flags_and_a_docker_exec_prefix_is_all_green() {
+    let Some(_sandbox) = engine() else { return };
+    let prefix = format!("docker exec -i {}", container());
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("faults.json");
+    bench()
+        .args(["faults", "--quiet", "--backends", "cmd:persistent"])
+        .args(["--prefix", &prefix, "--timeout", "1"])
+        .arg("--output")
+        .arg(&output)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("infinite_loop"));
+    let results = read_results(&output);
+    assert_eq!(results["all_green"], true, "{results}");
+    let outcomes = results["outcomes"].as_array().unwrap();
+    let ran: Vec<_> = outcomes
+        .iter()
+        .filter(|o| o["outcome"] != "skipped")
+        .collect();
+    assert!(ran.len() >= 5, "{outcomes:?}");
+    for o in ran {
+        assert_eq!(o["backend"], "cmd:persistent", "{o}");
+        assert_eq!(o["recovered"], true, "{o}");
+        assert_eq!(o["leftovers"].as_array().unwrap().len(), 0, "{o}");
+    }
+    let left = agents_left_in_sandbox();
+    assert!(left.is_empty(), "agents left in the sandbox: {left:?}");
+}
+
+#[test]
 fn an_env_prefix_runs_on_the_host_with_its_variables() {
     let dir = tempfile::tempdir().unwrap();
     write_workload(
