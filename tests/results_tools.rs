@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use common::{bench, each_histogram, read_results, rewrite, times, write_workload};
 use predicates::prelude::*;
-use sandbox_bench::stats;
+use sandbox_bench::bench::stats;
 
 /// Runs `backends` on one workload `probe` whose code is `code`, into `dir/name.json`.
 fn run_probe(dir: &Path, name: &str, backends: &str, code: &str, calls: u32) -> PathBuf {

@@ -8,7 +8,7 @@ pub mod skip;
 use std::path::{Path, PathBuf};
 
 use hdrhistogram::Histogram;
-use sandbox_bench::stats;
+use sandbox_bench::bench::stats;
 use serde_json::Value;
 
 pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -85,7 +85,7 @@ pub fn assert_clean(results: &Value, backends: &[&str], workloads: &[(&str, u64)
             );
             assert!(e["throughput_per_s"].as_f64().unwrap() > 0.0);
             assert!(e["cold_start_us"].as_f64().unwrap() > 0.0);
-            let h = sandbox_bench::stats::decode(e["histogram"].as_str().unwrap()).unwrap();
+            let h = sandbox_bench::bench::stats::decode(e["histogram"].as_str().unwrap()).unwrap();
             assert_eq!(
                 h.len(),
                 e["calls"].as_u64().unwrap(),

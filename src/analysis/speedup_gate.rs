@@ -4,9 +4,9 @@
 //! sides of a ratio alike, while a strategy that becomes slow again loses its speed-up. A
 //! backend NEW no longer measures, or whose calls now fail, fails the gate whatever its speed.
 
-use crate::losses::{self, Loss, Tally};
+use crate::analysis::losses::{self, Loss, Tally};
+use crate::bench::stats;
 use crate::results::{BenchmarkResults, Entry};
-use crate::stats;
 
 /// One backend's speed-up over the baseline backend, in BASE and in NEW.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -6,10 +6,10 @@
 //! every second comparison of two identical builds. Whatever the latencies, a row NEW lost,
 //! lost calls in, or has more failed calls in is a regression too (see `losses`).
 
-use crate::bootstrap::{self, Change, Metric};
-use crate::losses::{self, Loss, Tally};
+use crate::analysis::bootstrap::{self, Change, Metric};
+use crate::analysis::losses::{self, Loss, Tally};
+use crate::bench::stats;
 use crate::results::{BenchmarkResults, Entry};
-use crate::stats;
 
 /// What a comparison found for one row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
