@@ -65,6 +65,10 @@ pub struct Versions {
     pub compose: Option<String>,
     pub sandbox_python: Option<String>,
     pub local_python: Option<String>,
+    /// The host interpreter the local transport started (`--python`, or the one `python3`
+    /// resolves to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_interpreter: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

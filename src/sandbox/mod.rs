@@ -24,7 +24,9 @@ pub struct SandboxOptions {
     pub backends: Option<Vec<Backend>>,
     pub compose_file: PathBuf,
     pub service: String,
-    pub python: String,
+    /// `--python`; `None`: `python3` in the sandbox, and on the host the interpreter `python3`
+    /// resolves to (see [`crate::transport::host_python`]).
+    pub python: Option<String>,
     /// The `cmd` transport's prefix, split into words.
     pub prefix: Option<Vec<String>>,
     /// No notices on stderr.
@@ -86,6 +88,16 @@ pub fn prepare(
     }
     let needs_docker = backends.iter().any(|b| b.transport.needs_docker());
     let mut versions = Versions::default();
+    let host_python = backends
+        .iter()
+        .any(|b| b.transport == TransportKind::Local)
+        .then(|| {
+            reach
+                .python
+                .clone()
+                .unwrap_or_else(crate::transport::host_python)
+        });
+    versions.local_interpreter.clone_from(&host_python);
     let stack = if needs_docker {
         let Some(engine) = docker else {
             let named: Vec<String> = backends
@@ -149,7 +161,13 @@ pub fn prepare(
     let transports = backends
         .iter()
         .map(|b| {
-            let t = transport(b.transport, reach, stack.as_ref(), container.as_deref())?;
+            let t = transport(
+                b.transport,
+                reach,
+                host_python.as_deref(),
+                stack.as_ref(),
+                container.as_deref(),
+            )?;
             Ok((*b, t))
         })
         .collect::<Result<_>>()?;
@@ -160,14 +178,16 @@ pub fn prepare(
     })
 }
 
-/// The transport of one kind, over the stack and container that `prepare` set up.
+/// The transport of one kind, over the host interpreter, stack and container that `prepare`
+/// set up.
 fn transport(
     kind: TransportKind,
     reach: &SandboxOptions,
+    host_python: Option<&str>,
     stack: Option<&Stack>,
     container: Option<&str>,
 ) -> Result<Arc<dyn Transport>> {
-    let python = reach.python.to_string();
+    let python = reach.python.clone().unwrap_or_else(|| "python3".into());
     let exec = |container: &str| DockerExec {
         container: container.to_string(),
         python: python.clone(),
@@ -181,7 +201,9 @@ fn transport(
         )
     };
     Ok(match kind {
-        TransportKind::Local => Arc::new(Local { python }),
+        TransportKind::Local => Arc::new(Local {
+            python: host_python.ok_or_else(missing)?.to_string(),
+        }),
         TransportKind::Compose => {
             let stack = stack.ok_or_else(missing)?;
             Arc::new(Compose {

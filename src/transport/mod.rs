@@ -17,7 +17,7 @@ pub use cmd::{Prefix, parse_prefix};
 pub use compose::Compose;
 pub use container::Container;
 pub use docker::DockerExec;
-pub use local::Local;
+pub use local::{Local, host_python};
 pub use socket::{CONTAINER_DIR, Socket, prepare_dir};
 pub use started::{Control, Started, spawn};
 
