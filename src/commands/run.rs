@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{check_output_writable, now};
+use super::check_output_writable;
 use crate::agent::AgentOptions;
 use crate::bench::machine_load::LoadMonitor;
 use crate::bench::runner::{self, Load, Measurement, Plan, RunOutput};
@@ -21,7 +21,9 @@ use crate::bench::warnings::{self, Warning};
 use crate::bench::workload::{self, Workload};
 use crate::error::usage;
 use crate::report::table;
-use crate::results::{self, BenchmarkResults, Entry, Host, LoadShape, Settings, Tool, Versions};
+use crate::results::{
+    self, BenchmarkResults, Entry, Header, Host, LoadShape, Settings, Versions, now,
+};
 use crate::sandbox::backend::Backend;
 use crate::sandbox::compose_stack::Stack;
 use crate::sandbox::{self, Sandbox, SandboxOptions};
@@ -206,15 +208,11 @@ fn assemble(
     );
     let order = plan.order;
     BenchmarkResults {
-        schema_version: results::SCHEMA_VERSION,
-        tool: Tool {
-            name: env!("CARGO_PKG_NAME").into(),
-            version: env!("CARGO_PKG_VERSION").into(),
+        header: Header {
+            host,
+            ..Header::finished_now(results::SCHEMA_VERSION, measured.started_at.clone())
         },
-        started_at: measured.started_at.clone(),
-        finished_at: now(),
         complete: !measured.interrupted,
-        host,
         versions,
         settings: Settings {
             backends: plan.backends.iter().map(|(b, _)| b.to_string()).collect(),
