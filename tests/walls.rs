@@ -1,6 +1,6 @@
 //! The walls of the sandbox, tested from inside the real container: no network, a read-only
 //! root, no root and no capabilities, and the memory, CPU and pids limits of
-//! `docker-compose.yml` in force. Skips without a Docker engine; fails under CI=true.
+//! `docker-compose.yml` in force. Skips without a Docker engine; fails under CI.
 
 mod common;
 
@@ -10,7 +10,7 @@ use std::sync::MutexGuard;
 use common::{ROOT, bench, read_results};
 
 /// The sandbox lock when an engine answers, with the service up; `None` (skip) without an
-/// engine, a panic under CI=true.
+/// engine, a failure under CI.
 fn engine() -> Option<MutexGuard<'static, ()>> {
     let guard = common::sandbox::engine()?;
     let up = Command::new("docker")

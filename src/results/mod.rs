@@ -305,3 +305,76 @@ mod tests {
         assert!(e.is_err());
     }
 }
+
+/// Results files made up for unit tests of what reads them: no run, exact latencies.
+#[cfg(test)]
+pub(crate) mod synthetic {
+    use super::BenchmarkResults;
+    use crate::bench::stats;
+
+    /// One backend × workload: its successful calls' latencies (µs) and its failed calls.
+    #[derive(Clone)]
+    pub struct Row<'a> {
+        pub backend: &'a str,
+        pub workload: &'a str,
+        pub latencies_us: Vec<u64>,
+        pub errors: usize,
+    }
+
+    /// A row of `n` successful calls at `us` µs each, none failed.
+    pub fn row<'a>(backend: &'a str, workload: &'a str, us: u64, n: usize) -> Row<'a> {
+        Row {
+            backend,
+            workload,
+            latencies_us: vec![us; n],
+            errors: 0,
+        }
+    }
+
+    /// A complete results file of `rows`, `baseline` its baseline backend.
+    pub fn results(baseline: &str, rows: &[Row]) -> BenchmarkResults {
+        let mut backends: Vec<&str> = Vec::new();
+        let mut workloads: Vec<&str> = Vec::new();
+        for r in rows {
+            if !backends.contains(&r.backend) {
+                backends.push(r.backend);
+            }
+            if !workloads.contains(&r.workload) {
+                workloads.push(r.workload);
+            }
+        }
+        let entries: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|r| {
+                let mut h = stats::new_histogram();
+                for us in &r.latencies_us {
+                    h.record(us * 1000)
+                        .expect("latency within the histogram's range");
+                }
+                serde_json::json!({
+                    "backend": r.backend, "workload": r.workload,
+                    "calls": r.latencies_us.len() + r.errors, "errors": r.errors,
+                    "warmup_errors": 0,
+                    "errors_by_kind": if r.errors > 0 {
+                        serde_json::json!({"ZeroDivisionError": r.errors})
+                    } else {
+                        serde_json::json!({})
+                    },
+                    "error_samples": [], "latency_us": stats::summarize(&h), "exec_us": null,
+                    "throughput_per_s": 1.0, "elapsed_s": 1.0, "cold_start_us": null,
+                    "restarts": 0, "histogram": stats::encode(&h)
+                })
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "schema_version": super::SCHEMA_VERSION, "tool": {"name": "t", "version": "0"},
+            "started_at": "", "finished_at": "", "complete": true,
+            "host": {"cpus": 2, "os": "", "kernel": "", "arch": ""}, "versions": {},
+            "settings": {"backends": backends, "baseline": baseline, "workloads": workloads,
+                "calls_scale": 1.0, "warmup": 2, "timeout_s": 30.0, "compose_file": null,
+                "service": null, "order": "sequential"},
+            "histogram_encoding": super::HISTOGRAM_ENCODING, "results": entries
+        }))
+        .expect("a valid results file")
+    }
+}
