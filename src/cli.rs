@@ -28,6 +28,9 @@ Backends are named transport:strategy:
               pool=N      N persistent interpreters, each call to an idle one
               fork        a warm zygote forks a fresh child per call (process isolation)
               reset[=K]   persistent, state restored after each call, restart every K (1000)
+  engines     transport@podman:strategy runs on Podman (compose, docker, api over its
+              Docker-compatible socket; cmd@podman is `podman exec -i <container>`);
+              without @engine, Docker. See docs/podman.md.
   aliases     compose-exec = compose:per-call   (the original baseline)
               persistent   = compose:persistent (the original optimization)
 
@@ -44,7 +47,8 @@ Examples:
   sandbox-bench run --workloads simple_calc,json_parsing --output /tmp/r.json
   sandbox-bench run --backends compose:persistent,compose:pool=2 --concurrency 2
   sandbox-bench run --backends compose:per-call --rate 10 --duration 5
-  sandbox-bench run --backends cmd:persistent --prefix \"kubectl exec -i my-pod --\"";
+  sandbox-bench run --backends cmd:persistent --prefix \"kubectl exec -i my-pod --\"
+  sandbox-bench run --backends api:per-call,api@podman:per-call --workloads simple_calc";
 
 /// Measures executor strategies for untrusted Python side by side, with every answer checked.
 #[derive(Parser, Debug)]

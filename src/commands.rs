@@ -14,7 +14,7 @@ use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::agent::AgentOptions;
-use crate::backend::{ALIASES, Backend, TransportKind};
+use crate::backend::{ALIASES, Backend, Engine, TransportKind};
 use crate::compose;
 use crate::error::usage;
 use crate::machine_load::LoadMonitor;
@@ -156,7 +156,7 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
             .iter()
             .find(|(b, _)| b.to_string() == m.backend)
         {
-            Some((b, _)) if b.transport.needs_docker() => &mut versions.sandbox_python,
+            Some((b, _)) if b.sandboxed() => &mut versions.sandbox_python,
             _ => &mut versions.local_python,
         };
         if slot.is_none() {
@@ -292,6 +292,10 @@ pub fn list(workloads_dir: &Path) -> Result<ExitCode> {
     println!("Transports:");
     for t in TransportKind::ALL {
         println!("  {:<12} {}", t.name(), t.about());
+    }
+    println!("Engines (transport@engine:strategy):");
+    for e in Engine::ALL {
+        println!("  {:<12} {}", e.name(), e.about());
     }
     println!("Strategies:");
     for (name, about) in STRATEGIES {

@@ -28,13 +28,22 @@ impl Api {
     /// Connects to the engine (`DOCKER_HOST` or /var/run/docker.sock) and settles on the API
     /// version both sides speak (1.41 for Docker 20.10).
     pub fn connect(container: &str, python: &str) -> Result<Self, String> {
+        Self::connect_on(None, container, python)
+    }
+
+    /// `connect`, to the engine whose Docker-compatible socket is `host` (`unix:///…`) when one
+    /// is given: Podman's service speaks API 1.41 too.
+    pub fn connect_on(host: Option<&str>, container: &str, python: &str) -> Result<Self, String> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .map_err(|e| format!("cannot start the Engine API client: {e}"))?;
-        let docker = Docker::connect_with_unix_defaults()
-            .map_err(|e| format!("cannot reach the Docker Engine API: {e}"))?;
+        let docker = match host {
+            Some(host) => Docker::connect_with_unix(host, 120, bollard::API_DEFAULT_VERSION),
+            None => Docker::connect_with_unix_defaults(),
+        }
+        .map_err(|e| format!("cannot reach the Docker Engine API: {e}"))?;
         let docker = runtime
             .block_on(docker.negotiate_version())
             .map_err(|e| format!("the Docker Engine API does not answer: {e}"))?;

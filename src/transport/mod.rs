@@ -7,6 +7,7 @@ mod compose;
 mod container;
 mod docker;
 mod local;
+mod on_host;
 mod socket;
 mod started;
 
@@ -16,6 +17,7 @@ pub use compose::Compose;
 pub use container::Container;
 pub use docker::DockerExec;
 pub use local::Local;
+pub use on_host::OnHost;
 pub use socket::{CONTAINER_DIR, Socket, prepare_dir};
 pub use started::{Control, Started, spawn};
 
