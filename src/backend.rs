@@ -101,7 +101,7 @@ impl Engine {
         match self {
             Engine::Docker => "`transport:strategy` (no @engine) runs on the Docker engine",
             Engine::Podman => {
-                "`transport@podman:strategy`: compose, docker, api via its socket; cmd: podman exec"
+                "`transport@podman:strategy`: via its Docker-compatible socket; cmd: podman exec"
             }
         }
     }
@@ -113,14 +113,6 @@ impl Engine {
             (Engine::Podman, TransportKind::Local) => {
                 Some("local runs the host's python3, on no engine")
             }
-            (Engine::Podman, TransportKind::Socket) => Some(
-                "socket needs the agent's unix socket shared through a bind mount, which \
-                 rootful Podman 4.3 creates with the wrong owner for uid 65534; use api or cmd",
-            ),
-            (Engine::Podman, TransportKind::Container) => Some(
-                "container (`docker compose run --rm`) over Podman 4.3's compatible API loses \
-                 calls when containers are removed while their output is read; use cmd or api",
-            ),
             (Engine::Podman, _) => None,
         }
     }
@@ -300,10 +292,11 @@ mod tests {
             e.contains("unknown engine 'kube'") && e.contains("docker, podman"),
             "{e}"
         );
-        for refused in ["local@podman:per-call", "socket@podman:persistent"] {
-            let e = Backend::parse(refused).unwrap_err();
-            assert!(e.contains("not available on podman"), "{e}");
-        }
+        let e = Backend::parse("local@podman:per-call").unwrap_err();
+        assert!(
+            e.contains("not available on podman") && e.contains("no engine"),
+            "{e}"
+        );
     }
 
     #[test]

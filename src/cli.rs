@@ -28,9 +28,9 @@ Backends are named transport:strategy:
               pool=N      N persistent interpreters, each call to an idle one
               fork        a warm zygote forks a fresh child per call (process isolation)
               reset[=K]   persistent, state restored after each call, restart every K (1000)
-  engines     transport@podman:strategy runs on Podman (compose, docker, api over its
-              Docker-compatible socket; cmd@podman is `podman exec -i <container>`);
-              without @engine, Docker. See docs/podman.md.
+  engines     transport@podman:strategy runs on Podman: every transport but local, through
+              its Docker-compatible socket; cmd@podman is `podman exec -i <container>`.
+              Without @engine, Docker. See docs/podman.md.
   aliases     compose-exec = compose:per-call   (the original baseline)
               persistent   = compose:persistent (the original optimization)
 

@@ -198,10 +198,10 @@ fn transport(
         TransportKind::Docker => on_engine(Arc::new(exec(container.ok_or_else(missing)?))),
         TransportKind::Socket => {
             let stack = stack.ok_or_else(missing)?;
-            Arc::new(Socket::new(
-                exec(container.ok_or_else(missing)?),
-                &stack.shared_dir(),
-            ))
+            Arc::new(
+                Socket::new(exec(container.ok_or_else(missing)?), &stack.shared_dir())
+                    .on_host(host.as_deref()),
+            )
         }
         TransportKind::Api => {
             let api = Api::connect_on(host.as_deref(), container.ok_or_else(missing)?, &python)
@@ -229,11 +229,10 @@ fn transport(
         }),
         TransportKind::Container => {
             let stack = stack.ok_or_else(missing)?;
-            Arc::new(Container::new(
-                stack.file.clone(),
-                stack.service.clone(),
-                python,
-            ))
+            Arc::new(
+                Container::new(stack.file.clone(), stack.service.clone(), python)
+                    .on_host(host.as_deref()),
+            )
         }
     })
 }

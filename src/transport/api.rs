@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 use tokio::runtime::Runtime;
 
-use super::{Control, Started, Transport};
+use super::{Control, Started, Transport, with_host};
 
 /// Runs programs in one container through the Engine API.
 pub struct Api {
@@ -22,6 +22,8 @@ pub struct Api {
     docker: Docker,
     container: String,
     python: String,
+    /// The engine's socket when not Docker's default, for the equivalent CLI command.
+    host: Option<String>,
 }
 
 impl Api {
@@ -52,6 +54,7 @@ impl Api {
             docker,
             container: container.to_string(),
             python: python.to_string(),
+            host: host.map(String::from),
         })
     }
 
@@ -90,12 +93,12 @@ impl Transport for Api {
     }
 
     fn command(&self, program: &str, args: &[String]) -> duct::Expression {
-        // Only the trait's default `start` and `kill_in_sandbox` use a command, and this
-        // transport replaces both: this is the equivalent CLI command, for messages only.
+        // The trait's `start` and `kill_in_sandbox` are replaced here; this equivalent CLI
+        // command, on the same engine, serves messages and the probes' look into the sandbox.
         let mut argv = vec!["exec".to_string(), "-i".into(), self.container.clone()];
         argv.push(program.into());
         argv.extend(args.iter().cloned());
-        duct::cmd("docker", argv)
+        with_host(duct::cmd("docker", argv), self.host.as_deref())
     }
 
     fn start(&self, program: &str, args: &[String]) -> std::io::Result<Started> {

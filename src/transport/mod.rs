@@ -17,7 +17,7 @@ pub use compose::Compose;
 pub use container::Container;
 pub use docker::DockerExec;
 pub use local::Local;
-pub use on_host::OnHost;
+pub use on_host::{OnHost, with_host};
 pub use socket::{CONTAINER_DIR, Socket, prepare_dir};
 pub use started::{Control, Started, spawn};
 

@@ -19,13 +19,19 @@ impl Transport for OnHost {
     }
 
     fn command(&self, program: &str, args: &[String]) -> duct::Expression {
-        self.inner
-            .command(program, args)
-            .env("DOCKER_HOST", &self.host)
+        with_host(self.inner.command(program, args), Some(&self.host))
     }
 
     fn python(&self) -> &str {
         self.inner.python()
+    }
+}
+
+/// `command` with `DOCKER_HOST` set to `host` when one is given.
+pub fn with_host(command: duct::Expression, host: Option<&str>) -> duct::Expression {
+    match host {
+        Some(host) => command.env("DOCKER_HOST", host),
+        None => command,
     }
 }
 

@@ -70,3 +70,29 @@ pub fn processes_left() -> Vec<String> {
     }
     left
 }
+
+/// Podman's Docker-compatible socket, as the harness finds it (see `compose::podman_host`).
+pub fn podman_host() -> String {
+    sandbox_bench::compose::podman_host()
+}
+
+/// One sandbox at a time on Podman too.
+static PODMAN: Mutex<()> = Mutex::new(());
+
+/// The Podman lock when Podman and its service answer; `None` (skip, said on stderr) without
+/// them, a panic under CI=true (CI sets Podman up with scripts/setup-podman.sh).
+pub fn podman() -> Option<MutexGuard<'static, ()>> {
+    let answers = sandbox_bench::compose::podman_version(&podman_host()).is_some();
+    if !answers {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but Podman's service does not answer on {}: run `bash scripts/setup-podman.sh`",
+            podman_host()
+        );
+        eprintln!(
+            "SKIPPED: Podman's service does not answer on {} (run `bash scripts/setup-podman.sh`)",
+            podman_host()
+        );
+    }
+    answers.then(|| PODMAN.lock().unwrap_or_else(|e| e.into_inner()))
+}
