@@ -71,9 +71,9 @@ pub fn processes_left() -> Vec<String> {
     left
 }
 
-/// Podman's Docker-compatible socket, as the harness finds it (see `compose::podman_host`).
+/// Podman's Docker-compatible socket, as the harness finds it (see `compose_stack::podman_host`).
 pub fn podman_host() -> String {
-    sandbox_bench::compose::podman_host()
+    sandbox_bench::sandbox::compose_stack::podman_host()
 }
 
 /// One sandbox at a time on Podman too.
@@ -82,7 +82,7 @@ static PODMAN: Mutex<()> = Mutex::new(());
 /// The Podman lock when Podman and its service answer; `None` (skip, said on stderr) without
 /// them, a panic under CI=true (CI sets Podman up with scripts/setup-podman.sh).
 pub fn podman() -> Option<MutexGuard<'static, ()>> {
-    let answers = sandbox_bench::compose::podman_version(&podman_host()).is_some();
+    let answers = sandbox_bench::sandbox::compose_stack::podman_version(&podman_host()).is_some();
     if !answers {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),

@@ -1,27 +1,67 @@
-//! Reaching the backends: the Docker engine and the Compose sandbox when a backend needs them,
-//! then one transport per backend. `run` and the probe commands (faults, isolation, soak) share
-//! it, so a backend name means the same path everywhere.
+//! Reaching the backends: naming them ([`backend`]), choosing the default ones, the Docker engine
+//! and the Compose sandbox when a backend needs them ([`compose_stack`]), then one transport per
+//! backend (the kind → transport factory). `run` and the probe commands (faults, isolation, soak)
+//! share it, so a backend name means the same path everywhere.
 
-use std::path::Path;
+pub mod backend;
+pub mod compose_stack;
+
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Result;
 
-use crate::backend::{Backend, Engine, TransportKind};
-use crate::compose::{self, Stack};
 use crate::error::usage;
 use crate::results::Versions;
 use crate::transport::{
     Api, Compose, Container, DockerExec, Local, OnHost, Prefix, Socket, Transport,
 };
+use backend::{Backend, Engine, TransportKind};
+use compose_stack::Stack;
 
-/// How to reach the sandbox, as the user gave it.
-pub struct Reach<'a> {
-    pub compose_file: &'a Path,
-    pub service: &'a str,
-    pub python: &'a str,
+/// Which backends, and how to reach the sandbox, as the user gave them (already checked).
+#[derive(Debug, Clone)]
+pub struct SandboxOptions {
+    /// `None`: the default backends, chosen by whether a Docker engine answers.
+    pub backends: Option<Vec<Backend>>,
+    pub compose_file: PathBuf,
+    pub service: String,
+    pub python: String,
     /// The `cmd` transport's prefix, split into words.
-    pub prefix: Option<&'a [String]>,
+    pub prefix: Option<Vec<String>>,
+    /// No notices on stderr.
+    pub quiet: bool,
+}
+
+impl SandboxOptions {
+    /// Prints a notice on stderr unless quiet.
+    pub fn notice(&self, text: &str) {
+        if !self.quiet {
+            eprintln!("{text}");
+        }
+    }
+}
+
+/// The backends measured when none are named: the original pair in the Compose sandbox when an
+/// engine answers, else the same two strategies on the host.
+pub const DEFAULT_BACKENDS: [&str; 2] =
+    ["compose-exec,persistent", "local:per-call,local:persistent"];
+
+/// The backends to use (named, or the defaults) and the Docker engine's version if one answers.
+pub fn choose_backends(opts: &SandboxOptions) -> Result<(Vec<Backend>, Option<String>)> {
+    let docker = compose_stack::engine_version();
+    let backends = match &opts.backends {
+        Some(list) => list.clone(),
+        None if docker.is_some() => Backend::parse_list(DEFAULT_BACKENDS[0]).map_err(usage)?,
+        None => {
+            opts.notice(&format!(
+                "no Docker engine answers: measuring {} only (start one with                  `bash scripts/setup-docker.sh`, or name --backends)",
+                DEFAULT_BACKENDS[1]
+            ));
+            Backend::parse_list(DEFAULT_BACKENDS[1]).map_err(usage)?
+        }
+    };
+    Ok((backends, docker))
 }
 
 /// The backends, each with its transport, and what was found on the way.
@@ -41,13 +81,11 @@ struct OnEngine {
 }
 
 /// Checks the engines, brings the sandbox up on each engine a backend needs, and builds the
-/// transports. `docker` is the Docker engine's version when one answers; `notice` reports what
-/// is being used.
+/// transports. `docker` is the Docker engine's version when one answers.
 pub fn prepare(
     backends: &[Backend],
-    reach: &Reach,
+    reach: &SandboxOptions,
     docker: Option<String>,
-    notice: impl Fn(&str),
 ) -> Result<Sandbox> {
     if reach.prefix.is_none()
         && let Some(b) = backends
@@ -80,11 +118,11 @@ pub fn prepare(
                     )));
                 };
                 versions.docker = Some(version);
-                Stack::new(reach.compose_file, reach.service)?
+                Stack::new(&reach.compose_file, &reach.service)?
             }
             Engine::Podman => {
-                let host = compose::podman_host();
-                let Some(version) = compose::podman_version(&host) else {
+                let host = compose_stack::podman_host();
+                let Some(version) = compose_stack::podman_version(&host) else {
                     return Err(usage(format!(
                         "{} need Podman and its service on {host}, which does not answer: \
                          start it (`bash scripts/setup-podman.sh` as root) or set CONTAINER_HOST",
@@ -92,18 +130,18 @@ pub fn prepare(
                     )));
                 };
                 versions.podman = Some(version);
-                Stack::new(reach.compose_file, reach.service)?.on(&host)
+                Stack::new(&reach.compose_file, &reach.service)?.on(&host)
             }
         };
         if versions.compose.is_none() {
-            versions.compose = compose::compose_version();
+            versions.compose = compose_stack::compose_version();
         }
         if versions.compose.is_none() {
             return Err(usage(
                 "`docker compose` is missing: install Compose v2 (`bash scripts/setup-docker.sh`)",
             ));
         }
-        notice(&format!(
+        reach.notice(&format!(
             "sandbox: service '{}' of {} on {}",
             stack.service,
             stack.file.display(),
@@ -160,7 +198,7 @@ pub fn prepare(
 /// engine; on an engine other than Docker, the `docker` commands go to that engine's socket.
 fn transport(
     backend: &Backend,
-    reach: &Reach,
+    reach: &SandboxOptions,
     on: Option<&OnEngine>,
 ) -> Result<Arc<dyn Transport>> {
     let kind = backend.transport;
@@ -224,7 +262,7 @@ fn transport(
             python,
         }),
         TransportKind::Cmd => Arc::new(Prefix {
-            argv: reach.prefix.ok_or_else(missing)?.to_vec(),
+            argv: reach.prefix.clone().ok_or_else(missing)?,
             python,
         }),
         TransportKind::Container => {

@@ -58,7 +58,7 @@ impl TransportKind {
                 "the Docker Engine API (exec create/start/attach), no CLI process"
             }
             TransportKind::Container => {
-                "`docker compose run --rm -T <service>`: a new container, same image and limits"
+                "`docker compose run --rm -T <service>`: a new container per start"
             }
         }
     }
@@ -99,9 +99,9 @@ impl Engine {
     /// One line on the engine, for listings.
     pub fn about(self) -> &'static str {
         match self {
-            Engine::Docker => "`transport:strategy` (no @engine) runs on the Docker engine",
+            Engine::Docker => "the default: transport:strategy without @engine runs on Docker",
             Engine::Podman => {
-                "`transport@podman:strategy`: via its Docker-compatible socket; cmd: podman exec"
+                "on Podman, via its Docker-compatible socket (cmd@podman: podman exec -i)"
             }
         }
     }
