@@ -17,7 +17,7 @@ fn every_transport_runs_on_podman_beside_docker_in_one_run() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    write_workload(dir.path(), "sums", 3, &[("print(sum(range(10)))", "45")]);
+    write_workload(dir.path(), "sums", 3, &[("result = sum(range(10))", "45")]);
     let output = dir.path().join("results.json");
     let backends = [
         "docker:persistent",
