@@ -2,7 +2,7 @@
 //! root, no root and no capabilities, and the memory, CPU and pids limits of
 //! `docker-compose.yml` in force. Each wall is tested on Docker and on Podman (the same Compose
 //! file, brought up through Podman's Docker-compatible socket). Skips an engine that does not
-//! answer; fails under CI=true.
+//! answer, visibly; fails under CI.
 
 mod common;
 
@@ -63,7 +63,7 @@ impl On {
 }
 
 /// The sandbox lock when an engine answers, with the service up; `None` (skip) without an
-/// engine, a panic under CI=true.
+/// engine, a failure under CI.
 fn engine() -> Option<(MutexGuard<'static, ()>, On)> {
     let guard = common::sandbox::engine()?;
     Some((guard, On { host: None }.up()))
