@@ -83,7 +83,9 @@ fn isolation_on_podman_tells_a_fresh_interpreter_from_a_kept_one() {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("isolation.json");
     bench()
-        .args(["isolation", "--quiet"])
+        // A per-call start through `podman exec` can take seconds on a busy machine, and the
+        // probes' default 2 s timeout counts it.
+        .args(["isolation", "--quiet", "--timeout", "10"])
         .args(["--backends", "cmd@podman:per-call,cmd@podman:persistent"])
         .arg("--output")
         .arg(&output)
