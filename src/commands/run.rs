@@ -180,7 +180,7 @@ fn record_pythons(versions: &mut Versions, plan: &Plan, measurements: &[Measurem
             .iter()
             .find(|(b, _)| b.to_string() == m.backend)
         {
-            Some((b, _)) if b.transport.needs_docker() => &mut versions.sandbox_python,
+            Some((b, _)) if b.sandboxed() => &mut versions.sandbox_python,
             _ => &mut versions.local_python,
         };
         if slot.is_none() {

@@ -95,6 +95,9 @@ pub struct Host {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Versions {
     pub docker: Option<String>,
+    /// Podman's version, when a backend ran on Podman.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub podman: Option<String>,
     pub compose: Option<String>,
     pub sandbox_python: Option<String>,
     pub local_python: Option<String>,

@@ -72,3 +72,26 @@ pub fn processes_left() -> Vec<String> {
     }
     left
 }
+
+/// Podman's Docker-compatible socket, as the harness finds it (see `compose_stack::podman_host`).
+pub fn podman_host() -> String {
+    sandbox_bench::sandbox::compose_stack::podman_host()
+}
+
+/// One sandbox at a time on Podman too.
+static PODMAN: Mutex<()> = Mutex::new(());
+
+/// The Podman lock when Podman and its service answer; without them `None` (the test skips,
+/// visibly), or a failure under CI (which sets Podman up with scripts/setup-podman.sh) or
+/// `SANDBOX_BENCH_REQUIRE_PODMAN`.
+pub fn podman() -> Option<MutexGuard<'static, ()>> {
+    let answers = sandbox_bench::sandbox::compose_stack::podman_version(&podman_host()).is_some();
+    if !answers {
+        super::skip::skip(
+            &format!("Podman's service does not answer on {}", podman_host()),
+            "run `bash scripts/setup-podman.sh`",
+            Some("SANDBOX_BENCH_REQUIRE_PODMAN"),
+        );
+    }
+    answers.then(|| PODMAN.lock().unwrap_or_else(|e| e.into_inner()))
+}
