@@ -96,6 +96,8 @@ class CallTimeout(BaseException):
 class CappedWriter(io.TextIOBase):
     """A text stream that keeps at most `cap` characters."""
 
+    last = None
+
     def __init__(self, cap=OUTPUT_CAP):
         super().__init__()
         self.parts, self.size, self.cap, self.truncated = [], 0, cap, False
@@ -119,6 +121,17 @@ class CappedWriter(io.TextIOBase):
 
     def getvalue(self):
         return "".join(self.parts)
+
+    @classmethod
+    def pair(cls):
+        """Empty stdout and stderr writers for a call: the last call's, unless it closed one."""
+        pair = cls.last
+        if pair is None or pair[0].closed or pair[1].closed:
+            pair = cls.last = (cls(), cls())
+        else:
+            for writer in pair:
+                writer.parts, writer.size, writer.truncated = [], 0, False
+        return pair
 
 
 class Channel:
@@ -198,27 +211,23 @@ class Session:
             except OSError:  # already a group leader: the harness still kills it by pid
                 pass
         self.sid, self.pid = os.getsid(0), os.getpid()
-        self.loadavg = self.loadavg_id = None
+        self.loadavg = None
         self.seen = self.last_pid()
 
-    def last_pid(self):
+    def last_pid(self, again=True):
         """The last process id the kernel handed out (in this pid namespace), or None. Read
-        from /proc/loadavg through an fd kept open, checked to still be that file."""
+        from /proc/loadavg through an fd kept open: one pread. A call that closed or replaced
+        that fd makes it unreadable or not /proc/loadavg: it is opened again."""
         try:
             if self.loadavg is None:
                 self.loadavg = os.open("/proc/loadavg", os.O_RDONLY)
-                st = os.fstat(self.loadavg)
-                self.loadavg_id = (st.st_dev, st.st_ino)
-            else:
-                st = os.fstat(self.loadavg)
-                if (st.st_dev, st.st_ino) != self.loadavg_id:  # closed or replaced by a call
-                    self.loadavg = None
-                    return self.last_pid()
-            last = os.pread(self.loadavg, 256, 0).split()[-1]
-        except (OSError, IndexError):
-            self.loadavg = None
-            return None
-        return last if last.isdigit() else None
+            fields = os.pread(self.loadavg, 256, 0).split()
+            if len(fields) == 5 and b"/" in fields[3] and fields[4].isdigit():
+                return fields[4]
+        except OSError:
+            pass
+        self.loadavg = None  # not closed: that fd number may be the code's now
+        return self.last_pid(False) if again else None
 
     def members(self, pids=None):
         """Live processes of this session other than the agent, among `pids` (default: all)."""
@@ -227,6 +236,8 @@ class Session:
             if not name.isdigit() or int(name) == self.pid:
                 continue
             try:
+                if os.getsid(int(name)) != self.sid:  # one syscall; /proc only for the session
+                    continue
                 fd = os.open("/proc/%s/stat" % name, os.O_RDONLY)
                 try:
                     data = os.read(fd, 4096)
@@ -318,7 +329,7 @@ def describe(exc):
 def run_call(request, channel=None, session=None):
     """Runs one request's code in fresh globals and builds its reply."""
     code, stdin, timeout_ms = request["code"], request.get("stdin"), request.get("timeout_ms")
-    out, err = CappedWriter(), CappedWriter()
+    out, err = CappedWriter.pair()
     if channel is not None:
         channel.take_raw_output()  # written between calls (by a stale thread): not this call's
     saved = sys.stdin, sys.stdout, sys.stderr
@@ -505,27 +516,29 @@ class StateGuard:
 
 def serve_fork(channel):
     """The zygote: each request goes to a child forked ahead of time, which runs it and replies
-    itself. The successor is forked while that child runs, off the call's critical path."""
+    itself. Two children wait, warmed up; a successor is forked once the reply is out, so that
+    neither the fork nor the warm-up competes with a call for the CPU."""
     import gc
     import select
 
     gc.freeze()  # the collector then leaves the zygote's objects, and their pages, alone
-    waiting = [_Child(channel)]
+    waiting = [_Child(channel), _Child(channel)]
 
     def answer(request, line):
-        current = waiting.pop()
+        current = waiting.pop(0)
         try:
             current.hand_over(line)
         except OSError:  # the waiting child died (killed from outside): use a fresh one
             current.kill()
             current = _Child(channel)
             current.hand_over(line)
-        waiting.append(_Child(channel))
         current.await_reply(request, channel, select)
+        waiting.append(_Child(channel))
         _reap()
 
     serve_requests(channel, answer)
-    waiting.pop().kill()
+    for child in waiting:
+        child.kill()
     _reap(block=True)
 
 
