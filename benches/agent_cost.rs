@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sandbox_bench::agent::{self, AgentOptions, AgentProcess, Mode, Request};
-use sandbox_bench::compose::{self, Stack};
+use sandbox_bench::sandbox::compose_stack::{self, Stack};
 use sandbox_bench::strategy::{Call, Executor, Strategy};
 use sandbox_bench::transport::{Compose, Local, Transport};
 
@@ -204,7 +204,7 @@ fn checked(executor: &dyn Executor) -> Duration {
 }
 
 fn bench_fork() {
-    if compose::engine_version().is_none() || compose::compose_version().is_none() {
+    if compose_stack::engine_version().is_none() || compose_stack::compose_version().is_none() {
         println!("compose fork: SKIPPED (no Docker engine with Compose answers)");
         return;
     }
