@@ -10,7 +10,9 @@
 //!
 //! Environment: AGENT_COST_CALLS (loop calls, default 3000), AGENT_COST_STARTS (oneshot starts,
 //! default 40), AGENT_COST_FORK_CALLS (default 1000), AGENT_COST_ONLY (some of
-//! `loop,oneshot,fork`; default all), SANDBOX_BENCH_PYTHON (default python3).
+//! `loop,oneshot,fork`; default all), AGENT_COST_AGAINST (another agent.py, e.g. an older one
+//! from `git show REV:src/agent/agent.py`, run as a third loop agent beside the two), and
+//! SANDBOX_BENCH_PYTHON (default python3).
 
 use std::io::Write;
 use std::path::Path;
@@ -101,11 +103,18 @@ fn bench_loop(python: &str) {
     };
     let ours = agent::python_args(Mode::Loop, &AgentOptions::default());
     let minimal = vec!["-u".into(), "-c".into(), MINIMAL_AGENT.into()];
-    let mut agents = [
+    let mut agents = vec![
         start_loop_agent(&local, &ours),
         start_loop_agent(&local, &minimal),
     ];
-    let mut samples = [Vec::new(), Vec::new()];
+    let against = std::env::var("AGENT_COST_AGAINST").ok().map(|path| {
+        let source = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("AGENT_COST_AGAINST={path}: {e}"));
+        let args = vec!["-u".into(), "-c".into(), source, "loop".into()];
+        agents.push(start_loop_agent(&local, &args));
+        path
+    });
+    let mut samples = vec![Vec::new(); agents.len()];
     for i in 0..WARMUP + calls {
         for (agent, samples) in agents.iter_mut().zip(samples.iter_mut()) {
             let took = loop_call(agent, i as u64);
@@ -114,12 +123,17 @@ fn bench_loop(python: &str) {
             }
         }
     }
-    let [ours, minimal] = &mut samples;
-    let ratio = us(percentile(ours, 0.5)) / us(percentile(minimal, 0.5));
+    let minimal = us(percentile(&mut samples[1], 0.5));
+    let ratio = us(percentile(&mut samples[0], 0.5)) / minimal;
     println!("local loop, `{CODE}`, {calls} calls each, interleaved:");
-    println!("  agent (loop)        {}", describe(ours));
-    println!("  minimal loop agent  {}", describe(minimal));
+    println!("  agent (loop)        {}", describe(&mut samples[0]));
+    println!("  minimal loop agent  {}", describe(&mut samples[1]));
     println!("  ratio of p50s       {ratio:.2}×   (target ≤ 1.30×)");
+    if let Some(path) = against {
+        let other = us(percentile(&mut samples[2], 0.5)) / minimal;
+        println!("  {path}: {}", describe(&mut samples[2]));
+        println!("  its ratio to the minimal agent: {other:.2}×");
+    }
 }
 
 /// Wall time of one process start that runs `CODE`: bare, or the one-shot agent with a request.
@@ -160,13 +174,28 @@ fn oneshot_start(python: &str, agent_args: Option<&[String]>) -> Duration {
 fn bench_oneshot(python: &str) {
     let starts = env_usize("AGENT_COST_STARTS", 40);
     let args = agent::python_args(Mode::OneShot, &AgentOptions::default());
-    let (mut bare, mut ours) = (Vec::new(), Vec::new());
+    // Another agent.py sends what precedes its one-shot end line, if it has one.
+    let against = std::env::var("AGENT_COST_AGAINST").ok().map(|path| {
+        let source = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("AGENT_COST_AGAINST={path}: {e}"));
+        let end = "\n# ---- the one-shot agent ends here";
+        let source = source.split(end).next().unwrap_or_default().to_string();
+        (
+            path,
+            vec!["-u".into(), "-c".into(), source, "oneshot".into()],
+        )
+    });
+    let (mut bare, mut ours, mut other) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..starts + 3 {
         let b = oneshot_start(python, None);
         let o = oneshot_start(python, Some(&args));
+        let a = against
+            .as_ref()
+            .map(|(_, args)| oneshot_start(python, Some(args)));
         if i >= 3 {
             bare.push(b);
             ours.push(o);
+            other.extend(a);
         }
     }
     let ratio = us(percentile(&mut ours, 0.5)) / us(percentile(&mut bare, 0.5));
@@ -174,6 +203,11 @@ fn bench_oneshot(python: &str) {
     println!("  agent (oneshot)     {}", describe(&mut ours));
     println!("  bare python3 -c     {}", describe(&mut bare));
     println!("  ratio of p50s       {ratio:.3}×  (target ≤ 1.05×)");
+    if let Some((path, _)) = against {
+        let r = us(percentile(&mut other, 0.5)) / us(percentile(&mut bare, 0.5));
+        println!("  {path}: {}", describe(&mut other));
+        println!("  its ratio to bare python3 -c: {r:.3}×");
+    }
 }
 
 /// The sandbox's python3 `fork()`+`_exit()`+`waitpid()`, µs per round, measured inside it.
