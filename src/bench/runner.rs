@@ -167,7 +167,7 @@ pub fn open_loop_calls(rate: f64, duration: Duration) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::backend::TransportKind;
+    use crate::sandbox::backend::{Engine, TransportKind};
     use crate::strategy::Strategy;
     use crate::transport::fake::{Act, Fake};
 
@@ -191,6 +191,7 @@ mod tests {
     fn plan(fake: &Arc<Fake>, strategy: Strategy, workloads: Vec<Workload>) -> Plan {
         let backend = Backend {
             transport: TransportKind::Local,
+            engine: Engine::Docker,
             strategy,
         };
         Plan {
