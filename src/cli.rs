@@ -182,6 +182,8 @@ struct RunArgs {
     /// No progress bar and no notices; tables still go to stdout
     #[arg(short, long)]
     quiet: bool,
+    #[command(flatten)]
+    display: offline::DisplayArgs,
     /// Also write each histogram's percentile distribution (.hgrm, values in ms) into DIR
     #[arg(long, value_name = "DIR")]
     export_hgrm: Option<PathBuf>,
@@ -321,6 +323,7 @@ fn run_options(args: RunArgs) -> anyhow::Result<RunOptions> {
         load,
         preload,
         export_hgrm: args.export_hgrm,
+        view: args.display.view(),
     })
 }
 

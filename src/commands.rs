@@ -18,7 +18,7 @@ use crate::backend::{ALIASES, Backend, TransportKind};
 use crate::compose;
 use crate::error::usage;
 use crate::machine_load::LoadMonitor;
-use crate::report::table;
+use crate::report::console::{self, View};
 use crate::results::{self, BenchmarkResults, Entry, Host, LoadShape, Settings, Tool};
 use crate::runner::Measurement;
 use crate::runner::{self, Load, Plan};
@@ -58,6 +58,8 @@ pub struct RunOptions {
     pub preload: Vec<String>,
     /// Folder for `.hgrm` percentile distributions, one per backend × workload.
     pub export_hgrm: Option<PathBuf>,
+    /// How the console report is drawn.
+    pub view: View,
 }
 
 /// `sandbox-bench run`.
@@ -214,7 +216,7 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         max_load: Some(max_load),
     };
     let copy = results::save(&results, &opts.output)?;
-    print_report(&results);
+    print_report(&results, opts.view);
     if let Some(dir) = &opts.export_hgrm {
         let n = offline::export_hgrm(&results, dir)?;
         notice(
@@ -247,44 +249,9 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Prints the tables, the verdicts and any errors to stdout.
-pub fn print_report(results: &BenchmarkResults) {
-    println!("Latency per backend × workload (successful measured calls)");
-    println!("{}", table::latency_table(results));
-    if let Some(comparison) = table::comparison_table(results) {
-        println!("\nAgainst the baseline, {}", results.settings.baseline);
-        println!("{comparison}");
-    }
-    if let Some(waterfall) = crate::report::waterfall::waterfall_table(results) {
-        println!("\nWhere the time goes (per-call layers, outermost first)");
-        println!("{waterfall}");
-    }
-    for line in table::verdicts(results) {
-        println!("{line}");
-    }
-    if let Some(floor) = table::floor_table(results) {
-        println!(
-            "\nFloor: {} empty calls per backend, measured first",
-            results.settings.calibration_calls
-        );
-        println!("{floor}");
-    }
-    if !results.warnings.is_empty() {
-        println!("\nWarnings:");
-        for w in &results.warnings {
-            match (&w.backend, &w.workload) {
-                (Some(b), Some(wl)) => println!("  {b} · {wl}: {}", w.message),
-                _ => println!("  {}", w.message),
-            }
-        }
-    }
-    let errors = table::error_notes(results);
-    if !errors.is_empty() {
-        println!("\nErrors:");
-        for line in errors {
-            println!("  {line}");
-        }
-    }
+/// Prints the tables, the verdicts, the warnings and any errors to stdout.
+pub fn print_report(results: &BenchmarkResults, view: View) {
+    print!("{}", console::render(results, view));
 }
 
 /// `sandbox-bench list`.

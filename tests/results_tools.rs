@@ -132,6 +132,40 @@ fn report_renders_a_saved_run_in_every_format() {
 }
 
 #[test]
+fn report_fits_a_100_column_terminal_with_one_warning_line_per_kind() {
+    let out = bench()
+        .args(["report", "results/baseline.json"])
+        .env("COLUMNS", "100")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    common::assert_fits(&text, 100);
+    assert!(text.contains("compose:persistent  simple_calc"), "{text}");
+    assert!(!text.contains("Cold start"), "{text}");
+    let warnings = text.split("Warnings").nth(1).expect("warnings shown");
+    let kinds: Vec<&str> = warnings
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    let mut unique = kinds.clone();
+    unique.dedup();
+    assert_eq!(kinds, unique, "{text}");
+    assert!(kinds.contains(&"high_cv"), "{text}");
+
+    let wide = bench()
+        .args(["report", "results/baseline.json", "--wide", "--verbose"])
+        .env("COLUMNS", "100")
+        .output()
+        .unwrap();
+    let wide = String::from_utf8(wide.stdout).unwrap();
+    assert!(wide.contains("Cold start"), "{wide}");
+    assert!(wide.contains("σ is 124 % of the mean"), "{wide}");
+}
+
+#[test]
 fn files_of_another_schema_version_are_refused_with_a_message() {
     let dir = tempfile::tempdir().unwrap();
     let newer = dir.path().join("newer.json");

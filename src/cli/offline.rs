@@ -31,6 +31,29 @@ pub enum CompareFormatArg {
     Markdown,
 }
 
+/// How the console report is drawn; shared by `run` and `report`.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct DisplayArgs {
+    /// Every column of the latency table (min, p90, p99.9, max, cold start, floor, exec time),
+    /// however wide
+    #[arg(long)]
+    pub wide: bool,
+    /// Each warning on its own line with its details, not one line per kind
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+impl DisplayArgs {
+    /// The view for the terminal this process writes to.
+    pub fn view(self) -> crate::report::console::View {
+        crate::report::console::View {
+            wide: self.wide,
+            verbose: self.verbose,
+            width: crate::report::console::terminal_width(),
+        }
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct ReportArgs {
     /// A results file written by `sandbox-bench run`
@@ -47,6 +70,8 @@ pub struct ReportArgs {
     /// No notices on stderr
     #[arg(short, long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub display: DisplayArgs,
 }
 
 #[derive(Args, Debug)]
@@ -112,6 +137,7 @@ impl ReportArgs {
             output: self.output,
             export_hgrm: self.export_hgrm,
             quiet: self.quiet,
+            view: self.display.view(),
         })
     }
 }

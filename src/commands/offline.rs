@@ -11,6 +11,7 @@ use crate::bootstrap::{self, Metric};
 use crate::compare::{self, Comparison};
 use crate::error::usage;
 use crate::load;
+use crate::report::console::View;
 use crate::report::{comparison, hgrm, html, json, markdown};
 use crate::results::{BenchmarkResults, write_atomically};
 use crate::{gate, stats};
@@ -32,6 +33,7 @@ pub struct ReportOptions {
     pub output: Option<PathBuf>,
     pub export_hgrm: Option<PathBuf>,
     pub quiet: bool,
+    pub view: View,
 }
 
 /// Options of `sandbox-bench compare`, already checked.
@@ -119,7 +121,7 @@ pub fn report(opts: ReportOptions) -> Result<ExitCode> {
     let results = read(&opts.file)?;
     let bytes = match opts.format {
         ReportFormat::Table => {
-            super::print_report(&results);
+            super::print_report(&results, opts.view);
             None
         }
         ReportFormat::Markdown => Some(markdown::render(&results).into_bytes()),

@@ -3,7 +3,7 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, ContentArrangement, Table};
 
-use super::{format_ratio, format_us};
+use super::{format_mean_sd, format_ratio, format_us};
 use crate::results::{BenchmarkResults, Entry};
 use crate::stats;
 use crate::warnings;
@@ -63,7 +63,7 @@ pub fn latency_table(results: &BenchmarkResults) -> Table {
                     }
                 };
                 row.extend([
-                    format!("{} ± {}", format_us(l.mean), format_us(l.stddev)),
+                    format_mean_sd(l.mean, l.stddev),
                     format_us(l.min),
                     format_us(l.p50),
                     format_us(l.p90),
