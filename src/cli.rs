@@ -150,8 +150,12 @@ struct RunArgs {
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
     /// Rounds of the interleaved order: each runs a slice of every backend × workload
-    #[arg(long, value_name = "N", default_value_t = 10)]
+    #[arg(long, value_name = "N", default_value_t = 5)]
     rounds: usize,
+    /// Milliseconds of calls made and kept apart each time a backend × workload resumes after
+    /// another backend ran (at least one call): the switch warm-up, reported on its own (0: none)
+    #[arg(long, value_name = "MS", default_value_t = 100)]
+    switch_warmup: u64,
     /// Empty calls per backend measured first, as its floor (0 to skip)
     #[arg(long, value_name = "N", default_value_t = 20)]
     calibration: usize,
@@ -320,6 +324,7 @@ fn run_options(args: RunArgs) -> anyhow::Result<RunOptions> {
         seed: args.seed,
         rounds: args.rounds,
         calibration: args.calibration,
+        switch_warmup: Duration::from_millis(args.switch_warmup),
         load,
         preload,
         export_hgrm: args.export_hgrm,

@@ -17,7 +17,7 @@ use crate::agent::AgentOptions;
 use crate::backend::{ALIASES, Backend, TransportKind};
 use crate::compose;
 use crate::error::usage;
-use crate::machine_load::LoadMonitor;
+use crate::machine_load::{LoadMonitor, MachineSample};
 use crate::report::console::{self, View};
 use crate::results::{self, BenchmarkResults, Entry, Host, LoadShape, Settings, Tool};
 use crate::runner::Measurement;
@@ -53,6 +53,8 @@ pub struct RunOptions {
     pub rounds: usize,
     /// Empty calls per backend that measure its floor (0: none).
     pub calibration: usize,
+    /// How long calls are kept apart each time a pair resumes after another backend ran.
+    pub switch_warmup: Duration,
     pub load: Load,
     /// Modules every agent imports at start.
     pub preload: Vec<String>,
@@ -131,6 +133,7 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
             preload: opts.preload.clone(),
             reset: false,
         },
+        switch_warmup: opts.switch_warmup,
     };
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
@@ -145,12 +148,22 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
     let progress = progress_bar(&opts, plan.total_calls());
     let load = LoadMonitor::start();
     let output = runner::run(&plan, &progress, &stop);
-    let max_load = load.stop();
+    let machine = load.stop();
     progress.finish_and_clear();
     let interrupted = stop.load(Ordering::SeqCst);
     let measurements = &output.measurements;
     let host = Host::detect();
-    let warnings = collect_warnings(measurements, max_load, host.cpus, opts.load.clients());
+    let mut warnings = collect_warnings(measurements, &machine, host.cpus, opts.load.clients());
+    for (backend, floor) in &output.fork_floors {
+        if let Err(e) = floor {
+            warnings.push(Warning {
+                kind: "fork_floor".into(),
+                backend: Some(backend.clone()),
+                workload: None,
+                message: format!("the sandbox's fork floor could not be measured: {e}"),
+            });
+        }
+    }
 
     for m in measurements {
         let slot = match plan
@@ -200,6 +213,8 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
                 Order::Sequential => None,
             },
             calibration_calls: opts.calibration,
+            switch_warmup_ms: matches!(order, Order::Interleaved { .. })
+                .then_some(opts.switch_warmup.as_secs_f64() * 1000.0),
             prefix: opts.prefix.as_ref().map(|words| {
                 shlex::try_join(words.iter().map(String::as_str))
                     .unwrap_or_else(|_| words.join(" "))
@@ -213,7 +228,13 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
             .collect(),
         results: measurements.iter().map(Entry::from_measurement).collect(),
         warnings,
-        max_load: Some(max_load),
+        max_load: Some(machine.load_max),
+        fork_floors: output
+            .fork_floors
+            .iter()
+            .filter_map(|(b, f)| Some((b.clone(), *f.as_ref().ok()?)))
+            .collect(),
+        machine: Some(machine),
     };
     let copy = results::save(&results, &opts.output)?;
     print_report(&results, opts.view);
@@ -314,7 +335,7 @@ fn progress_bar(opts: &RunOptions, total: u64) -> ProgressBar {
 /// Every reason to doubt a figure of this run.
 fn collect_warnings(
     measurements: &[Measurement],
-    max_load: f64,
+    machine: &MachineSample,
     cpus: usize,
     clients: usize,
 ) -> Vec<Warning> {
@@ -327,7 +348,8 @@ fn collect_warnings(
         .map(|m| (m.backend.clone(), m.workload.clone(), m.samples.len()))
         .collect();
     found.extend(warnings::few_samples(&rows));
-    found.extend(warnings::machine_load(max_load, cpus, clients));
+    found.extend(warnings::machine_load(machine.load_max, cpus, clients));
+    found.extend(warnings::cpu_steal(machine));
     found
 }
 

@@ -166,6 +166,45 @@ fn report_fits_a_100_column_terminal_with_one_warning_line_per_kind() {
 }
 
 #[test]
+fn ci_dashboard_exports_hold_every_row_with_its_interval() {
+    let run = |format: &str| -> serde_json::Value {
+        let out = bench()
+            .args(["report", "results/baseline.json", "--format", format])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{format}");
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let action = run("github-benchmark");
+    let entries = action.as_array().unwrap();
+    assert_eq!(entries.len(), 14);
+    let first = &entries[0];
+    assert_eq!(first["name"], "compose:per-call/simple_calc p50");
+    assert_eq!(first["unit"], "us");
+    assert!(first["range"].as_str().unwrap().starts_with("± "));
+    assert!(first["extra"].as_str().unwrap().contains("50 calls"));
+
+    let bmf = run("bmf");
+    let rows = bmf.as_object().unwrap();
+    assert_eq!(rows.len(), 14);
+    for (name, measures) in rows {
+        let l = &measures["latency"];
+        let (low, value, high) = (
+            l["lower_value"].as_f64().unwrap(),
+            l["value"].as_f64().unwrap(),
+            l["upper_value"].as_f64().unwrap(),
+        );
+        assert!(low <= value && value <= high, "{name}: {l}");
+    }
+    // The same p50 in both, in µs and in ns.
+    let p50_us = first["value"].as_f64().unwrap();
+    let p50_ns = bmf["compose:per-call/simple_calc"]["latency"]["value"]
+        .as_f64()
+        .unwrap();
+    assert!((p50_ns / 1000.0 - p50_us).abs() < 0.01);
+}
+
+#[test]
 fn files_of_another_schema_version_are_refused_with_a_message() {
     let dir = tempfile::tempdir().unwrap();
     let newer = dir.path().join("newer.json");
@@ -188,7 +227,7 @@ fn files_of_another_schema_version_are_refused_with_a_message() {
         .args(["-o", "x.md"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("--output needs --format"));
+        .stderr(predicate::str::contains("--output needs a --format"));
     bench()
         .args(["run", "--backends", "local:persistent", "--export-hgrm"])
         .arg(newer.join("not-a-dir"))

@@ -15,6 +15,10 @@ pub enum FormatArg {
     Markdown,
     Json,
     Html,
+    /// github-action-benchmark's customSmallerIsBetter JSON (p50 per row, µs)
+    GithubBenchmark,
+    /// Bencher Metric Format (latency in ns with bootstrap bounds, throughput)
+    Bmf,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -125,10 +129,12 @@ impl ReportArgs {
             FormatArg::Markdown => ReportFormat::Markdown,
             FormatArg::Json => ReportFormat::Json,
             FormatArg::Html => ReportFormat::Html,
+            FormatArg::GithubBenchmark => ReportFormat::GithubBenchmark,
+            FormatArg::Bmf => ReportFormat::Bmf,
         };
         if format == ReportFormat::Table && self.output.is_some() {
             return Err(usage(
-                "--output needs --format markdown, json or html (tables go to stdout)",
+                "--output needs a --format other than table (tables go to stdout)",
             ));
         }
         Ok(ReportOptions {

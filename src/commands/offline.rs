@@ -12,7 +12,7 @@ use crate::compare::{self, Comparison};
 use crate::error::usage;
 use crate::load;
 use crate::report::console::View;
-use crate::report::{comparison, hgrm, html, json, markdown};
+use crate::report::{bmf, comparison, github_benchmark, hgrm, html, json, markdown};
 use crate::results::{BenchmarkResults, write_atomically};
 use crate::{gate, stats};
 
@@ -23,6 +23,8 @@ pub enum ReportFormat {
     Markdown,
     Json,
     Html,
+    GithubBenchmark,
+    Bmf,
 }
 
 /// Options of `sandbox-bench report`, already checked.
@@ -127,6 +129,8 @@ pub fn report(opts: ReportOptions) -> Result<ExitCode> {
         ReportFormat::Markdown => Some(markdown::render(&results).into_bytes()),
         ReportFormat::Json => Some(json::render(&results).context("cannot encode the results")?),
         ReportFormat::Html => Some(html::render(&results).into_bytes()),
+        ReportFormat::GithubBenchmark => Some(github_benchmark::render(&results).into_bytes()),
+        ReportFormat::Bmf => Some(bmf::render(&results).into_bytes()),
     };
     if let Some(bytes) = bytes {
         emit(&bytes, opts.output.as_deref())?;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::grid::{Grid, wrap};
 use super::markdown::cells;
-use super::{table, waterfall};
+use super::{format_us, table, waterfall};
 use crate::results::BenchmarkResults;
 use crate::warnings::Warning;
 
@@ -86,8 +86,14 @@ pub fn render(results: &BenchmarkResults, view: View) -> String {
     if !view.wide {
         para(
             &mut out,
-            "More columns (min, p90, p99.9, max, cold start, floor, exec time): --wide",
+            "More columns (min, p90, p99.9, max, cold start, floor, exec time, switch): --wide",
         );
+    }
+    if let Some(line) = switch_line(results) {
+        para(&mut out, &line);
+    }
+    for line in fork_floor_lines(results) {
+        para(&mut out, &line);
     }
     if let Some(t) = table::comparison_table(results) {
         out.push('\n');
@@ -133,6 +139,22 @@ pub fn render(results: &BenchmarkResults, view: View) -> String {
             Some(view.width),
         );
     }
+    if let Some(m) = &results.machine {
+        out.push('\n');
+        para(
+            &mut out,
+            &format!(
+                "Machine during the run: load average up to {:.2} (mean {:.2}) on {} cores; \
+                 CPU {:.0} % busy, {:.1} % stolen by the hypervisor (worst second {:.0} %)",
+                m.load_max,
+                m.load_mean,
+                results.host.cpus,
+                m.busy_percent,
+                m.steal_percent,
+                m.steal_max_percent
+            ),
+        );
+    }
     if !results.warnings.is_empty() {
         out.push('\n');
         if view.verbose {
@@ -161,11 +183,90 @@ pub fn render(results: &BenchmarkResults, view: View) -> String {
         out.push('\n');
         para(&mut out, "Errors:");
         for line in errors {
-            out.push_str(&wrap(&format!("  {line}"), prose, "    "));
+            // The counts, then the first message on a line of its own.
+            let (counts, first) = line.split_once("; first: ").unwrap_or((&line, ""));
+            out.push_str(&wrap(&format!("  {counts}"), prose, "    "));
             out.push('\n');
+            if !first.is_empty() {
+                out.push_str(&wrap(&format!("    first: {first}"), prose, "      "));
+                out.push('\n');
+            }
         }
     }
     out
+}
+
+/// What resuming after another backend cost: per backend, the p50 of its switch warm-up calls
+/// (kept out of the table) beside the p50 of its measured calls, both the median over its rows.
+pub fn switch_line(results: &BenchmarkResults) -> Option<String> {
+    let ms = results.settings.switch_warmup_ms?;
+    let median = |mut v: Vec<f64>| -> Option<f64> {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied()
+    };
+    let parts: Vec<String> = results
+        .settings
+        .backends
+        .iter()
+        .filter_map(|b| {
+            let rows = results.results.iter().filter(|e| &e.backend == b);
+            let calls: usize = rows.clone().map(|e| e.switch_warmup_calls).sum();
+            let switch = median(
+                rows.clone()
+                    .filter_map(|e| Some(e.switch_warmup_us.as_ref()?.p50))
+                    .collect(),
+            )?;
+            let steady = median(
+                rows.filter_map(|e| Some(e.latency_us.as_ref()?.p50))
+                    .collect(),
+            )?;
+            Some(format!(
+                "{b} {} ({calls} calls; measured p50 {})",
+                format_us(switch),
+                format_us(steady)
+            ))
+        })
+        .collect();
+    (!parts.is_empty()).then(|| {
+        format!(
+            "Switch warm-up, the first {ms:.0} ms of calls after another backend ran, kept out of \
+             the figures: p50 {}",
+            parts.join("; ")
+        )
+    })
+}
+
+/// Beside each fork backend's p50s, the sandbox's own fork + exit + wait: the part of the
+/// p50 that belongs to the platform, not to the strategy.
+pub fn fork_floor_lines(results: &BenchmarkResults) -> Vec<String> {
+    results
+        .fork_floors
+        .iter()
+        .map(|(backend, f)| {
+            let p50s: Vec<f64> = results
+                .results
+                .iter()
+                .filter(|e| &e.backend == backend)
+                .filter_map(|e| e.latency_us.as_ref().map(|l| l.p50))
+                .collect();
+            let (lo, hi) = p50s
+                .iter()
+                .fold((f64::INFINITY, 0.0f64), |(a, b), &x| (a.min(x), b.max(x)));
+            let p50 = match p50s.len() {
+                0 => "no p50".to_string(),
+                1 => format!("p50 {}", format_us(lo)),
+                n => format!("p50 {}–{} over {n} workloads", format_us(lo), format_us(hi)),
+            };
+            format!(
+                "{backend}: {p50}; the sandbox's own fork + exit + wait of its interpreter \
+                 takes {} of that (p25–p75 {}–{}, {} forks)",
+                format_us(f.p50_us),
+                format_us(f.p25_us),
+                format_us(f.p75_us),
+                f.forks
+            )
+        })
+        .collect()
 }
 
 fn push_grid(out: &mut String, grid: &Grid, limit: Option<usize>) {

@@ -1,12 +1,15 @@
 //! Renderers: results in, text out. They never measure and never write files.
 
+pub mod bmf;
 pub mod comparison;
 pub mod console;
+pub mod github_benchmark;
 pub mod grid;
 pub mod hgrm;
 pub mod html;
 pub mod json;
 pub mod markdown;
+pub mod points;
 pub mod probe_tables;
 pub mod svg;
 pub mod table;

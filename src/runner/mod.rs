@@ -2,9 +2,11 @@
 //! fresh executor, one cold-start call, the warm-up calls, and the measured calls, in the
 //! order the schedule gives; each call is timed from request to validated reply.
 
+pub mod fork_floor;
 mod measurement;
 mod pair;
 
+pub use fork_floor::ForkFloor;
 pub use measurement::{Failure, Measurement, check};
 
 use std::sync::Arc;
@@ -15,7 +17,8 @@ use indicatif::ProgressBar;
 
 use crate::agent::AgentOptions;
 use crate::backend::Backend;
-use crate::schedule::{self, Order};
+use crate::schedule::{self, Order, Slice};
+use crate::strategy::Strategy;
 use crate::transport::Transport;
 use crate::workload::{Case, Workload};
 use pair::Pair;
@@ -32,6 +35,10 @@ pub struct Plan {
     pub calibration: usize,
     pub load: Load,
     pub agent: AgentOptions,
+    /// How long calls are made and kept apart each time a backend × workload resumes after
+    /// another backend's calls (at least one call): the cost of the switch, reported, not
+    /// mixed into the figures. Zero: no switch warm-up.
+    pub switch_warmup: Duration,
 }
 
 /// The shape of the load: closed-loop clients, or an open-loop rate.
@@ -76,13 +83,53 @@ impl Plan {
         } else {
             0
         };
-        ((per_backend + calibration) * self.backends.len()) as u64
+        // A switch warm-up's calls depend on the backend's speed: the bar counts one each.
+        let switches = if self.switch_warmup.is_zero() {
+            0
+        } else {
+            let floors = if self.calibration > 0 {
+                self.backends.len().saturating_sub(1)
+            } else {
+                0
+            };
+            floors + self.slices().iter().filter(|(_, s)| *s).count()
+        };
+        ((per_backend + calibration) * self.backends.len() + switches) as u64
+    }
+
+    /// The slices of measured calls in order, each with whether it comes right after another
+    /// backend's calls.
+    fn slices(&self) -> Vec<(Slice, bool)> {
+        let calls: Vec<usize> = self
+            .backends
+            .iter()
+            .flat_map(|_| self.workloads.iter().map(|w| self.measured_calls(w)))
+            .collect();
+        // An open loop runs each pair for its whole duration: a rate cannot be cut into slices.
+        let order = match self.load {
+            Load::Open { .. } => Order::Sequential,
+            Load::Closed { .. } => self.order,
+        };
+        let per_backend = self.workloads.len().max(1);
+        // The floors are measured first, the last backend's at the end.
+        let mut last = (self.calibration > 0).then(|| self.backends.len() - 1);
+        schedule::schedule(&calls, order)
+            .into_iter()
+            .map(|slice| {
+                let backend = slice.pair / per_backend;
+                let switched = last.is_some_and(|b| b != backend);
+                last = Some(backend);
+                (slice, switched)
+            })
+            .collect()
     }
 }
 /// What a run measured: each backend's floor, then each backend × workload.
 pub struct RunOutput {
     pub calibration: Vec<Measurement>,
     pub measurements: Vec<Measurement>,
+    /// Each fork backend's platform floor, or why it could not be measured.
+    pub fork_floors: Vec<(String, Result<ForkFloor, String>)>,
 }
 
 /// The empty call that measures a backend's floor.
@@ -105,13 +152,23 @@ pub fn run(plan: &Plan, progress: &ProgressBar, stop: &AtomicBool) -> RunOutput 
     let mut calibration = Vec::new();
     if plan.calibration > 0 {
         let empty = calibration_workload(plan.calibration as u32);
-        for (backend, transport) in &plan.backends {
+        for (i, (backend, transport)) in plan.backends.iter().enumerate() {
             if stop.load(Ordering::Relaxed) {
                 break;
             }
             let mut pair = Pair::new(plan, backend, transport, &empty);
+            if i > 0 && !plan.switch_warmup.is_zero() {
+                pair.switch_warm_up(plan, 0, progress);
+            }
             pair.run_slice(plan, 0, plan.calibration, progress, stop);
             calibration.push(pair.finish());
+        }
+    }
+    let mut fork_floors = Vec::new();
+    for (backend, transport) in &plan.backends {
+        if backend.strategy == Strategy::Fork && !stop.load(Ordering::Relaxed) {
+            let floor = fork_floor::measure(Arc::clone(transport), &plan.agent, plan.timeout);
+            fork_floors.push((backend.to_string(), floor));
         }
     }
     let mut pairs: Vec<Pair> = plan
@@ -123,18 +180,12 @@ pub fn run(plan: &Plan, progress: &ProgressBar, stop: &AtomicBool) -> RunOutput 
                 .map(move |w| Pair::new(plan, backend, transport, w))
         })
         .collect();
-    let calls: Vec<usize> = pairs
+    let mut left: Vec<usize> = pairs
         .iter()
         .map(|p| plan.measured_calls(p.workload))
         .collect();
-    let mut left = calls.clone();
     let mut measurements: Vec<Option<Measurement>> = (0..pairs.len()).map(|_| None).collect();
-    // An open loop runs each pair for its whole duration: a rate cannot be cut into slices.
-    let order = match plan.load {
-        Load::Open { .. } => Order::Sequential,
-        Load::Closed { .. } => plan.order,
-    };
-    for slice in schedule::schedule(&calls, order) {
+    for (slice, switched) in plan.slices() {
         if stop.load(Ordering::Relaxed) {
             break;
         }
@@ -143,6 +194,9 @@ pub fn run(plan: &Plan, progress: &ProgressBar, stop: &AtomicBool) -> RunOutput 
                 pairs[slice.pair].run_open(plan, rate, duration, progress, stop)
             }
             Load::Closed { .. } => {
+                if switched && !plan.switch_warmup.is_zero() {
+                    pairs[slice.pair].switch_warm_up(plan, slice.start, progress);
+                }
                 pairs[slice.pair].run_slice(plan, slice.start, slice.len, progress, stop)
             }
         }
@@ -160,6 +214,7 @@ pub fn run(plan: &Plan, progress: &ProgressBar, stop: &AtomicBool) -> RunOutput 
     RunOutput {
         calibration,
         measurements,
+        fork_floors,
     }
 }
 /// Calls an open-loop run makes: `rate × duration`, at least one.

@@ -16,6 +16,9 @@ use crate::strategy::{Call, Executor};
 use crate::transport::Transport;
 use crate::workload::{Case, Workload};
 
+/// A bound on one switch warm-up's calls, whatever the backend's speed.
+const MAX_SWITCH_CALLS: usize = 2000;
+
 /// One backend × workload: its executor, kept across slices, and what it measured so far.
 pub(super) struct Pair<'a> {
     pub(super) workload: &'a Workload,
@@ -111,6 +114,32 @@ impl<'a> Pair<'a> {
         for (failure, what) in failed {
             self.m.warmup_errors += 1;
             self.m.note_error(&failure, what);
+        }
+    }
+
+    /// The switch warm-up before calls from `start` on: calls right after another backend's,
+    /// for `plan.switch_warmup` (at least one call), timed into their own histogram, never
+    /// into the measured figures.
+    pub(super) fn switch_warm_up(&mut self, plan: &Plan, start: usize, progress: &ProgressBar) {
+        // A pair's first slice: its cold start and warm-up come first.
+        self.warm_up(plan, progress);
+        let Some(executor) = self.executor.as_deref() else {
+            return;
+        };
+        let began = Instant::now();
+        let mut i = 0;
+        while i == 0 || (began.elapsed() < plan.switch_warmup && i < MAX_SWITCH_CALLS) {
+            let case = self.workload.case(start + i);
+            self.m.switch_calls += 1;
+            match timed_call(executor, case, plan.timeout, None, progress) {
+                Ok((latency, _)) => stats::record(&mut self.m.switch, latency),
+                Err(failure) => {
+                    self.m.warmup_errors += 1;
+                    self.m
+                        .note_error(&failure, format!("switch warm-up call {}", i + 1));
+                }
+            }
+            i += 1;
         }
     }
 
