@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use super::grid::{Grid, wrap};
 use super::markdown::cells;
 use super::{format_us, table, waterfall};
+use crate::bench::warnings::Warning;
 use crate::results::BenchmarkResults;
-use crate::warnings::Warning;
 
 /// The columns of the default latency table; the others need `--wide`.
 pub const COMPACT: [&str; 9] = [

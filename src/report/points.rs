@@ -1,9 +1,9 @@
 //! Each backend × workload as one point for a CI dashboard: its p50 with a bootstrap interval,
 //! the figures the GitHub benchmark and Bencher exports are made of.
 
-use crate::bootstrap::{self, Metric};
+use crate::analysis::bootstrap::{self, Metric};
+use crate::bench::stats;
 use crate::results::BenchmarkResults;
-use crate::stats;
 
 /// One backend × workload's p50 and its 95 % bootstrap interval, in microseconds.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,10 +4,10 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, ContentArrangement, Table};
 
 use super::{format_mean_sd, format_ratio, format_us};
-use crate::bootstrap::{self, Metric};
+use crate::analysis::bootstrap::{self, Metric};
+use crate::bench::stats;
+use crate::bench::warnings;
 use crate::results::{BenchmarkResults, Entry};
-use crate::stats;
-use crate::warnings;
 
 fn new_table(header: Vec<&str>) -> Table {
     let mut table = Table::new();

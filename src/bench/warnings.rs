@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::machine_load::MachineSample;
+use crate::bench::machine_load::MachineSample;
 
 /// Samples whose modified Z-score (0.6745·(x − median) / MAD) exceeds this are outliers, the
 /// robust test hyperfine uses.

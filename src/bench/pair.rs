@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 use indicatif::ProgressBar;
 
 use super::measurement::{Failure, Measurement, check};
-use super::{Plan, open_loop_calls};
-use crate::backend::Backend;
-use crate::stats;
+use super::runner::{Plan, open_loop_calls};
+use crate::bench::stats;
+use crate::bench::workload::{Case, Workload};
+use crate::sandbox::backend::Backend;
 use crate::strategy::{Call, Executor};
 use crate::transport::Transport;
-use crate::workload::{Case, Workload};
 
 /// A bound on one switch warm-up's calls, whatever the backend's speed.
 const MAX_SWITCH_CALLS: usize = 2000;

@@ -1,5 +1,8 @@
 //! The results file: what a run measured, with the facts needed to trust and re-read it later.
-//! Written atomically (temporary file, then rename), so a reader never sees half a file.
+//! Written atomically (temporary file, then rename), so a reader never sees half a file; read
+//! back with the schema version checked first ([`reading`]).
+
+pub mod reading;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -7,10 +10,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::machine_load::MachineSample;
-use crate::runner::{ForkFloor, Load, Measurement};
-use crate::stats::{self, LatencySummary};
-use crate::warnings::Warning;
+use crate::bench::machine_load::MachineSample;
+use crate::bench::runner::{ForkFloor, Load, Measurement};
+use crate::bench::stats::{self, LatencySummary};
+use crate::bench::warnings::Warning;
 
 /// Bumped whenever a field changes meaning or disappears.
 pub const SCHEMA_VERSION: u32 = 1;
