@@ -319,6 +319,50 @@ mod tests {
     }
 
     #[test]
+    fn a_switch_from_another_backend_gets_a_warm_up_kept_out_of_the_figures() {
+        let fake = Arc::new(Fake::answering());
+        let mut plan = plan(&fake, Strategy::Persistent, vec![workload("a", 1, 6)]);
+        let other = Backend {
+            transport: TransportKind::Local,
+            strategy: Strategy::Pool(1),
+        };
+        plan.backends
+            .push((other, Arc::clone(&fake) as Arc<dyn Transport>));
+        plan.order = Order::Interleaved { seed: 1, rounds: 3 };
+        plan.calibration = 2;
+        // The fake answers at once: a warm-up that long still ends, after at least one call.
+        plan.switch_warmup = Duration::from_millis(5);
+        let slices = plan.slices();
+        let switches = slices.iter().filter(|(_, s)| *s).count();
+        // After the floors (the last backend's last), a slice of the other backend switches.
+        let mut last = 1;
+        for (slice, switched) in &slices {
+            assert_eq!(*switched, slice.pair != last, "{slices:?}");
+            last = slice.pair;
+        }
+        let out = run_plan(&plan);
+        let made: usize = out.measurements.iter().map(|m| m.switch_calls).sum();
+        assert!(
+            made >= switches,
+            "{made} switch calls for {switches} switches"
+        );
+        let timed: u64 = out.measurements.iter().map(|m| m.switch.len()).sum();
+        assert_eq!(timed as usize, made);
+        // The measured figures hold the measured calls only.
+        let samples: Vec<usize> = out.measurements.iter().map(|m| m.samples.len()).collect();
+        assert_eq!(samples, vec![6, 6]);
+        assert!(
+            out.calibration[1].switch_calls >= 1,
+            "the second floor waits too"
+        );
+        assert_eq!(out.calibration[0].switch_calls, 0);
+
+        plan.switch_warmup = Duration::ZERO;
+        let out = run_plan(&plan);
+        assert!(out.measurements.iter().all(|m| m.switch_calls == 0));
+    }
+
+    #[test]
     fn wrong_answers_and_deaths_are_counted_not_timed() {
         let fake = Arc::new(Fake::new(|seen| match seen.overall {
             5 => Act::Wrong("'nope'".into()),
