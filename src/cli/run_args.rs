@@ -102,7 +102,7 @@ pub struct RunArgs {
     rounds: usize,
     /// Milliseconds of calls made and kept apart each time a backend × workload resumes after
     /// another backend ran (at least one call): the switch warm-up, reported on its own (0: none)
-    #[arg(long, value_name = "MS", default_value_t = 100)]
+    #[arg(long, value_name = "MS", default_value_t = 20)]
     switch_warmup: u64,
     /// Empty calls per backend measured first, as its floor (0 to skip)
     #[arg(long, value_name = "N", default_value_t = 20)]
