@@ -222,7 +222,7 @@ pub fn open_loop_calls(rate: f64, duration: Duration) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::backend::TransportKind;
+    use crate::sandbox::backend::{Engine, TransportKind};
     use crate::strategy::Strategy;
     use crate::transport::fake::{Act, Fake};
 
@@ -246,6 +246,7 @@ mod tests {
     fn plan(fake: &Arc<Fake>, strategy: Strategy, workloads: Vec<Workload>) -> Plan {
         let backend = Backend {
             transport: TransportKind::Local,
+            engine: Engine::Docker,
             strategy,
         };
         Plan {
@@ -324,6 +325,7 @@ mod tests {
         let mut plan = plan(&fake, Strategy::Persistent, vec![workload("a", 1, 6)]);
         let other = Backend {
             transport: TransportKind::Local,
+            engine: Engine::Docker,
             strategy: Strategy::Pool(1),
         };
         plan.backends

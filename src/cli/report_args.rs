@@ -6,7 +6,6 @@ use clap::{Args, ValueEnum};
 
 use super::display_args::DisplayArgs;
 use crate::commands::report::{ReportFormat, ReportOptions};
-use crate::error::usage;
 
 /// Formats `report` writes.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -28,7 +27,7 @@ pub struct ReportArgs {
     /// Output format
     #[arg(short, long, value_enum, default_value = "table")]
     pub format: FormatArg,
-    /// Write to FILE (atomically) instead of stdout; not with --format table
+    /// Write to FILE (atomically) instead of stdout
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Also write each histogram's percentile distribution (.hgrm, values in ms) into DIR
@@ -51,11 +50,6 @@ impl ReportArgs {
             FormatArg::GithubBenchmark => ReportFormat::GithubBenchmark,
             FormatArg::Bmf => ReportFormat::Bmf,
         };
-        if format == ReportFormat::Table && self.output.is_some() {
-            return Err(usage(
-                "--output needs a --format other than table (tables go to stdout)",
-            ));
-        }
         Ok(ReportOptions {
             file: self.file,
             format,

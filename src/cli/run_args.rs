@@ -12,7 +12,7 @@ use super::values;
 use crate::bench::runner::Load;
 use crate::commands::run::RunOptions;
 use crate::error::usage;
-use crate::sandbox::backend::{ALIASES, TransportKind};
+use crate::sandbox::backend::{ALIASES, Engine, TransportKind};
 use crate::strategy::STRATEGIES;
 
 const RUN_METHOD: &str = "\
@@ -29,14 +29,20 @@ Examples:
   sandbox-bench run --workloads simple_calc,json_parsing --output /tmp/r.json
   sandbox-bench run --backends compose:persistent,compose:pool=2 --concurrency 2
   sandbox-bench run --backends compose:per-call --rate 10 --duration 5
-  sandbox-bench run --backends cmd:persistent --prefix \"kubectl exec -i my-pod --\"";
+  sandbox-bench run --backends cmd:persistent --prefix \"kubectl exec -i my-pod --\"
+  sandbox-bench run --backends api:per-call,api@podman:per-call   (Podman: docs/podman.md)";
 
 /// The text after `run --help`'s flags: the backend registry, then how a run goes.
 pub fn after_run_help() -> String {
-    let mut text = String::from("Backends are named transport:strategy:\n");
+    let mut text =
+        String::from("Backends are named transport:strategy, or transport@engine:strategy:\n");
     for (i, t) in TransportKind::ALL.iter().enumerate() {
         let head = if i == 0 { "transports" } else { "" };
         text += &format!("  {head:<10}  {:<9}  {}\n", t.name(), t.about());
+    }
+    for (i, e) in Engine::ALL.iter().enumerate() {
+        let head = if i == 0 { "engines" } else { "" };
+        text += &format!("  {head:<10}  {:<9}  {}\n", e.name(), e.about());
     }
     for (i, (name, about)) in STRATEGIES.iter().enumerate() {
         let head = if i == 0 { "strategies" } else { "" };
@@ -207,6 +213,9 @@ mod tests {
         let help = after_run_help();
         for t in TransportKind::ALL {
             assert!(help.contains(t.about()), "{}", t.name());
+        }
+        for e in Engine::ALL {
+            assert!(help.contains(e.about()), "{}", e.name());
         }
         for (name, about) in STRATEGIES {
             assert!(help.contains(name) && help.contains(about), "{name}");

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{check_output_writable, now};
+use super::check_output_writable;
 use crate::agent::AgentOptions;
 use crate::bench::machine_load::{LoadMonitor, MachineSample};
 use crate::bench::runner::{self, Load, Measurement, Plan, RunOutput};
@@ -21,7 +21,9 @@ use crate::bench::warnings::{self, Warning};
 use crate::bench::workload::{self, Workload};
 use crate::error::usage;
 use crate::report::console::{self, View};
-use crate::results::{self, BenchmarkResults, Entry, Host, LoadShape, Settings, Tool, Versions};
+use crate::results::{
+    self, BenchmarkResults, Entry, Header, Host, LoadShape, Settings, Versions, now,
+};
 use crate::sandbox::backend::Backend;
 use crate::sandbox::compose_stack::Stack;
 use crate::sandbox::{self, Sandbox, SandboxOptions};
@@ -183,7 +185,7 @@ fn record_pythons(versions: &mut Versions, plan: &Plan, measurements: &[Measurem
             .iter()
             .find(|(b, _)| b.to_string() == m.backend)
         {
-            Some((b, _)) if b.transport.needs_docker() => &mut versions.sandbox_python,
+            Some((b, _)) if b.sandboxed() => &mut versions.sandbox_python,
             _ => &mut versions.local_python,
         };
         if slot.is_none() {
@@ -221,15 +223,11 @@ fn assemble(
     }
     let order = plan.order;
     BenchmarkResults {
-        schema_version: results::SCHEMA_VERSION,
-        tool: Tool {
-            name: env!("CARGO_PKG_NAME").into(),
-            version: env!("CARGO_PKG_VERSION").into(),
+        header: Header {
+            host,
+            ..Header::finished_now(results::SCHEMA_VERSION, measured.started_at.clone())
         },
-        started_at: measured.started_at.clone(),
-        finished_at: now(),
         complete: !measured.interrupted,
-        host,
         versions,
         settings: Settings {
             backends: plan.backends.iter().map(|(b, _)| b.to_string()).collect(),
@@ -285,7 +283,7 @@ fn assemble(
 /// Saves the results (and the .hgrm files), then prints the report.
 fn save_and_print(opts: &RunOptions, results: &BenchmarkResults) -> Result<()> {
     let copy = results::save(results, &opts.output)?;
-    print_report(results, opts.view);
+    print!("{}", console::render(results, opts.view));
     if let Some(dir) = &opts.export_hgrm {
         let n = super::report::export_hgrm(results, dir)?;
         opts.sandbox.notice(&format!(
@@ -317,11 +315,6 @@ fn exit_code(results: &BenchmarkResults, interrupted: bool) -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
-}
-
-/// Prints the tables, the verdicts, the warnings and any errors to stdout.
-pub fn print_report(results: &BenchmarkResults, view: View) {
-    print!("{}", console::render(results, view));
 }
 
 fn progress_bar(opts: &RunOptions, total: u64) -> ProgressBar {

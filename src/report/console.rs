@@ -148,7 +148,7 @@ pub fn render(results: &BenchmarkResults, view: View) -> String {
                  CPU {:.0} % busy, {:.1} % stolen by the hypervisor (worst second {:.0} %)",
                 m.load_max,
                 m.load_mean,
-                results.host.cpus,
+                results.header.host.cpus,
                 m.busy_percent,
                 m.steal_percent,
                 m.steal_max_percent
