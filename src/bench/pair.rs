@@ -127,11 +127,14 @@ impl<'a> Pair<'a> {
             return;
         };
         let began = Instant::now();
+        // The bar counts one call per switch: how many fit in the time is not known ahead.
+        let hidden = ProgressBar::hidden();
         let mut i = 0;
         while i == 0 || (began.elapsed() < plan.switch_warmup && i < MAX_SWITCH_CALLS) {
             let case = self.workload.case(start + i);
+            let bar = if i == 0 { progress } else { &hidden };
             self.m.switch_calls += 1;
-            match timed_call(executor, case, plan.timeout, None, progress) {
+            match timed_call(executor, case, plan.timeout, None, bar) {
                 Ok((latency, _)) => stats::record(&mut self.m.switch, latency),
                 Err(failure) => {
                     self.m.warmup_errors += 1;

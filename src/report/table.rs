@@ -191,7 +191,7 @@ pub fn comparison_table(results: &BenchmarkResults) -> Option<Table> {
         "Baseline p50",
         "p50",
         "p50 speed-up",
-        "Mean latency cut",
+        "Mean cut",
         "Throughput",
     ]);
     let of = |backend: &str| -> Vec<&Entry> {
