@@ -117,10 +117,10 @@ impl<'a> Pair<'a> {
         }
     }
 
-    /// The switch warm-up before calls from `start` on: calls right after another backend's,
-    /// for `plan.switch_warmup` (at least one call), timed into their own histogram, never
-    /// into the measured figures.
-    pub(super) fn switch_warm_up(&mut self, plan: &Plan, start: usize, progress: &ProgressBar) {
+    /// The switch warm-up: empty calls right after another backend's, for `plan.switch_warmup`
+    /// (at least one call), timed into their own histogram, never into the measured figures.
+    /// Empty, so a workload of hangs and crashes does not fault during it.
+    pub(super) fn switch_warm_up(&mut self, plan: &Plan, progress: &ProgressBar) {
         // A pair's first slice: its cold start and warm-up come first.
         self.warm_up(plan, progress);
         let Some(executor) = self.executor.as_deref() else {
@@ -131,7 +131,11 @@ impl<'a> Pair<'a> {
         let hidden = ProgressBar::hidden();
         let mut i = 0;
         while i == 0 || (began.elapsed() < plan.switch_warmup && i < MAX_SWITCH_CALLS) {
-            let case = self.workload.case(start + i);
+            let case = &Case {
+                code: "result = None".into(),
+                expected: "None".into(),
+                stdin: None,
+            };
             let bar = if i == 0 { progress } else { &hidden };
             self.m.switch_calls += 1;
             match timed_call(executor, case, plan.timeout, None, bar) {

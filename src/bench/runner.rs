@@ -155,7 +155,7 @@ pub fn run(plan: &Plan, progress: &ProgressBar, stop: &AtomicBool) -> RunOutput 
             }
             let mut pair = Pair::new(plan, backend, transport, &empty);
             if i > 0 && !plan.switch_warmup.is_zero() {
-                pair.switch_warm_up(plan, 0, progress);
+                pair.switch_warm_up(plan, progress);
             }
             pair.run_slice(plan, 0, plan.calibration, progress, stop);
             calibration.push(pair.finish());
@@ -192,7 +192,7 @@ pub fn run(plan: &Plan, progress: &ProgressBar, stop: &AtomicBool) -> RunOutput 
             }
             Load::Closed { .. } => {
                 if switched && !plan.switch_warmup.is_zero() {
-                    pairs[slice.pair].switch_warm_up(plan, slice.start, progress);
+                    pairs[slice.pair].switch_warm_up(plan, progress);
                 }
                 pairs[slice.pair].run_slice(plan, slice.start, slice.len, progress, stop)
             }

@@ -106,7 +106,7 @@ pub struct RunArgs {
     /// Rounds of the interleaved order: each runs a slice of every backend × workload
     #[arg(long, value_name = "N", default_value_t = 5)]
     rounds: usize,
-    /// Milliseconds of calls made and kept apart each time a backend × workload resumes after
+    /// Milliseconds of empty calls made and kept apart each time a backend × workload resumes after
     /// another backend ran (at least one call): the switch warm-up, reported on its own (0: none)
     #[arg(long, value_name = "MS", default_value_t = 20)]
     switch_warmup: u64,

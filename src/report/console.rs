@@ -229,7 +229,7 @@ pub fn switch_line(results: &BenchmarkResults) -> Option<String> {
         .collect();
     (!parts.is_empty()).then(|| {
         format!(
-            "Switch warm-up, the first {ms:.0} ms of calls after another backend ran, kept out of \
+            "Switch warm-up, {ms:.0} ms of empty calls after another backend ran, kept out of \
              the figures: p50 {}",
             parts.join("; ")
         )
