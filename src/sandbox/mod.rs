@@ -57,7 +57,7 @@ pub fn choose_backends(opts: &SandboxOptions) -> Result<(Vec<Backend>, Option<St
         None if docker.is_some() => Backend::parse_list(DEFAULT_BACKENDS[0]).map_err(usage)?,
         None => {
             opts.notice(&format!(
-                "no Docker engine answers: measuring {} only (start one with                  `bash scripts/setup-docker.sh`, or name --backends)",
+                "no Docker engine answers: measuring {} only (start one with `bash scripts/setup-docker.sh`, or name --backends)",
                 DEFAULT_BACKENDS[1]
             ));
             Backend::parse_list(DEFAULT_BACKENDS[1]).map_err(usage)?
