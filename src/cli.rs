@@ -185,6 +185,10 @@ struct RunArgs {
     /// Also write each histogram's percentile distribution (.hgrm, values in ms) into DIR
     #[arg(long, value_name = "DIR")]
     export_hgrm: Option<PathBuf>,
+    /// Kill the processes found in the sandbox before measuring (left there by something
+    /// else; they are counted either way). Only for a sandbox no other run is using.
+    #[arg(long)]
+    clean_sandbox: bool,
 }
 
 /// Parses the command line, runs the command, and maps errors to exit codes: 2 for input the
@@ -321,6 +325,7 @@ fn run_options(args: RunArgs) -> anyhow::Result<RunOptions> {
         load,
         preload,
         export_hgrm: args.export_hgrm,
+        clean_sandbox: args.clean_sandbox,
     })
 }
 

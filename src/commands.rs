@@ -6,8 +6,6 @@ pub mod offline;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Result;
@@ -24,6 +22,7 @@ use crate::runner::Measurement;
 use crate::runner::{self, Load, Plan};
 use crate::sandbox::{self, Reach, Sandbox};
 use crate::schedule::Order;
+use crate::stop::Stop;
 use crate::strategy::STRATEGIES;
 use crate::warnings::{self, Warning};
 use crate::workload;
@@ -58,6 +57,8 @@ pub struct RunOptions {
     pub preload: Vec<String>,
     /// Folder for `.hgrm` percentile distributions, one per backend × workload.
     pub export_hgrm: Option<PathBuf>,
+    /// Kill the processes found in the sandbox before the run (left by something else).
+    pub clean_sandbox: bool,
 }
 
 /// `sandbox-bench run`.
@@ -105,9 +106,28 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
     };
     let Sandbox {
         stack,
+        mut info,
         mut versions,
         transports,
     } = sandbox::prepare(&backends, &reach, docker, |text| notice(&opts, text))?;
+    let strays = sandbox::sweep_before(&transports, opts.clean_sandbox);
+    if let Some(n) = strays.filter(|n| *n > 0) {
+        notice(
+            &opts,
+            &if opts.clean_sandbox {
+                format!("sandbox: removed {n} processes left in it by something else")
+            } else {
+                format!(
+                    "sandbox: {n} processes left in it by something else (--clean-sandbox \
+                     removes them)"
+                )
+            },
+        );
+    }
+    if let Some(info) = &mut info {
+        info.strays_at_start = strays;
+        info.strays_removed = opts.clean_sandbox;
+    }
     let order = if opts.interleave.unwrap_or(backends.len() >= 2) {
         Order::Interleaved {
             seed: opts.seed.unwrap_or_else(fresh_seed),
@@ -130,22 +150,17 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
             reset: false,
         },
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    // A second Ctrl-C while the handler is installed still ends the process the usual way.
-    let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-    });
+    let stop = Stop::install();
 
     let started_at = now();
     let progress = progress_bar(&opts, plan.total_calls());
     let load = LoadMonitor::start();
-    let output = runner::run(&plan, &progress, &stop);
+    let output = runner::run(&plan, &progress, &stop.flag);
     let max_load = load.stop();
     progress.finish_and_clear();
-    let interrupted = stop.load(Ordering::SeqCst);
+    // Every executor is stopped by now: what their agents left behind goes too.
+    sandbox::sweep_after(&plan.backends);
+    let interrupted = stop.exit_code();
     let measurements = &output.measurements;
     let host = Host::detect();
     let warnings = collect_warnings(measurements, max_load, host.cpus, opts.load.clients());
@@ -171,7 +186,7 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         },
         started_at,
         finished_at: now(),
-        complete: !interrupted,
+        complete: interrupted.is_none(),
         host,
         versions,
         settings: Settings {
@@ -212,6 +227,7 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         results: measurements.iter().map(Entry::from_measurement).collect(),
         warnings,
         max_load: Some(max_load),
+        sandbox: info,
     };
     let copy = results::save(&results, &opts.output)?;
     print_report(&results);
@@ -232,11 +248,11 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
     );
 
     let failed: usize = results.results.iter().map(Entry::all_errors).sum();
-    if interrupted {
+    if let Some(code) = interrupted {
         eprintln!(
             "interrupted: the results written hold what was measured so far (complete: false)"
         );
-        return Ok(ExitCode::from(130));
+        return Ok(ExitCode::from(code));
     }
     if failed > 0 {
         eprintln!(

@@ -24,6 +24,7 @@ pub mod sandbox;
 pub mod schedule;
 pub mod soak;
 pub mod stats;
+pub mod stop;
 pub mod strategy;
 pub mod transport;
 pub mod warnings;

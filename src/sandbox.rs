@@ -11,7 +11,9 @@ use crate::backend::{Backend, TransportKind};
 use crate::compose::{self, Stack};
 use crate::error::usage;
 use crate::results::Versions;
-use crate::transport::{Api, Compose, Container, DockerExec, Local, Prefix, Socket, Transport};
+use crate::transport::{
+    Api, Compose, Container, DockerExec, Local, Prefix, Socket, Sweep, Transport,
+};
 
 /// How to reach the sandbox, as the user gave it.
 pub struct Reach<'a> {
@@ -25,6 +27,8 @@ pub struct Reach<'a> {
 /// The backends, each with its transport, and what was found on the way.
 pub struct Sandbox {
     pub stack: Option<Stack>,
+    /// The container's image and limits, when a backend uses the Compose service.
+    pub info: Option<compose::SandboxInfo>,
     pub versions: Versions,
     pub transports: Vec<(Backend, Arc<dyn Transport>)>,
 }
@@ -84,29 +88,26 @@ pub fn prepare(
                     dir.display()
                 ))
             })?;
-            // Recreates the container if it predates the shared directory's volume.
-            stack.up()?;
-        } else {
-            stack.ensure_up()?;
         }
+        stack.up()?;
         Some(stack)
     } else {
         None
     };
 
     let container = match &stack {
-        Some(stack)
-            if backends.iter().any(|b| {
-                matches!(
-                    b.transport,
-                    TransportKind::Docker | TransportKind::Socket | TransportKind::Api
-                )
-            }) =>
-        {
-            Some(stack.container_id()?)
-        }
-        _ => None,
+        Some(stack) => Some(stack.container_id()?),
+        None => None,
     };
+    let info = container.as_deref().map(compose::inspect).transpose()?;
+    if let Some(info) = &info {
+        notice(&format!(
+            "sandbox: container {} of image {} ({})",
+            info.container,
+            info.image,
+            info.image_id.chars().take(19).collect::<String>()
+        ));
+    }
     let transports = backends
         .iter()
         .map(|b| {
@@ -116,9 +117,40 @@ pub fn prepare(
         .collect::<Result<_>>()?;
     Ok(Sandbox {
         stack,
+        info,
         versions,
         transports,
     })
+}
+
+/// The transports that reach each distinct sandbox once: one into the Compose container (any
+/// but `container`, whose sandboxes die with their calls) and the host's when a local backend
+/// runs.
+fn sweepers(transports: &[(Backend, Arc<dyn Transport>)]) -> Vec<&Arc<dyn Transport>> {
+    let docker = transports
+        .iter()
+        .find(|(b, _)| b.transport.needs_docker() && b.transport != TransportKind::Container);
+    let local = transports
+        .iter()
+        .find(|(b, _)| b.transport == TransportKind::Local);
+    docker.into_iter().chain(local).map(|(_, t)| t).collect()
+}
+
+/// Before a run: how many processes something else left in the sandboxes (`None`: could not
+/// be counted); with `clean`, they are killed.
+pub fn sweep_before(transports: &[(Backend, Arc<dyn Transport>)], clean: bool) -> Option<usize> {
+    let what = if clean { Sweep::All } else { Sweep::Count };
+    sweepers(transports)
+        .into_iter()
+        .map(|t| t.sweep(what, None))
+        .sum()
+}
+
+/// After a run: kills what the run's agents left behind them once they were gone.
+pub fn sweep_after(transports: &[(Backend, Arc<dyn Transport>)]) {
+    for t in sweepers(transports) {
+        let _ = t.sweep(Sweep::Orphans, None);
+    }
 }
 
 /// The transport of one kind, over the stack and container that `prepare` set up.
@@ -142,7 +174,11 @@ fn transport(
         )
     };
     Ok(match kind {
-        TransportKind::Local => Arc::new(Local { python }),
+        TransportKind::Local => {
+            // What a dead local agent's calls leave running comes back to the harness.
+            crate::transport::become_subreaper();
+            Arc::new(Local { python })
+        }
         TransportKind::Compose => {
             let stack = stack.ok_or_else(missing)?;
             Arc::new(Compose {

@@ -115,6 +115,19 @@ pub fn parse_ready(line: &str) -> Result<Ready, String> {
     Ok(ready)
 }
 
+/// The request id of a fork zygote's `{"ack": id}` line (the request reached a child), if the
+/// line is one.
+pub fn parse_ack(line: &str) -> Option<u64> {
+    #[derive(Deserialize)]
+    struct Ack {
+        ack: u64,
+    }
+    if !line.starts_with("{\"ack\"") {
+        return None;
+    }
+    serde_json::from_str::<Ack>(line).ok().map(|a| a.ack)
+}
+
 /// Parses a reply line and checks that it answers request `id`.
 pub fn parse_reply(line: &str, id: u64) -> Result<Reply, String> {
     let reply: Reply = serde_json::from_str(line)
