@@ -176,44 +176,46 @@ fn compose_backends_without_an_engine_are_a_clear_error() {
 }
 
 #[test]
-fn ctrl_c_during_a_run_writes_what_was_measured_marked_incomplete() {
+fn ctrl_c_sigterm_and_sighup_write_what_was_measured_marked_incomplete() {
     let _agents = one_at_a_time();
-    let dir = tempfile::tempdir().unwrap();
-    write_workload(dir.path(), "long", 1_000_000, &[("result = 1", "1")]);
-    let output = dir.path().join("out.json");
-    let child = Command::new(env!("CARGO_BIN_EXE_sandbox-bench"))
-        .current_dir(common::ROOT)
-        .args(["run", "--quiet", "--backends", "local:persistent"])
-        .arg("--workloads-dir")
-        .arg(dir.path())
-        .arg("--output")
-        .arg(&output)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Long enough for the agent to start and calls to be measured; the run takes far longer.
-    std::thread::sleep(Duration::from_secs(3));
-    let sent = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
-    assert!(stderr.contains("interrupted"), "{stderr}");
-    let results = read_results(&output);
-    assert_eq!(results["complete"], false);
-    let entry = &results["results"][0];
-    assert_eq!(entry["errors"], 0, "{entry}");
-    assert!(entry["calls"].as_u64().unwrap() > 0, "{entry}");
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp"))
-        .collect();
-    assert!(leftovers.is_empty(), "no temporary file left behind");
+    for (signal, code) in [("INT", 130), ("TERM", 143), ("HUP", 129)] {
+        let dir = tempfile::tempdir().unwrap();
+        write_workload(dir.path(), "long", 1_000_000, &[("result = 1", "1")]);
+        let output = dir.path().join("out.json");
+        let child = Command::new(env!("CARGO_BIN_EXE_sandbox-bench"))
+            .current_dir(common::ROOT)
+            .args(["run", "--quiet", "--backends", "local:persistent"])
+            .arg("--workloads-dir")
+            .arg(dir.path())
+            .arg("--output")
+            .arg(&output)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Long enough for the agent to start and calls to be measured; the run takes far longer.
+        std::thread::sleep(Duration::from_secs(3));
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "SIG{signal}: {stderr}");
+        assert!(stderr.contains("interrupted"), "{stderr}");
+        let results = read_results(&output);
+        assert_eq!(results["complete"], false);
+        let entry = &results["results"][0];
+        assert_eq!(entry["errors"], 0, "{entry}");
+        assert!(entry["calls"].as_u64().unwrap() > 0, "{entry}");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "no temporary file left behind");
+    }
 }
 
 #[test]
