@@ -294,6 +294,18 @@ pub fn print_report(results: &BenchmarkResults) {
             }
         }
     }
+    let restarts = table::restart_notes(results);
+    if !restarts.is_empty() {
+        println!(
+            "\nRestarts (an agent or server started again after a fault, at that call's cost):"
+        );
+        for line in restarts {
+            println!("  {line}");
+        }
+    }
+    if let Some(line) = table::sandbox_line(results) {
+        println!("\n{line}");
+    }
     let errors = table::error_notes(results);
     if !errors.is_empty() {
         println!("\nErrors:");
