@@ -202,6 +202,14 @@ mod tests {
     }
 
     #[test]
+    fn a_zygote_acknowledgement_is_told_from_a_reply() {
+        assert_eq!(parse_ack("{\"ack\": 12}\n"), Some(12));
+        assert_eq!(parse_ack("{\"ack\": null}"), None);
+        let reply = r#"{"id": 3, "ok": true, "result": "1", "stdout": "{\"ack\": 3}", "stderr": "", "error": null, "exec_ns": 1, "truncated": false}"#;
+        assert_eq!(parse_ack(reply), None);
+    }
+
+    #[test]
     fn excerpt_cuts_long_lines_on_char_boundaries() {
         let long = "é".repeat(300);
         let e = excerpt(&long);
