@@ -591,6 +591,16 @@ def serve_socket(path):
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
     become_subreaper()  # what a dead agent's calls left running comes here, and is killed
     agents = set()
+
+    def kill_strays():
+        kids = _children(os.getpid())
+        agents.intersection_update(kids)
+        for pid in kids - agents:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
     while True:
         try:
             conn, _ = server.accept()
@@ -600,15 +610,18 @@ def serve_socket(path):
                     return
             except OSError:
                 return
-            kids = _children(os.getpid())
-            agents &= kids
-            for pid in kids - agents:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
+            kill_strays()
             continue
-        pid = os.fork()
+        for _ in range(100):  # a dead agent's fork bomb may hold every pid for a moment
+            try:
+                pid = os.fork()
+                break
+            except OSError:
+                kill_strays()
+                time.sleep(0.02)
+        else:
+            conn.close()
+            continue
         if pid:
             agents.add(pid)
         else:

@@ -67,7 +67,9 @@ pub trait Transport: Send + Sync {
             .unchecked()
             .start()
             .ok()?;
-        match handle.wait_timeout(Duration::from_secs(20)) {
+        // As long as a stuck agent's kill always took: a fork bomb can hold every pid of the
+        // container, and the sweep cannot start until some are free.
+        match handle.wait_timeout(Duration::from_secs(10)) {
             Ok(Some(out)) if out.status.success() => {
                 String::from_utf8_lossy(&out.stdout).trim().parse().ok()
             }
