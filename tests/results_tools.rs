@@ -54,15 +54,27 @@ fn report_renders_a_saved_run_in_every_format() {
     let dir = tempfile::tempdir().unwrap();
     let run = local_run(dir.path());
 
+    let shown = bench().arg("report").arg(&run).output().unwrap();
+    let shown = String::from_utf8(shown.stdout).unwrap();
+    assert!(
+        shown.contains("Against the baseline, local:per-call"),
+        "{shown}"
+    );
+    assert!(shown.contains("local:persistent is"), "{shown}");
+    let tables = dir.path().join("tables.txt");
     bench()
         .arg("report")
         .arg(&run)
+        .args(["--format", "table", "-o"])
+        .arg(&tables)
         .assert()
         .success()
-        .stdout(predicate::str::contains(
-            "Against the baseline, local:per-call",
-        ))
-        .stdout(predicate::str::contains("local:persistent is"));
+        .stdout("");
+    assert_eq!(
+        std::fs::read_to_string(&tables).unwrap(),
+        shown,
+        "the table format written to a file is what the console shows"
+    );
 
     let md = bench()
         .arg("report")
@@ -148,13 +160,6 @@ fn files_of_another_schema_version_are_refused_with_a_message() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("cannot read 'no-such-file.json'"));
-    bench()
-        .arg("report")
-        .arg(&newer)
-        .args(["-o", "x.md"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("--output needs --format"));
     bench()
         .args(["run", "--backends", "local:persistent", "--export-hgrm"])
         .arg(newer.join("not-a-dir"))

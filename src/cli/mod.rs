@@ -61,6 +61,12 @@ enum Command {
     },
 }
 
+/// The command-line definition, to check command lines shown in the documentation.
+pub fn definition() -> clap::Command {
+    use clap::CommandFactory;
+    Cli::command()
+}
+
 /// Parses the command line, runs the command, and maps errors to exit codes: 2 for input the
 /// user can fix, 1 for a failed run.
 pub fn main() -> ExitCode {

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use crate::commands::report::{ReportFormat, ReportOptions};
-use crate::error::usage;
 
 /// Formats `report` writes.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -23,7 +22,7 @@ pub struct ReportArgs {
     /// Output format
     #[arg(short, long, value_enum, default_value = "table")]
     pub format: FormatArg,
-    /// Write to FILE (atomically) instead of stdout; not with --format table
+    /// Write to FILE (atomically) instead of stdout
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Also write each histogram's percentile distribution (.hgrm, values in ms) into DIR
@@ -42,11 +41,6 @@ impl ReportArgs {
             FormatArg::Json => ReportFormat::Json,
             FormatArg::Html => ReportFormat::Html,
         };
-        if format == ReportFormat::Table && self.output.is_some() {
-            return Err(usage(
-                "--output needs --format markdown, json or html (tables go to stdout)",
-            ));
-        }
         Ok(ReportOptions {
             file: self.file,
             format,

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use super::{emit, read_results};
 use crate::bench::stats;
 use crate::error::usage;
-use crate::report::{hgrm, html, json, markdown};
+use crate::report::{console, hgrm, html, json, markdown};
 use crate::results::{BenchmarkResults, write_atomically};
 
 /// Output formats of `report`.
@@ -57,17 +57,12 @@ pub fn export_hgrm(results: &BenchmarkResults, dir: &Path) -> Result<usize> {
 pub fn report(opts: ReportOptions) -> Result<ExitCode> {
     let results = read_results(&opts.file)?;
     let bytes = match opts.format {
-        ReportFormat::Table => {
-            super::run::print_report(&results);
-            None
-        }
-        ReportFormat::Markdown => Some(markdown::render(&results).into_bytes()),
-        ReportFormat::Json => Some(json::render(&results).context("cannot encode the results")?),
-        ReportFormat::Html => Some(html::render(&results).into_bytes()),
+        ReportFormat::Table => console::render(&results).into_bytes(),
+        ReportFormat::Markdown => markdown::render(&results).into_bytes(),
+        ReportFormat::Json => json::render(&results).context("cannot encode the results")?,
+        ReportFormat::Html => html::render(&results).into_bytes(),
     };
-    if let Some(bytes) = bytes {
-        emit(&bytes, opts.output.as_deref())?;
-    }
+    emit(&bytes, opts.output.as_deref())?;
     if let Some(dir) = &opts.export_hgrm {
         let n = export_hgrm(&results, dir)?;
         if !opts.quiet {

@@ -11,8 +11,8 @@ use std::time::Duration;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::check_output_writable;
 use super::stop::Stop;
-use super::{check_output_writable, now};
 use crate::agent::AgentOptions;
 use crate::bench::machine_load::LoadMonitor;
 use crate::bench::runner::{self, Load, Measurement, Plan, RunOutput};
@@ -20,8 +20,10 @@ use crate::bench::schedule::Order;
 use crate::bench::warnings::{self, Warning};
 use crate::bench::workload::{self, Workload};
 use crate::error::usage;
-use crate::report::table;
-use crate::results::{self, BenchmarkResults, Entry, Host, LoadShape, Settings, Tool, Versions};
+use crate::report::console;
+use crate::results::{
+    self, BenchmarkResults, Entry, Header, Host, LoadShape, Settings, Versions, now,
+};
 use crate::sandbox::backend::Backend;
 use crate::sandbox::compose_stack::{SandboxInfo, Stack};
 use crate::sandbox::{self, Sandbox, SandboxOptions};
@@ -224,15 +226,11 @@ fn assemble(
     );
     let order = plan.order;
     BenchmarkResults {
-        schema_version: results::SCHEMA_VERSION,
-        tool: Tool {
-            name: env!("CARGO_PKG_NAME").into(),
-            version: env!("CARGO_PKG_VERSION").into(),
+        header: Header {
+            host,
+            ..Header::finished_now(results::SCHEMA_VERSION, measured.started_at.clone())
         },
-        started_at: measured.started_at.clone(),
-        finished_at: now(),
         complete: measured.interrupted.is_none(),
-        host,
         versions,
         settings: Settings {
             backends: plan.backends.iter().map(|(b, _)| b.to_string()).collect(),
@@ -280,7 +278,7 @@ fn assemble(
 /// Saves the results (and the .hgrm files), then prints the report.
 fn save_and_print(opts: &RunOptions, results: &BenchmarkResults) -> Result<()> {
     let copy = results::save(results, &opts.output)?;
-    print_report(results);
+    print!("{}", console::render(results));
     if let Some(dir) = &opts.export_hgrm {
         let n = super::report::export_hgrm(results, dir)?;
         opts.sandbox.notice(&format!(
@@ -312,58 +310,6 @@ fn exit_code(results: &BenchmarkResults, interrupted: Option<u8>) -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
-}
-
-/// Prints the tables, the verdicts and any errors to stdout.
-pub fn print_report(results: &BenchmarkResults) {
-    println!("Latency per backend × workload (successful measured calls)");
-    println!("{}", table::latency_table(results));
-    if let Some(comparison) = table::comparison_table(results) {
-        println!("\nAgainst the baseline, {}", results.settings.baseline);
-        println!("{comparison}");
-    }
-    if let Some(waterfall) = crate::report::waterfall::waterfall_table(results) {
-        println!("\nWhere the time goes (per-call layers, outermost first)");
-        println!("{waterfall}");
-    }
-    for line in table::verdicts(results) {
-        println!("{line}");
-    }
-    if let Some(floor) = table::floor_table(results) {
-        println!(
-            "\nFloor: {} empty calls per backend, measured first",
-            results.settings.calibration_calls
-        );
-        println!("{floor}");
-    }
-    if !results.warnings.is_empty() {
-        println!("\nWarnings:");
-        for w in &results.warnings {
-            match (&w.backend, &w.workload) {
-                (Some(b), Some(wl)) => println!("  {b} · {wl}: {}", w.message),
-                _ => println!("  {}", w.message),
-            }
-        }
-    }
-    let restarts = table::restart_notes(results);
-    if !restarts.is_empty() {
-        println!(
-            "\nRestarts (an agent or server started again after a fault, at that call's cost):"
-        );
-        for line in restarts {
-            println!("  {line}");
-        }
-    }
-    if let Some(line) = table::sandbox_line(results) {
-        println!("\n{line}");
-    }
-    let errors = table::error_notes(results);
-    if !errors.is_empty() {
-        println!("\nErrors:");
-        for line in errors {
-            println!("  {line}");
-        }
-    }
 }
 
 fn progress_bar(opts: &RunOptions, total: u64) -> ProgressBar {

@@ -173,11 +173,8 @@ pub struct FaultOutcome {
 /// Everything `faults` writes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FaultResults {
-    pub schema_version: u32,
-    pub tool_version: String,
-    pub started_at: String,
-    pub finished_at: String,
-    pub host: crate::results::Host,
+    #[serde(flatten)]
+    pub header: crate::results::Header,
     pub backends: Vec<String>,
     pub timeout_s: f64,
     /// What the harness adds to the timeout before it kills an agent itself.

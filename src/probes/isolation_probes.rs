@@ -104,11 +104,8 @@ pub struct BackendSpeed {
 /// Everything `isolation` writes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IsolationResults {
-    pub schema_version: u32,
-    pub tool_version: String,
-    pub started_at: String,
-    pub finished_at: String,
-    pub host: crate::results::Host,
+    #[serde(flatten)]
+    pub header: crate::results::Header,
     pub backends: Vec<String>,
     pub speed: Vec<BackendSpeed>,
     pub outcomes: Vec<IsolationOutcome>,

@@ -1,6 +1,7 @@
 //! Renderers: results in, text out. They never measure and never write files.
 
 pub mod comparison;
+pub mod console;
 pub mod hgrm;
 pub mod html;
 pub mod json;

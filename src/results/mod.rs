@@ -20,15 +20,48 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// How the `histogram` fields are encoded.
 pub const HISTOGRAM_ENCODING: &str = "HdrHistogram V2, base64; values in nanoseconds";
 
+/// Schema version of the files of `faults`, `isolation` and `soak` (2: the shared header).
+pub const PROBE_SCHEMA_VERSION: u32 = 2;
+
+/// The fields every results file opens with, whichever command wrote it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BenchmarkResults {
+pub struct Header {
+    /// The file's schema: [`SCHEMA_VERSION`] for `run`, [`PROBE_SCHEMA_VERSION`] for the probes.
     pub schema_version: u32,
     pub tool: Tool,
     pub started_at: String,
     pub finished_at: String,
+    pub host: Host,
+}
+
+impl Header {
+    /// The header of a file whose work started at `started_at` and finishes now.
+    pub fn finished_now(schema_version: u32, started_at: String) -> Self {
+        Header {
+            schema_version,
+            tool: Tool {
+                name: env!("CARGO_PKG_NAME").into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            started_at,
+            finished_at: now(),
+            host: Host::detect(),
+        }
+    }
+}
+
+/// The time now, in RFC 3339 to the second.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// What `run` writes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BenchmarkResults {
+    #[serde(flatten)]
+    pub header: Header,
     /// False when the run was interrupted before every call was made.
     pub complete: bool,
-    pub host: Host,
     pub versions: Versions,
     pub settings: Settings,
     pub histogram_encoding: String,
@@ -251,7 +284,7 @@ pub fn save(results: &BenchmarkResults, output: &Path) -> anyhow::Result<PathBuf
         Some(p) if !p.as_os_str().is_empty() => p.join("results"),
         _ => PathBuf::from("results"),
     };
-    let stamp = results.started_at.replace([':', '-'], "");
+    let stamp = results.header.started_at.replace([':', '-'], "");
     let copy = dir.join(format!("benchmark_results-{stamp}.json"));
     std::fs::create_dir_all(&dir)
         .and_then(|()| write_atomically(&copy, &json))
