@@ -14,13 +14,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::check_output_writable;
 use super::stop::Stop;
 use crate::agent::AgentOptions;
-use crate::bench::machine_load::LoadMonitor;
+use crate::bench::machine_load::{LoadMonitor, MachineSample};
 use crate::bench::runner::{self, Load, Measurement, Plan, RunOutput};
 use crate::bench::schedule::Order;
 use crate::bench::warnings::{self, Warning};
 use crate::bench::workload::{self, Workload};
 use crate::error::usage;
-use crate::report::console;
+use crate::report::console::{self, View};
 use crate::results::{
     self, BenchmarkResults, Entry, Header, Host, LoadShape, Settings, Versions, now,
 };
@@ -47,6 +47,8 @@ pub struct RunOptions {
     pub rounds: usize,
     /// Empty calls per backend that measure its floor (0: none).
     pub calibration: usize,
+    /// How long calls are kept apart each time a pair resumes after another backend ran.
+    pub switch_warmup: Duration,
     pub load: Load,
     /// Modules every agent imports at start.
     pub preload: Vec<String>,
@@ -54,13 +56,15 @@ pub struct RunOptions {
     pub export_hgrm: Option<PathBuf>,
     /// Kill the processes found in the sandbox before the run (left by something else).
     pub clean_sandbox: bool,
+    /// How the console report is drawn.
+    pub view: View,
 }
 
 /// What the measuring step gives back.
 struct Measured {
     output: RunOutput,
     started_at: String,
-    max_load: f64,
+    machine: MachineSample,
     /// The exit code of the signal that stopped the run, if one did.
     interrupted: Option<u8>,
 }
@@ -146,6 +150,7 @@ fn make_plan(
             preload: opts.preload.clone(),
             reset: false,
         },
+        switch_warmup: opts.switch_warmup,
     }
 }
 
@@ -179,13 +184,13 @@ fn measure(opts: &RunOptions, plan: &Plan, stop: &Stop) -> Measured {
     let progress = progress_bar(opts, plan.total_calls());
     let load = LoadMonitor::start();
     let output = runner::run(plan, &progress, &stop.flag);
-    let max_load = load.stop();
+    let machine = load.stop();
     progress.finish_and_clear();
     sandbox::sweep_after(&plan.backends);
     Measured {
         output,
         started_at,
-        max_load,
+        machine,
         interrupted: stop.exit_code(),
     }
 }
@@ -198,7 +203,7 @@ fn record_pythons(versions: &mut Versions, plan: &Plan, measurements: &[Measurem
             .iter()
             .find(|(b, _)| b.to_string() == m.backend)
         {
-            Some((b, _)) if b.transport.needs_docker() => &mut versions.sandbox_python,
+            Some((b, _)) if b.sandboxed() => &mut versions.sandbox_python,
             _ => &mut versions.local_python,
         };
         if slot.is_none() {
@@ -218,12 +223,22 @@ fn assemble(
 ) -> BenchmarkResults {
     let measurements = &measured.output.measurements;
     let host = Host::detect();
-    let warnings = collect_warnings(
+    let mut warnings = collect_warnings(
         measurements,
-        measured.max_load,
+        &measured.machine,
         host.cpus,
         opts.load.clients(),
     );
+    for (backend, floor) in &measured.output.fork_floors {
+        if let Err(e) = floor {
+            warnings.push(Warning {
+                kind: "fork_floor".into(),
+                backend: Some(backend.clone()),
+                workload: None,
+                message: format!("the sandbox's fork floor could not be measured: {e}"),
+            });
+        }
+    }
     let order = plan.order;
     BenchmarkResults {
         header: Header {
@@ -256,6 +271,8 @@ fn assemble(
                 Order::Sequential => None,
             },
             calibration_calls: opts.calibration,
+            switch_warmup_ms: matches!(order, Order::Interleaved { .. })
+                .then_some(opts.switch_warmup.as_secs_f64() * 1000.0),
             prefix: opts.sandbox.prefix.as_ref().map(|words| {
                 shlex::try_join(words.iter().map(String::as_str))
                     .unwrap_or_else(|_| words.join(" "))
@@ -270,7 +287,14 @@ fn assemble(
             .collect(),
         results: measurements.iter().map(Entry::from_measurement).collect(),
         warnings,
-        max_load: Some(measured.max_load),
+        max_load: Some(measured.machine.load_max),
+        fork_floors: measured
+            .output
+            .fork_floors
+            .iter()
+            .filter_map(|(b, f)| Some((b.clone(), *f.as_ref().ok()?)))
+            .collect(),
+        machine: Some(measured.machine.clone()),
         sandbox: None,
     }
 }
@@ -278,7 +302,7 @@ fn assemble(
 /// Saves the results (and the .hgrm files), then prints the report.
 fn save_and_print(opts: &RunOptions, results: &BenchmarkResults) -> Result<()> {
     let copy = results::save(results, &opts.output)?;
-    print!("{}", console::render(results));
+    print!("{}", console::render(results, opts.view));
     if let Some(dir) = &opts.export_hgrm {
         let n = super::report::export_hgrm(results, dir)?;
         opts.sandbox.notice(&format!(
@@ -329,7 +353,7 @@ fn progress_bar(opts: &RunOptions, total: u64) -> ProgressBar {
 /// Every reason to doubt a figure of this run.
 fn collect_warnings(
     measurements: &[Measurement],
-    max_load: f64,
+    machine: &MachineSample,
     cpus: usize,
     clients: usize,
 ) -> Vec<Warning> {
@@ -342,7 +366,8 @@ fn collect_warnings(
         .map(|m| (m.backend.clone(), m.workload.clone(), m.samples.len()))
         .collect();
     found.extend(warnings::few_samples(&rows));
-    found.extend(warnings::machine_load(max_load, cpus, clients));
+    found.extend(warnings::machine_load(machine.load_max, cpus, clients));
+    found.extend(warnings::cpu_steal(machine));
     found
 }
 

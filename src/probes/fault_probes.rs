@@ -193,7 +193,7 @@ pub fn run_backend(
     timeout: Duration,
     mut progress: impl FnMut(&FaultOutcome),
 ) -> Vec<FaultOutcome> {
-    let sandboxed = backend.transport.needs_docker();
+    let sandboxed = backend.sandboxed();
     let before = probes::leftover_scan::leftovers(transport.as_ref()).unwrap_or_default();
     let mut outcomes = Vec::new();
     for probe in PROBES {

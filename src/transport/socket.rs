@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{Control, DockerExec, Started, Transport};
+use super::{Control, DockerExec, Started, Transport, with_host};
 
 /// The shared directory's path inside the container (see docker-compose.yml).
 pub const CONTAINER_DIR: &str = "/run/sandbox-bench";
@@ -29,6 +29,8 @@ pub struct Socket {
     started: Mutex<bool>,
     /// Servers found dead (a call can kill its agent's parent) and started again.
     restarts: AtomicU32,
+    /// `DOCKER_HOST` of the engine the container runs on; `None`: Docker's default.
+    host: Option<String>,
 }
 
 /// Creates the shared directory (before the container starts, or Docker creates it owned by
@@ -58,7 +60,14 @@ impl Socket {
             container_path: format!("{CONTAINER_DIR}/{name}"),
             started: Mutex::new(false),
             restarts: AtomicU32::new(0),
+            host: None,
         }
+    }
+
+    /// The same transport, on the engine whose Docker-compatible socket is `host`.
+    pub fn on_host(mut self, host: Option<&str>) -> Self {
+        self.host = host.map(String::from);
+        self
     }
 
     /// Starts the server in the container on first use and waits until it accepts; `dead`:
@@ -85,7 +94,7 @@ impl Socket {
             "socket",
             &self.container_path,
         ];
-        let out = duct::cmd("docker", args)
+        let out = with_host(duct::cmd("docker", args), self.host.as_deref())
             .stdin_null()
             .stdout_null()
             .stderr_capture()
@@ -124,7 +133,7 @@ impl Transport for Socket {
 
     fn command(&self, program: &str, args: &[String]) -> duct::Expression {
         // Used to kill a stuck agent from inside the container.
-        self.exec.command(program, args)
+        with_host(self.exec.command(program, args), self.host.as_deref())
     }
 
     fn start(&self, _program: &str, args: &[String]) -> std::io::Result<Started> {
