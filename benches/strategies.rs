@@ -48,7 +48,7 @@ fn compose_sandbox(c: &mut Criterion) {
         return;
     }
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("docker-compose.yml");
-    let stack = match Stack::new(&file, "sandbox").and_then(|s| s.ensure_up().map(|()| s)) {
+    let stack = match Stack::new(&file, "sandbox").and_then(|s| s.up().map(|()| s)) {
         Ok(stack) => stack,
         Err(e) => {
             eprintln!("SKIPPED compose benches: the sandbox does not start: {e:#}");

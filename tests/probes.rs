@@ -44,7 +44,7 @@ fn faults_on_the_local_backends_are_reported_recovered_and_leave_nothing() {
         let skipped = o["outcome"] == "skipped";
         assert_eq!(
             skipped,
-            o["probe"] == "memory_bomb" || o["probe"] == "fork_bomb",
+            ["memory_bomb", "fork_bomb", "kill_parent"].contains(&o["probe"].as_str().unwrap()),
             "{o}"
         );
         if !skipped {
@@ -179,66 +179,68 @@ fn compose_backends_without_an_engine_are_a_clear_error() {
 }
 
 #[test]
-fn ctrl_c_during_a_run_writes_what_was_measured_marked_incomplete() {
+fn ctrl_c_sigterm_and_sighup_write_what_was_measured_marked_incomplete() {
     let _agents = one_at_a_time();
-    let dir = tempfile::tempdir().unwrap();
-    // Each call appends a byte to a file: the test sees calls being made, without a clock.
-    let ticks = dir.path().join("ticks");
-    let code = format!(
-        "open({:?}, 'a').write('x')\nresult = 1",
-        ticks.display().to_string()
-    );
-    let workloads = dir.path().join("workloads");
-    std::fs::create_dir(&workloads).unwrap();
-    write_workload(&workloads, "long", 1_000_000, &[(&code, "1")]);
-    let output = dir.path().join("out.json");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sandbox-bench"))
-        .current_dir(common::ROOT)
-        .args(["run", "--quiet", "--backends", "local:persistent"])
-        .args(["--warmup", "2", "--calibration", "0"])
-        .arg("--workloads-dir")
-        .arg(&workloads)
-        .arg("--output")
-        .arg(&output)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A cold start, two warm-up calls, then at least ten measured calls; the run would take
-    // far longer.
-    let ticked = || std::fs::metadata(&ticks).map_or(0, |m| m.len());
-    while ticked() < 13 {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before it was interrupted"
+    for (signal, exit) in [("INT", 130), ("TERM", 143), ("HUP", 129)] {
+        let dir = tempfile::tempdir().unwrap();
+        // Each call appends a byte to a file: the test sees calls being made, without a clock.
+        let ticks = dir.path().join("ticks");
+        let code = format!(
+            "open({:?}, 'a').write('x')\nresult = 1",
+            ticks.display().to_string()
         );
-        std::thread::sleep(Duration::from_millis(20));
+        let workloads = dir.path().join("workloads");
+        std::fs::create_dir(&workloads).unwrap();
+        write_workload(&workloads, "long", 1_000_000, &[(&code, "1")]);
+        let output = dir.path().join("out.json");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sandbox-bench"))
+            .current_dir(common::ROOT)
+            .args(["run", "--quiet", "--backends", "local:persistent"])
+            .args(["--warmup", "2", "--calibration", "0"])
+            .arg("--workloads-dir")
+            .arg(&workloads)
+            .arg("--output")
+            .arg(&output)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A cold start, two warm-up calls, then at least ten measured calls; the run would take
+        // far longer.
+        let ticked = || std::fs::metadata(&ticks).map_or(0, |m| m.len());
+        while ticked() < 13 {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the run ended before it was interrupted"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(exit), "SIG{signal}: {stderr}");
+        assert!(stderr.contains("interrupted"), "{stderr}");
+        let results = read_results(&output);
+        assert_eq!(results["complete"], false);
+        let entry = &results["results"][0];
+        assert_eq!(entry["errors"], 0, "{entry}");
+        // Every call that ran is counted, but for the one the interrupt cut short.
+        let (calls, ran) = (entry["calls"].as_u64().unwrap(), ticked() - 3);
+        assert!(
+            calls >= 10 && (ran - 1..=ran).contains(&calls),
+            "{calls} of {ran}: {entry}"
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "no temporary file left behind");
     }
-    let sent = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
-    assert!(stderr.contains("interrupted"), "{stderr}");
-    let results = read_results(&output);
-    assert_eq!(results["complete"], false);
-    let entry = &results["results"][0];
-    assert_eq!(entry["errors"], 0, "{entry}");
-    // Every call that ran is counted, but for the one the interrupt cut short.
-    let (calls, ran) = (entry["calls"].as_u64().unwrap(), ticked() - 3);
-    assert!(
-        calls >= 10 && (ran - 1..=ran).contains(&calls),
-        "{calls} of {ran}: {entry}"
-    );
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp"))
-        .collect();
-    assert!(leftovers.is_empty(), "no temporary file left behind");
 }
 
 #[test]

@@ -284,6 +284,73 @@ class Session:
             pass
 
 
+def become_subreaper():
+    """Makes this process the reaper of its orphaned descendants (prctl PR_SET_CHILD_SUBREAPER):
+    a process a call starts that forks away, calls setsid() or loses its parent is re-parented
+    here instead of to the container's init, so `kill_descendants` still finds it."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0
+    except (ImportError, OSError, AttributeError):  # no ctypes: the session clean-up remains
+        return False
+
+
+def kill_descendants(keep=()):
+    """Kills every process below this one except those in `keep` (the zygote's waiting
+    children) and what is below them. Cheap when nothing is there: only this process's child
+    lists are read."""
+    me, keep = os.getpid(), set(keep)
+    for round in range(200):  # a fork bomb refills as it is killed: go round until it is empty
+        kids = _children(me) - keep
+        if not kids:
+            return
+        doomed = set(kids)
+        if round >= 2:  # still refilling: kill the whole tree at once, not a level per round
+            tree = {}
+            for name in os.listdir("/proc"):
+                try:
+                    with open("/proc/%s/stat" % name, "rb") as f:
+                        ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
+                    tree.setdefault(ppid, []).append(int(name))
+                except (OSError, IndexError, ValueError):
+                    pass
+            todo = list(kids)
+            while todo:
+                for pid in tree.get(todo.pop(), ()):
+                    if pid not in keep and pid not in doomed:
+                        doomed.add(pid)
+                        todo.append(pid)
+        for pid in doomed:
+            try:
+                os.kill(pid, _signal.SIGKILL)
+            except OSError:
+                pass
+        for pid in kids:  # once a child is gone, its orphans are this process's children
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+
+
+def _children(pid):
+    """This process's children, from /proc/PID/task/*/children where the kernel has it."""
+    found = set()
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/children" % (pid, tid), "rb") as f:
+                found.update(int(p) for p in f.read().split())
+    except OSError:  # no such file: scan /proc for this parent
+        for name in os.listdir("/proc"):
+            try:
+                with open("/proc/%s/stat" % name, "rb") as f:
+                    if int(f.read().rsplit(b")", 1)[1].split()[1]) == pid:
+                        found.add(int(name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return found
+
+
 class Stale:
     """Threads a call left running keep going, but what they print is dropped: it must not end
     up in a later call's output. A one-shot agent has no later call: the loop modes below note
@@ -350,6 +417,7 @@ def run_call(request, channel=None, session=None):
             ended = time.perf_counter_ns()  # the code's time, not the clean-up's
             if session is not None:  # before the reply is built: a fork bomb starves it
                 session.clear()
+                kill_descendants()
         if "result" in namespace:
             result = repr(namespace["result"])
     except BaseException as exc:  # SystemExit and KeyboardInterrupt are the code's errors too
@@ -413,6 +481,7 @@ def serve_requests(channel, answer):
 
 
 def serve(mode, preload=(), reset=False):
+    become_subreaper()
     session = RangedSession() if mode == "loop" else Session()
     channel = Channel()
     _signal.signal(_signal.SIGALRM, _on_alarm)
@@ -435,6 +504,7 @@ def serve(mode, preload=(), reset=False):
             return mode != "oneshot"
 
         serve_requests(channel, answer)
+    kill_descendants()
     # Skip interpreter shutdown: it would wait for threads the user's code left running.
     os._exit(0)
 
@@ -532,13 +602,16 @@ def serve_fork(channel):
             current.kill()
             current = _Child(channel)
             current.hand_over(line)
+        channel.send({"ack": request.get("id")})  # delivered: the harness must not resend it
         current.await_reply(request, channel, select)
+        kill_descendants(keep=[child.pid for child in waiting])
         waiting.append(_Child(channel))
         _reap()
 
     serve_requests(channel, answer)
     for child in waiting:
         child.kill()
+    kill_descendants()
     _reap(block=True)
 
 
@@ -642,6 +715,18 @@ def serve_socket(path):
     server.listen(64)
     server.settimeout(0.5)
     _signal.signal(_signal.SIGCHLD, _signal.SIG_IGN)  # children are reaped by the kernel
+    become_subreaper()  # what a dead agent's calls left running comes here, and is killed
+    agents = set()
+
+    def kill_strays():
+        kids = _children(os.getpid())
+        agents.intersection_update(kids)
+        for pid in kids - agents:
+            try:
+                os.kill(pid, _signal.SIGKILL)
+            except OSError:
+                pass
+
     while True:
         try:
             conn, _ = server.accept()
@@ -651,8 +736,21 @@ def serve_socket(path):
                     return
             except OSError:
                 return
+            kill_strays()
             continue
-        if os.fork() == 0:
+        for _ in range(100):  # a dead agent's fork bomb may hold every pid for a moment
+            try:
+                pid = os.fork()
+                break
+            except OSError:
+                kill_strays()
+                time.sleep(0.02)
+        else:
+            conn.close()
+            continue
+        if pid:
+            agents.add(pid)
+        else:
             server.close()
             _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
             conn.setblocking(True)

@@ -106,7 +106,8 @@ def selftest():
         )
         wire = "".join(json.dumps(q) + "\n" for q in requests)
         out, _ = proc.communicate(wire.encode(), timeout=60)
-        return [json.loads(x) for x in out.decode().splitlines()][1:], proc.returncode
+        lines = [json.loads(x) for x in out.decode().splitlines()][1:]
+        return [r for r in lines if "ack" not in r], proc.returncode
 
     leak = [{"id": 1, "code": "import sys, os, colorsys; sys.path.append('/x'); "
                               "os.environ['K'] = '1'"},

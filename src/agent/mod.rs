@@ -135,6 +135,19 @@ pub fn parse_ready(line: &str) -> Result<Ready, String> {
     Ok(ready)
 }
 
+/// The request id of a fork zygote's `{"ack": id}` line (the request reached a child), if the
+/// line is one.
+pub fn parse_ack(line: &str) -> Option<u64> {
+    #[derive(Deserialize)]
+    struct Ack {
+        ack: u64,
+    }
+    if !line.starts_with("{\"ack\"") {
+        return None;
+    }
+    serde_json::from_str::<Ack>(line).ok().map(|a| a.ack)
+}
+
 /// Parses a reply line and checks that it answers request `id`.
 pub fn parse_reply(line: &str, id: u64) -> Result<Reply, String> {
     let reply: Reply = serde_json::from_str(line)
@@ -206,6 +219,14 @@ mod tests {
                 .unwrap_err()
                 .contains("malformed")
         );
+    }
+
+    #[test]
+    fn a_zygote_acknowledgement_is_told_from_a_reply() {
+        assert_eq!(parse_ack("{\"ack\": 12}\n"), Some(12));
+        assert_eq!(parse_ack("{\"ack\": null}"), None);
+        let reply = r#"{"id": 3, "ok": true, "result": "1", "stdout": "{\"ack\": 3}", "stderr": "", "error": null, "exec_ns": 1, "truncated": false}"#;
+        assert_eq!(parse_ack(reply), None);
     }
 
     #[test]

@@ -26,6 +26,10 @@ pub struct AgentProcess {
     lines: Receiver<Line>,
     stderr: Arc<Mutex<Vec<u8>>>,
     ready: Option<Ready>,
+    /// A line read while checking whether the agent is still there, not yet consumed.
+    pending: Option<Line>,
+    /// The last request a fork zygote said it handed over (`{"ack": id}`).
+    acked: Option<u64>,
 }
 
 impl AgentProcess {
@@ -60,6 +64,8 @@ impl AgentProcess {
             lines,
             stderr,
             ready: None,
+            pending: None,
+            acked: None,
         })
     }
 
@@ -84,8 +90,30 @@ impl AgentProcess {
     /// Waits for the handshake (once) and then for the reply to request `id`.
     pub fn receive(&mut self, id: u64, deadline: Instant) -> Result<Reply, CallError> {
         self.handshake(deadline)?;
-        let line = self.next_line(deadline)?;
-        super::parse_reply(&line, id).map_err(CallError::Protocol)
+        loop {
+            let line = self.next_line(deadline)?;
+            match super::parse_ack(&line) {
+                Some(acked) => self.acked = Some(acked),
+                None => return super::parse_reply(&line, id).map_err(CallError::Protocol),
+            }
+        }
+    }
+
+    /// Whether a fork zygote said it handed request `id` to a child.
+    pub fn acked(&self, id: u64) -> bool {
+        self.acked == Some(id)
+    }
+
+    /// Whether the agent is known to be gone already (its process exited or its output ended),
+    /// without waiting: a request sent to it now would be lost.
+    pub fn gone(&mut self) -> bool {
+        if self.control.exited() {
+            return true;
+        }
+        if self.pending.is_none() {
+            self.pending = self.lines.try_recv().ok();
+        }
+        matches!(self.pending, Some(Line::End))
     }
 
     /// Waits for the agent's handshake if it has not come yet.
@@ -123,7 +151,11 @@ impl AgentProcess {
 
     fn next_line(&mut self, deadline: Instant) -> Result<String, CallError> {
         let wait = deadline.saturating_duration_since(Instant::now());
-        match self.lines.recv_timeout(wait) {
+        let next = match self.pending.take() {
+            Some(line) => Ok(line),
+            None => self.lines.recv_timeout(wait),
+        };
+        match next {
             Ok(Line::Text(line)) => Ok(line),
             Ok(Line::End) | Err(RecvTimeoutError::Disconnected) => Err(self.died()),
             Err(RecvTimeoutError::Timeout) => Err(CallError::Timeout),

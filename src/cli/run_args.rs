@@ -140,6 +140,10 @@ pub struct RunArgs {
     /// Also write each histogram's percentile distribution (.hgrm, values in ms) into DIR
     #[arg(long, value_name = "DIR")]
     export_hgrm: Option<PathBuf>,
+    /// Kill the processes found in the sandbox before measuring (left there by something
+    /// else; they are counted either way). Only for a sandbox no other run is using.
+    #[arg(long)]
+    clean_sandbox: bool,
     #[command(flatten)]
     display: DisplayArgs,
 }
@@ -199,6 +203,7 @@ impl RunArgs {
             load,
             preload,
             export_hgrm: self.export_hgrm,
+            clean_sandbox: self.clean_sandbox,
             view: self.display.view(),
         })
     }

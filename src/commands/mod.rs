@@ -10,6 +10,7 @@ pub mod list;
 pub mod report;
 pub mod run;
 pub mod soak;
+pub mod stop;
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;

@@ -6,13 +6,13 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::check_output_writable;
+use super::stop::Stop;
 use crate::agent::AgentOptions;
 use crate::bench::machine_load::{LoadMonitor, MachineSample};
 use crate::bench::runner::{self, Load, Measurement, Plan, RunOutput};
@@ -25,7 +25,7 @@ use crate::results::{
     self, BenchmarkResults, Entry, Header, Host, LoadShape, Settings, Versions, now,
 };
 use crate::sandbox::backend::Backend;
-use crate::sandbox::compose_stack::Stack;
+use crate::sandbox::compose_stack::{SandboxInfo, Stack};
 use crate::sandbox::{self, Sandbox, SandboxOptions};
 
 /// Options of `sandbox-bench run`, already checked.
@@ -54,6 +54,8 @@ pub struct RunOptions {
     pub preload: Vec<String>,
     /// Folder for `.hgrm` percentile distributions, one per backend × workload.
     pub export_hgrm: Option<PathBuf>,
+    /// Kill the processes found in the sandbox before the run (left by something else).
+    pub clean_sandbox: bool,
     /// How the console report is drawn.
     pub view: View,
 }
@@ -63,7 +65,8 @@ struct Measured {
     output: RunOutput,
     started_at: String,
     machine: MachineSample,
-    interrupted: bool,
+    /// The exit code of the signal that stopped the run, if one did.
+    interrupted: Option<u8>,
 }
 
 /// `sandbox-bench run`.
@@ -74,14 +77,17 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
     let baseline = pick_baseline(&opts, &backends)?;
     let Sandbox {
         stack,
+        mut info,
         mut versions,
         transports,
     } = sandbox::prepare(&backends, &opts.sandbox, docker)?;
+    sweep_strays(&opts, &transports, info.as_mut());
     let plan = make_plan(&opts, transports, workloads);
-    let stop = install_stop_flag();
+    let stop = Stop::install();
     let measured = measure(&opts, &plan, &stop);
     record_pythons(&mut versions, &plan, &measured.output.measurements);
-    let results = assemble(&opts, &plan, baseline, stack.as_ref(), versions, &measured);
+    let mut results = assemble(&opts, &plan, baseline, stack.as_ref(), versions, &measured);
+    results.sandbox = info;
     save_and_print(&opts, &results)?;
     Ok(exit_code(&results, measured.interrupted))
 }
@@ -148,32 +154,44 @@ fn make_plan(
     }
 }
 
-/// A flag Ctrl-C sets, so the run stops between calls and still saves what it measured; a
-/// second Ctrl-C while the handler is installed still ends the process the usual way.
-fn install_stop_flag() -> Arc<AtomicBool> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-    });
-    stop
+/// Counts the processes something else left in the sandbox (recorded in the results), and
+/// with --clean-sandbox kills them, before anything is measured.
+fn sweep_strays(
+    opts: &RunOptions,
+    transports: &[(Backend, Arc<dyn crate::transport::Transport>)],
+    info: Option<&mut SandboxInfo>,
+) {
+    let strays = sandbox::sweep_before(transports, opts.clean_sandbox);
+    if let Some(n) = strays.filter(|n| *n > 0) {
+        opts.sandbox.notice(&if opts.clean_sandbox {
+            format!("sandbox: removed {n} processes left in it by something else")
+        } else {
+            format!(
+                "sandbox: {n} processes left in it by something else (--clean-sandbox removes them)"
+            )
+        });
+    }
+    if let Some(info) = info {
+        info.strays_at_start = strays;
+        info.strays_removed = opts.clean_sandbox;
+    }
 }
 
-/// Runs the plan with a progress bar, sampling the machine's load meanwhile.
-fn measure(opts: &RunOptions, plan: &Plan, stop: &AtomicBool) -> Measured {
+/// Runs the plan with a progress bar, sampling the machine's load meanwhile; then, every
+/// executor being stopped, sweeps what their agents left behind.
+fn measure(opts: &RunOptions, plan: &Plan, stop: &Stop) -> Measured {
     let started_at = now();
     let progress = progress_bar(opts, plan.total_calls());
     let load = LoadMonitor::start();
-    let output = runner::run(plan, &progress, stop);
+    let output = runner::run(plan, &progress, &stop.flag);
     let machine = load.stop();
     progress.finish_and_clear();
+    sandbox::sweep_after(&plan.backends);
     Measured {
         output,
         started_at,
         machine,
-        interrupted: stop.load(Ordering::SeqCst),
+        interrupted: stop.exit_code(),
     }
 }
 
@@ -227,7 +245,7 @@ fn assemble(
             host,
             ..Header::finished_now(results::SCHEMA_VERSION, measured.started_at.clone())
         },
-        complete: !measured.interrupted,
+        complete: measured.interrupted.is_none(),
         versions,
         settings: Settings {
             backends: plan.backends.iter().map(|(b, _)| b.to_string()).collect(),
@@ -277,6 +295,7 @@ fn assemble(
             .filter_map(|(b, f)| Some((b.clone(), *f.as_ref().ok()?)))
             .collect(),
         machine: Some(measured.machine.clone()),
+        sandbox: None,
     }
 }
 
@@ -299,14 +318,14 @@ fn save_and_print(opts: &RunOptions, results: &BenchmarkResults) -> Result<()> {
     Ok(())
 }
 
-/// 130 when interrupted, 1 when calls failed, else 0.
-fn exit_code(results: &BenchmarkResults, interrupted: bool) -> ExitCode {
+/// 128 + the signal when one stopped the run (130, 143, 129), 1 when calls failed, else 0.
+fn exit_code(results: &BenchmarkResults, interrupted: Option<u8>) -> ExitCode {
     let failed: usize = results.results.iter().map(Entry::all_errors).sum();
-    if interrupted {
+    if let Some(code) = interrupted {
         eprintln!(
             "interrupted: the results written hold what was measured so far (complete: false)"
         );
-        return ExitCode::from(130);
+        return ExitCode::from(code);
     }
     if failed > 0 {
         eprintln!(

@@ -26,6 +26,9 @@ pub enum Expect {
     Error,
     /// A normal reply with this `repr` of `result`.
     Result(&'static str),
+    /// Either: whether the code survives what it did depends on the strategy (killing its
+    /// parent kills a zygote, a socket server, or the agent's own group under `docker exec`).
+    Either(&'static str),
 }
 
 /// One hostile program.
@@ -50,7 +53,7 @@ const fn probe(name: &'static str, code: &'static str, expect: Expect) -> Probe 
 }
 
 /// The fault probes, in the order they run.
-pub const PROBES: [Probe; 16] = [
+pub const PROBES: [Probe; 19] = [
     probe("infinite_loop", "while True: pass", Expect::Error),
     probe(
         "sleep_past_timeout",
@@ -119,6 +122,25 @@ pub const PROBES: [Probe; 16] = [
         "thread_left_running",
         "import threading, time\ndef talk():\n    while True:\n        print('stale')\n        time.sleep(0.01)\nthreading.Thread(target=talk, daemon=True).start()\nresult = 'started'",
         Expect::Result("'started'"),
+    ),
+    probe(
+        "daemonize_grandchild",
+        "import os, time\npid = os.fork()\nif pid == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(300)\n    os._exit(0)\nos.waitpid(pid, 0)\nresult = 'parent'",
+        Expect::Result("'parent'"),
+    ),
+    Probe {
+        // On the host the parent is the harness itself: nothing stands between them.
+        needs_limits: true,
+        ..probe(
+            "kill_parent",
+            "import os, time\nos.kill(os.getppid(), 9)\ntime.sleep(0.2)\nresult = 'survived'",
+            Expect::Either("'survived'"),
+        )
+    },
+    probe(
+        "kill_own_group",
+        "import os\nos.killpg(os.getpgid(0), 9)\nresult = 'survived'",
+        Expect::Error,
     ),
 ];
 
@@ -204,12 +226,18 @@ fn run_probe(
     });
     let took = start.elapsed();
     let (outcome, as_expected) = match (&reply, probe.expect) {
-        (Err(e), expect) => (format!("error: {}", e.kind()), expect == Expect::Error),
+        (Err(e), expect) => (
+            format!("error: {}", e.kind()),
+            !matches!(expect, Expect::Result(_)),
+        ),
         (Ok(r), expect) if !r.ok => {
             let kind = r.error.as_ref().map_or("unknown", |e| e.kind.as_str());
-            (format!("error: {kind}"), expect == Expect::Error)
+            (
+                format!("error: {kind}"),
+                !matches!(expect, Expect::Result(_)),
+            )
         }
-        (Ok(r), Expect::Result(want)) => {
+        (Ok(r), Expect::Result(want) | Expect::Either(want)) => {
             let got = r.result.as_deref().unwrap_or("None");
             (format!("ok: {got}"), got == want)
         }
@@ -263,6 +291,7 @@ fn expected(probe: &Probe) -> String {
     match probe.expect {
         Expect::Error => "error".into(),
         Expect::Result(r) => format!("ok: {r}"),
+        Expect::Either(r) => format!("error or ok: {r}"),
     }
 }
 
@@ -281,6 +310,6 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), PROBES.len());
         assert!(PROBES.iter().all(|p| !p.code.trim().is_empty()));
-        assert_eq!(PROBES.iter().filter(|p| p.needs_limits).count(), 2);
+        assert_eq!(PROBES.iter().filter(|p| p.needs_limits).count(), 3);
     }
 }

@@ -178,6 +178,20 @@ pub fn render(results: &BenchmarkResults, view: View) -> String {
             }
         }
     }
+    let restarts = table::restart_notes(results);
+    if !restarts.is_empty() {
+        out.push('\n');
+        para(
+            &mut out,
+            "Restarts (an agent or server started again after a fault, at that call's cost):",
+        );
+        for line in restarts {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
+    if let Some(line) = table::sandbox_line(results) {
+        out.push_str(&format!("\n{line}\n"));
+    }
     let errors = table::error_notes(results);
     if !errors.is_empty() {
         out.push('\n');

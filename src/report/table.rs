@@ -305,3 +305,50 @@ pub fn error_notes(results: &BenchmarkResults) -> Vec<String> {
         })
         .collect()
 }
+
+/// One line per backend × workload whose agents or servers were started again after a fault:
+/// each restart's start-up is a real cost of that backend, so it is shown, not hidden.
+pub fn restart_notes(results: &BenchmarkResults) -> Vec<String> {
+    results
+        .results
+        .iter()
+        .filter(|e| e.restarts > 0)
+        .map(|e| format!("{} · {}: {}", e.backend, e.workload, e.restarts))
+        .collect()
+}
+
+/// The sandbox measured, as the engine reported it, in one line.
+pub fn sandbox_line(results: &BenchmarkResults) -> Option<String> {
+    let s = results.sandbox.as_ref()?;
+    let mut parts = vec![format!(
+        "{} ({})",
+        s.image,
+        s.image_id.chars().take(19).collect::<String>()
+    )];
+    if let Some(m) = s.memory_bytes {
+        parts.push(format!("memory {} MiB", m >> 20));
+    }
+    if let Some(p) = s.pids_limit {
+        parts.push(format!("pids {p}"));
+    }
+    if let Some(c) = s.cpus {
+        parts.push(format!("cpus {c}"));
+    }
+    parts.push(
+        if s.read_only_root {
+            "read-only root"
+        } else {
+            "writable root"
+        }
+        .into(),
+    );
+    parts.push(format!("network {}", s.network_mode));
+    parts.push(format!("user {}", s.user));
+    if let Some(n) = s.strays_at_start.filter(|n| *n > 0) {
+        let what = if s.strays_removed { "removed" } else { "found" };
+        parts.push(format!("{n} stray processes {what} at start"));
+    }
+    let image = parts.remove(0);
+    // Two lines: within a 100-column terminal.
+    Some(format!("Sandbox: {image}\n  {}", parts.join(", ")))
+}

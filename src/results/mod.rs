@@ -76,6 +76,9 @@ pub struct BenchmarkResults {
     /// The highest 1-minute load average seen during the run.
     #[serde(default)]
     pub max_load: Option<f64>,
+    /// The sandbox container measured, read from the engine (none for local backends).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<crate::sandbox::compose_stack::SandboxInfo>,
     /// Each fork backend's platform floor: fork + exit + wait of the agent's interpreter,
     /// measured inside the sandbox.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

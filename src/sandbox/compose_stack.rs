@@ -206,6 +206,54 @@ impl Stack {
     }
 }
 
+/// The sandbox container as the engine runs it: which image, with which limits. Read from the
+/// engine, not the compose file, so the results say what was measured.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SandboxInfo {
+    pub container: String,
+    /// The image's id (`sha256:…`) and the name it was started from.
+    pub image_id: String,
+    pub image: String,
+    pub memory_bytes: Option<i64>,
+    pub pids_limit: Option<i64>,
+    pub cpus: Option<f64>,
+    pub read_only_root: bool,
+    pub network_mode: String,
+    pub user: String,
+    /// Processes found in it at the start of the run, its own init and command aside (left by
+    /// something else; removed with --clean-sandbox).
+    #[serde(default)]
+    pub strays_at_start: Option<usize>,
+    #[serde(default)]
+    pub strays_removed: bool,
+}
+
+/// Reads a container's image and limits from the engine (`docker inspect`).
+pub fn inspect(container: &str) -> Result<SandboxInfo> {
+    let out = capture("docker", &["inspect", container], Duration::from_secs(30))
+        .filter(|o| o.success)
+        .ok_or_else(|| usage(format!("`docker inspect {container}` failed")))?;
+    let all: serde_json::Value = serde_json::from_str(&out.stdout)
+        .map_err(|e| usage(format!("`docker inspect {container}`: {e}")))?;
+    let c = &all[0];
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let positive = |v: &serde_json::Value| v.as_i64().filter(|n| *n > 0);
+    let host = &c["HostConfig"];
+    Ok(SandboxInfo {
+        container: text(&c["Id"]).chars().take(12).collect(),
+        image_id: text(&c["Image"]),
+        image: text(&c["Config"]["Image"]),
+        memory_bytes: positive(&host["Memory"]),
+        pids_limit: positive(&host["PidsLimit"]),
+        cpus: positive(&host["NanoCpus"]).map(|n| n as f64 / 1e9),
+        read_only_root: host["ReadonlyRootfs"].as_bool().unwrap_or(false),
+        network_mode: text(&host["NetworkMode"]),
+        user: text(&c["Config"]["User"]),
+        strays_at_start: None,
+        strays_removed: false,
+    })
+}
+
 fn last_line(text: &str) -> &str {
     text.lines()
         .rev()

@@ -14,7 +14,7 @@ use anyhow::Result;
 use crate::error::usage;
 use crate::results::Versions;
 use crate::transport::{
-    Api, Compose, Container, DockerExec, Local, OnHost, Prefix, Socket, Transport,
+    Api, Compose, Container, DockerExec, Local, OnHost, Prefix, Socket, Sweep, Transport,
 };
 use backend::{Backend, Engine, TransportKind};
 use compose_stack::Stack;
@@ -70,6 +70,8 @@ pub fn choose_backends(opts: &SandboxOptions) -> Result<(Vec<Backend>, Option<St
 pub struct Sandbox {
     /// The sandbox service of the first engine used (the same compose file on each engine).
     pub stack: Option<Stack>,
+    /// The Docker engine's sandbox container: its image and limits.
+    pub info: Option<compose_stack::SandboxInfo>,
     pub versions: Versions,
     pub transports: Vec<(Backend, Arc<dyn Transport>)>,
 }
@@ -111,6 +113,7 @@ pub fn prepare(
         });
     versions.local_interpreter.clone_from(&host_python);
     let mut engines = Vec::new();
+    let mut info = None;
     for engine in Engine::ALL {
         let on: Vec<&Backend> = backends
             .iter()
@@ -167,24 +170,22 @@ pub fn prepare(
                     dir.display()
                 ))
             })?;
-            // Recreates the container if it predates the shared directory's volume.
-            stack.up()?;
-        } else {
-            stack.ensure_up()?;
         }
-        let container = if on.iter().any(|b| {
-            matches!(
-                b.transport,
-                TransportKind::Docker
-                    | TransportKind::Socket
-                    | TransportKind::Api
-                    | TransportKind::Cmd
-            )
-        }) {
-            Some(stack.container_id()?)
-        } else {
-            None
-        };
+        // At every run: recreates a container whose image or configuration changed.
+        stack.up()?;
+        let container = Some(stack.container_id()?);
+        if engine == Engine::Docker
+            && let Some(id) = &container
+        {
+            let found = compose_stack::inspect(id)?;
+            reach.notice(&format!(
+                "sandbox: container {} of image {} ({})",
+                found.container,
+                found.image,
+                found.image_id.chars().take(19).collect::<String>()
+            ));
+            info = Some(found);
+        }
         engines.push(OnEngine {
             engine,
             stack,
@@ -201,9 +202,46 @@ pub fn prepare(
         .collect::<Result<_>>()?;
     Ok(Sandbox {
         stack: engines.first().map(|e| e.stack.clone()),
+        info,
         versions,
         transports,
     })
+}
+
+/// The transports that reach each distinct sandbox once: one into each engine's Compose
+/// container (any but `container`, whose sandboxes die with their calls) and the host's when a
+/// local backend runs.
+fn sweepers(transports: &[(Backend, Arc<dyn Transport>)]) -> Vec<&Arc<dyn Transport>> {
+    let mut found: Vec<&(Backend, Arc<dyn Transport>)> = Vec::new();
+    for entry in transports {
+        let (b, _) = entry;
+        let reach = b.transport != TransportKind::Container;
+        if reach
+            && !found
+                .iter()
+                .any(|(f, _)| f.engine == b.engine && f.sandboxed() == b.sandboxed())
+        {
+            found.push(entry);
+        }
+    }
+    found.into_iter().map(|(_, t)| t).collect()
+}
+
+/// Before a run: how many processes something else left in the sandboxes (`None`: could not
+/// be counted); with `clean`, they are killed.
+pub fn sweep_before(transports: &[(Backend, Arc<dyn Transport>)], clean: bool) -> Option<usize> {
+    let what = if clean { Sweep::All } else { Sweep::Count };
+    sweepers(transports)
+        .into_iter()
+        .map(|t| t.sweep(what, None))
+        .sum()
+}
+
+/// After a run: kills what the run's agents left behind them once they were gone.
+pub fn sweep_after(transports: &[(Backend, Arc<dyn Transport>)]) {
+    for t in sweepers(transports) {
+        let _ = t.sweep(Sweep::Orphans, None);
+    }
 }
 
 /// The transport of one backend, over the stack and container that `prepare` set up on its
@@ -238,9 +276,13 @@ fn transport(
         }
     };
     Ok(match kind {
-        TransportKind::Local => Arc::new(Local {
-            python: host_python.ok_or_else(missing)?.to_string(),
-        }),
+        TransportKind::Local => {
+            // What a dead local agent's calls leave running comes back to the harness.
+            crate::transport::become_subreaper();
+            Arc::new(Local {
+                python: host_python.ok_or_else(missing)?.to_string(),
+            })
+        }
         TransportKind::Compose => {
             let stack = stack.ok_or_else(missing)?;
             on_engine(Arc::new(Compose {

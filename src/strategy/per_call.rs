@@ -1,7 +1,7 @@
 //! `per-call`: a fresh interpreter per call. The request is written before the handshake
 //! arrives, so start-up and the call overlap as they would in `python3 -c CODE`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -15,6 +15,8 @@ pub struct PerCall {
     args: Vec<String>,
     python: Mutex<Option<String>>,
     next_id: AtomicU64,
+    /// Servers the transport found dead and restarted while starting this executor's agents.
+    restarts: AtomicU32,
 }
 
 impl PerCall {
@@ -24,6 +26,7 @@ impl PerCall {
             args: agent::python_args(Mode::OneShot, options),
             python: Mutex::new(None),
             next_id: AtomicU64::new(1),
+            restarts: AtomicU32::new(0),
         }
     }
 }
@@ -32,7 +35,10 @@ impl Executor for PerCall {
     fn call(&self, call: Call) -> Result<Reply, CallError> {
         let deadline = Instant::now() + call.timeout + TIMEOUT_GRACE;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let before = self.transport.restarts();
         let started = self.transport.start(self.transport.python(), &self.args);
+        let restarted = self.transport.restarts().saturating_sub(before);
+        self.restarts.fetch_add(restarted, Ordering::Relaxed);
         let mut process = AgentProcess::start(started)?;
         let request = Request {
             id,
@@ -61,6 +67,6 @@ impl Executor for PerCall {
     }
 
     fn restarts(&self) -> u32 {
-        0
+        self.restarts.load(Ordering::Relaxed)
     }
 }

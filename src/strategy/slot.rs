@@ -42,21 +42,45 @@ impl Slot {
         }
     }
 
-    /// Runs one request on this slot's agent, starting it first if needed.
+    /// Runs one request on this slot's agent, starting it first if needed. An agent found dead
+    /// before the request reached it (an earlier call killed it) is replaced, counted as a
+    /// restart, and the request goes to the new one: the call does not pay for that damage.
     pub fn call(&mut self, request: &Request, deadline: Instant) -> Result<Reply, CallError> {
         if self.recycle_after.is_some_and(|k| self.calls_on_agent >= k) {
             // A planned restart, not a fault: closing its input lets the agent exit.
             self.agent = None;
         }
-        let outcome = self.agent(deadline).and_then(|agent| {
-            agent.send(request)?;
-            agent.receive(request.id, deadline)
-        });
+        if self.agent.as_mut().is_some_and(AgentProcess::gone) {
+            self.discard();
+        }
+        let mut outcome = self.attempt(request, deadline);
+        if let Err((_, false)) = outcome {
+            self.discard();
+            outcome = self.attempt(request, deadline);
+        }
         self.calls_on_agent += 1;
         if outcome.is_err() {
             self.discard();
         }
-        outcome
+        outcome.map_err(|(e, _)| e)
+    }
+
+    /// One try; an error says whether the request reached the agent (if not, it may be resent).
+    fn attempt(
+        &mut self,
+        request: &Request,
+        deadline: Instant,
+    ) -> Result<Reply, (CallError, bool)> {
+        let fork = self.mode == Mode::Fork;
+        let agent = self.agent(deadline).map_err(|e| (e, true))?;
+        agent.send(request).map_err(|e| (e, false))?;
+        agent.receive(request.id, deadline).map_err(|e| {
+            // A zygote acknowledges each request it hands to a child: a zygote that died
+            // without doing so never ran this call.
+            let delivered =
+                !(fork && matches!(e, CallError::AgentDied(_)) && !agent.acked(request.id));
+            (e, delivered)
+        })
     }
 
     /// Starts the agent if it is not running.
@@ -67,7 +91,10 @@ impl Slot {
     fn agent(&mut self, deadline: Instant) -> Result<&mut AgentProcess, CallError> {
         if self.agent.is_none() {
             let args = agent::python_args(self.mode, &self.options);
+            let before = self.transport.restarts();
             let started = self.transport.start(self.transport.python(), &args);
+            // A server the transport found dead and restarted on the way is this slot's cost.
+            self.discarded += self.transport.restarts().saturating_sub(before);
             let mut process = AgentProcess::start(started)?;
             let ready = process.handshake(deadline)?;
             self.python.get_or_insert_with(|| ready.python.clone());

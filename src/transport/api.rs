@@ -188,8 +188,13 @@ impl Transport for Api {
 
     fn kill_in_sandbox(&self, pid: u32) {
         // A detached exec of its own, through the API like everything else here.
-        let code = format!("import os\ntry:\n    os.kill({pid}, 9)\nexcept OSError:\n    pass");
-        let argv = vec![self.python.clone(), "-c".into(), code];
+        let argv = vec![
+            self.python.clone(),
+            "-c".into(),
+            super::SWEEP.into(),
+            "orphans".into(),
+            pid.to_string(),
+        ];
         let _ = self.exec(argv, false);
     }
 }

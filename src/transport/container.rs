@@ -74,6 +74,10 @@ impl Transport for Container {
         &self.python
     }
 
+    fn sweep(&self, _what: super::Sweep, _agent: Option<u32>) -> Option<usize> {
+        None // every command has a container of its own, removed with what ran in it
+    }
+
     fn kill_in_sandbox(&self, _pid: u32) {
         let Some(name) = self.last.lock().ok().and_then(|mut l| l.take()) else {
             return;

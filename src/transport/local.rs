@@ -1,9 +1,12 @@
 //! `local`: the host's own Python, no sandbox at all. For trusted code, and the floor the other
 //! transports are measured against.
 
+use std::collections::HashMap;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use super::Transport;
+use super::started::is_live;
+use super::{Sweep, Transport};
 
 /// The interpreter the host's `python3` resolves to, asked once (`sys.executable`); `python3`
 /// itself when it does not answer with a path. A version manager's `python3` on PATH (pyenv,
@@ -43,4 +46,92 @@ impl Transport for Local {
     fn python(&self) -> &str {
         &self.python
     }
+
+    /// On the host the harness is the sandbox's init: it made itself a subreaper, so what a
+    /// dead agent's calls left running is re-parented to it. Its children in a session of their
+    /// own that are not agents it holds are those, and are killed with everything below them.
+    /// The host's other processes are never counted or touched, whatever `what` says.
+    fn sweep(&self, what: Sweep, agent: Option<u32>) -> Option<usize> {
+        if let Some(pid) = agent.and_then(|p| i32::try_from(p).ok()) {
+            // SAFETY: kill(2) with plain integers.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+                libc::kill(pid, libc::SIGKILL);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let found = strays().len();
+        if what == Sweep::Count {
+            return Some(found);
+        }
+        for _ in 0..50 {
+            let pids = strays();
+            if pids.is_empty() {
+                break;
+            }
+            for &pid in &pids {
+                // SAFETY: as above; reaping only the harness's own re-parented children.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+            for &pid in &pids {
+                // SAFETY: waitpid on one pid; a pid that is not our child just fails.
+                unsafe {
+                    libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Some(found)
+    }
+}
+
+/// Processes below the harness that are neither agents it holds nor in its own session (the
+/// Docker and Compose clients it runs are), with their descendants.
+fn strays() -> Vec<i32> {
+    let mut tree: HashMap<i32, Vec<i32>> = HashMap::new();
+    let mut session = HashMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.len() < 4 || fields[0] == "Z" || fields[0] == "X" {
+            continue;
+        }
+        let (Ok(ppid), Ok(sid)) = (fields[1].parse::<i32>(), fields[3].parse::<i32>()) else {
+            continue;
+        };
+        tree.entry(ppid).or_default().push(pid);
+        session.insert(pid, sid);
+    }
+    // SAFETY: getpid and getsid(0) only read this process's ids.
+    let (me, mine) = unsafe { (libc::getpid(), libc::getsid(0)) };
+    let mut found: Vec<i32> = tree
+        .get(&me)
+        .into_iter()
+        .flatten()
+        .copied()
+        .filter(|&p| session.get(&p) != Some(&mine) && !is_live(p as u32))
+        .collect();
+    let mut i = 0;
+    while i < found.len() {
+        found.extend(tree.get(&found[i]).into_iter().flatten().copied());
+        i += 1;
+    }
+    found
 }

@@ -21,7 +21,7 @@ pub use docker::DockerExec;
 pub use local::{Local, host_python};
 pub use on_host::{OnHost, with_host};
 pub use socket::{CONTAINER_DIR, Socket, prepare_dir};
-pub use started::{Control, Started, spawn};
+pub use started::{Control, Started, become_subreaper, spawn};
 
 use std::time::Duration;
 
@@ -44,23 +44,66 @@ pub trait Transport: Send + Sync {
 
     /// Kills process `pid` inside the sandbox. Killing a `docker exec` client does not kill the
     /// process it started in the container, so a stuck agent is killed from inside, with its
-    /// process group (the agent leads one), so that nothing its calls forked stays behind.
+    /// process group (the agent leads one), and then whatever its calls left re-parented to
+    /// the container's init: once the agent is gone, nothing else would end those.
     fn kill_in_sandbox(&self, pid: u32) {
-        let code = format!(
-            "import os\nfor kill in (os.killpg, os.kill):\n    try:\n        kill({pid}, 9)\n    except OSError:\n        pass"
-        );
-        let args = vec!["-c".to_string(), code];
-        let started = self
+        let _ = self.sweep(Sweep::Orphans, Some(pid));
+    }
+
+    /// Servers the transport found dead and started again (a real cost, counted in results).
+    fn restarts(&self) -> u32 {
+        0
+    }
+
+    /// Counts, or kills, processes in the sandbox that no live agent answers for (see
+    /// [`Sweep`]), after killing `agent` if given; how many there were, `None` when the sandbox
+    /// could not be reached.
+    fn sweep(&self, what: Sweep, agent: Option<u32>) -> Option<usize> {
+        let mut args = vec!["-c".to_string(), SWEEP.to_string(), what.arg().to_string()];
+        args.extend(agent.map(|p| p.to_string()));
+        let handle = self
             .command(self.python(), &args)
             .stdin_null()
-            .stdout_null()
+            .stdout_capture()
             .stderr_null()
             .unchecked()
-            .start();
-        if let Ok(handle) = started
-            && !matches!(handle.wait_timeout(Duration::from_secs(10)), Ok(Some(_)))
-        {
-            let _ = handle.kill();
+            .start()
+            .ok()?;
+        // As long as a stuck agent's kill always took: a fork bomb can hold every pid of the
+        // container, and the sweep cannot start until some are free.
+        match handle.wait_timeout(Duration::from_secs(10)) {
+            Ok(Some(out)) if out.status.success() => {
+                String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+            }
+            Ok(Some(_)) => None,
+            _ => {
+                let _ = handle.kill();
+                None
+            }
+        }
+    }
+}
+
+/// The program that sweeps a sandbox, run there with its Python.
+pub const SWEEP: &str = include_str!("sweep.py");
+
+/// What a sweep looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sweep {
+    /// Counts every process but the sandbox's own (its init and command).
+    Count,
+    /// Kills every process but the sandbox's own: only when no other run uses the sandbox.
+    All,
+    /// Kills what was re-parented to the sandbox's init: left by agents that are gone.
+    Orphans,
+}
+
+impl Sweep {
+    fn arg(self) -> &'static str {
+        match self {
+            Sweep::Count => "count",
+            Sweep::All => "all",
+            Sweep::Orphans => "orphans",
         }
     }
 }

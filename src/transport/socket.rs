@@ -27,6 +27,8 @@ pub struct Socket {
     /// The same file as the container sees it.
     container_path: String,
     started: Mutex<bool>,
+    /// Servers found dead (a call can kill its agent's parent) and started again.
+    restarts: AtomicU32,
     /// `DOCKER_HOST` of the engine the container runs on; `None`: Docker's default.
     host: Option<String>,
 }
@@ -57,6 +59,7 @@ impl Socket {
             host_path: host_dir.join(&name),
             container_path: format!("{CONTAINER_DIR}/{name}"),
             started: Mutex::new(false),
+            restarts: AtomicU32::new(0),
             host: None,
         }
     }
@@ -67,14 +70,18 @@ impl Socket {
         self
     }
 
-    /// Starts the server in the container on first use and waits until it accepts.
-    fn ensure_server(&self) -> std::io::Result<()> {
+    /// Starts the server in the container on first use and waits until it accepts; `dead`:
+    /// the server was found dead, start another (unless a concurrent caller just did).
+    fn ensure_server(&self, dead: bool) -> std::io::Result<()> {
         let mut started = self
             .started
             .lock()
             .map_err(|_| std::io::Error::other("socket server lock poisoned"))?;
-        if *started {
+        if *started && !(dead && UnixStream::connect(&self.host_path).is_err()) {
             return Ok(());
+        }
+        if *started {
+            self.restarts.fetch_add(1, Ordering::Relaxed);
         }
         let args = [
             "exec",
@@ -130,12 +137,20 @@ impl Transport for Socket {
     }
 
     fn start(&self, _program: &str, args: &[String]) -> std::io::Result<Started> {
-        self.ensure_server()?;
+        self.ensure_server(false)?;
         // The server already runs the agent: the connection's first line is what follows the
         // agent's source in its arguments, the mode and its options.
         let after_source = args.iter().position(|a| a == "-c").map_or(0, |i| i + 2);
         let mode = args.get(after_source..).unwrap_or_default().join(" ");
-        let mut stream = UnixStream::connect(&self.host_path)?;
+        let mut stream = match UnixStream::connect(&self.host_path) {
+            Ok(stream) => stream,
+            Err(_) => {
+                // An earlier call killed the server (its agent's parent): nothing was sent yet,
+                // so a new server takes this connection.
+                self.ensure_server(true)?;
+                UnixStream::connect(&self.host_path)?
+            }
+        };
         stream.write_all(format!("{mode}\n").as_bytes())?;
         Ok(Started {
             stdin: Box::new(WriteHalf(stream.try_clone()?)),
@@ -147,6 +162,10 @@ impl Transport for Socket {
 
     fn python(&self) -> &str {
         &self.exec.python
+    }
+
+    fn restarts(&self) -> u32 {
+        self.restarts.load(Ordering::Relaxed)
     }
 }
 

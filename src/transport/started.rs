@@ -2,7 +2,9 @@
 //! stderr when the transport has one, and a small control handle. Processes the harness spawns
 //! and connections to a server inside the container both fit, so the agent code needs neither.
 
+use std::collections::BTreeSet;
 use std::io::{Read, Write};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Waits for and stops what a transport started.
@@ -12,6 +14,11 @@ pub trait Control: Send {
 
     /// Stops it from the harness's side (what it left running in a container may live on).
     fn kill(&self);
+
+    /// Whether it is known to have ended, without waiting.
+    fn exited(&self) -> bool {
+        false
+    }
 }
 
 /// The streams and control of a started program.
@@ -33,6 +40,9 @@ pub fn spawn(command: duct::Expression) -> std::io::Result<Started> {
         .stderr_file(err_w)
         .unchecked()
         .start()?;
+    if let Ok(mut live) = LIVE.lock() {
+        live.extend(handle.pids());
+    }
     Ok(Started {
         stdin: Box::new(in_w),
         stdout: Box::new(out_r),
@@ -41,8 +51,33 @@ pub fn spawn(command: duct::Expression) -> std::io::Result<Started> {
     })
 }
 
+/// Agents the harness started and has not let go of, by pid: a host sweep spares them.
+static LIVE: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
+
+/// Whether `pid` is an agent process the harness still holds.
+pub fn is_live(pid: u32) -> bool {
+    LIVE.lock().is_ok_and(|live| live.contains(&pid))
+}
+
+/// Makes the harness the reaper of its orphaned descendants (prctl PR_SET_CHILD_SUBREAPER), so
+/// that what a dead local agent's calls left running comes back to it and can be killed.
+pub fn become_subreaper() -> bool {
+    // SAFETY: prctl with integer arguments only changes a flag of this process.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 }
+}
+
 /// A child process of the harness.
 struct Child(duct::Handle);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if let Ok(mut live) = LIVE.lock() {
+            for pid in self.0.pids() {
+                live.remove(&pid);
+            }
+        }
+    }
+}
 
 impl Control for Child {
     fn wait_deadline(&self, deadline: Instant) -> std::io::Result<Option<String>> {
@@ -58,5 +93,9 @@ impl Control for Child {
     fn kill(&self) {
         let _ = self.0.kill();
         let _ = self.0.wait_timeout(Duration::from_secs(5));
+    }
+
+    fn exited(&self) -> bool {
+        matches!(self.0.try_wait(), Ok(Some(_)))
     }
 }

@@ -1,0 +1,49 @@
+//! Stopping a run from outside: Ctrl-C (SIGINT), SIGTERM (what CI systems send to cancel a job)
+//! and SIGHUP (a closed terminal) all end it the same way: the calls stop, the partial results
+//! are written with `complete: false`, the sandbox is swept, and the exit code is 128 + the
+//! signal (130, 143, 129). A second signal ends the process at once.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+/// Set once a stop signal arrived, with which one.
+#[derive(Clone)]
+pub struct Stop {
+    pub flag: Arc<AtomicBool>,
+    signal: Arc<AtomicI32>,
+}
+
+impl Stop {
+    /// Installs the handlers; without them (they could not be installed) the signals keep
+    /// their default action.
+    pub fn install() -> Stop {
+        let stop = Stop {
+            flag: Arc::new(AtomicBool::new(false)),
+            signal: Arc::new(AtomicI32::new(0)),
+        };
+        if let Ok(mut signals) = Signals::new([SIGINT, SIGTERM, SIGHUP]) {
+            let seen = stop.clone();
+            std::thread::spawn(move || {
+                for signal in signals.forever() {
+                    if seen.flag.swap(true, Ordering::SeqCst) {
+                        std::process::exit(128 + signal);
+                    }
+                    seen.signal.store(signal, Ordering::SeqCst);
+                }
+            });
+        }
+        stop
+    }
+
+    /// The exit code for the signal that stopped the run, if one did.
+    pub fn exit_code(&self) -> Option<u8> {
+        if !self.flag.load(Ordering::SeqCst) {
+            return None;
+        }
+        let signal = self.signal.load(Ordering::SeqCst);
+        Some(u8::try_from(128 + signal).unwrap_or(130))
+    }
+}
