@@ -340,3 +340,54 @@ fn the_order_is_recorded_and_sequential_on_request() {
         &[("simple_calc", 5)],
     );
 }
+
+#[test]
+fn local_runs_the_interpreter_behind_python3_not_a_shim_per_call() {
+    let real = std::process::Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .unwrap();
+    let real = String::from_utf8(real.stdout).unwrap().trim().to_string();
+    // A version manager's shim: a script named python3, first on PATH, that counts its starts.
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let starts = dir.path().join("starts");
+    let shim = bin.join("python3");
+    std::fs::write(
+        &shim,
+        format!(
+            "#!/bin/sh\necho x >> '{}'\nexec '{real}' \"$@\"\n",
+            starts.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let output = dir.path().join("out.json");
+    let run = |python: Option<&str>| {
+        let _ = std::fs::remove_file(&starts);
+        let mut cmd = bench();
+        cmd.env("PATH", &path)
+            .args(["run", "--quiet", "--backends", "local:per-call"])
+            .args(["--workloads", "simple_calc", "--calls-scale", "0.1"])
+            .args(["--warmup", "2", "--calibration", "0", "--output"])
+            .arg(&output);
+        if let Some(p) = python {
+            cmd.args(["--python", p]);
+        }
+        cmd.assert().success();
+        let n = std::fs::read_to_string(&starts).map_or(0, |t| t.lines().count());
+        (read_results(&output), n)
+    };
+    // Asked once which interpreter it runs; then 8 calls (cold start, 2 warm-up, 5 measured),
+    // each a fresh interpreter started directly.
+    let (results, shim_starts) = run(None);
+    assert_eq!(shim_starts, 1);
+    assert_eq!(results["versions"]["local_interpreter"], real.as_str());
+    assert_clean(&results, &["local:per-call"], &[("simple_calc", 5)]);
+    // Asked for by name, the shim is what is measured: it starts for every call.
+    let (results, shim_starts) = run(Some("python3"));
+    assert_eq!(shim_starts, 8);
+    assert_eq!(results["versions"]["local_interpreter"], "python3");
+}

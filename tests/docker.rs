@@ -14,12 +14,14 @@ fn compose_exec_and_persistent_measure_the_seven_workloads() {
     let Some(_sandbox) = engine() else { return };
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("out.json");
-    bench()
+    let run = bench()
         .args(["run", "--calls-scale", "0.1", "--output"])
         .arg(&output)
+        .env("COLUMNS", "100")
         .assert()
         .success()
         .stdout(predicate::str::contains("compose:persistent is"));
+    common::assert_fits(&String::from_utf8_lossy(&run.get_output().stdout), 100);
     let results = read_results(&output);
     assert_eq!(
         results["settings"]["backends"][0], "compose:per-call",

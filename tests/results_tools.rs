@@ -162,6 +162,79 @@ fn report_renders_a_saved_run_in_every_format() {
 }
 
 #[test]
+fn report_fits_a_100_column_terminal_with_one_warning_line_per_kind() {
+    let out = bench()
+        .args(["report", "results/baseline.json"])
+        .env("COLUMNS", "100")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    common::assert_fits(&text, 100);
+    assert!(text.contains("compose:persistent  simple_calc"), "{text}");
+    assert!(!text.contains("Cold start"), "{text}");
+    let warnings = text.split("Warnings").nth(1).expect("warnings shown");
+    let kinds: Vec<&str> = warnings
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    let mut unique = kinds.clone();
+    unique.dedup();
+    assert_eq!(kinds, unique, "{text}");
+    assert!(kinds.contains(&"high_cv"), "{text}");
+
+    let wide = bench()
+        .args(["report", "results/baseline.json", "--wide", "--verbose"])
+        .env("COLUMNS", "100")
+        .output()
+        .unwrap();
+    let wide = String::from_utf8(wide.stdout).unwrap();
+    assert!(wide.contains("Cold start"), "{wide}");
+    assert!(wide.contains("σ is 124 % of the mean"), "{wide}");
+}
+
+#[test]
+fn ci_dashboard_exports_hold_every_row_with_its_interval() {
+    let run = |format: &str| -> serde_json::Value {
+        let out = bench()
+            .args(["report", "results/baseline.json", "--format", format])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{format}");
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let action = run("github-benchmark");
+    let entries = action.as_array().unwrap();
+    assert_eq!(entries.len(), 14);
+    let first = &entries[0];
+    assert_eq!(first["name"], "compose:per-call/simple_calc p50");
+    assert_eq!(first["unit"], "us");
+    assert!(first["range"].as_str().unwrap().starts_with("± "));
+    assert!(first["extra"].as_str().unwrap().contains("50 calls"));
+
+    let bmf = run("bmf");
+    let rows = bmf.as_object().unwrap();
+    assert_eq!(rows.len(), 14);
+    for (name, measures) in rows {
+        let l = &measures["latency"];
+        let (low, value, high) = (
+            l["lower_value"].as_f64().unwrap(),
+            l["value"].as_f64().unwrap(),
+            l["upper_value"].as_f64().unwrap(),
+        );
+        assert!(low <= value && value <= high, "{name}: {l}");
+    }
+    // The same p50 in both, in µs and in ns.
+    let p50_us = first["value"].as_f64().unwrap();
+    let p50_ns = bmf["compose:per-call/simple_calc"]["latency"]["value"]
+        .as_f64()
+        .unwrap();
+    assert!((p50_ns / 1000.0 - p50_us).abs() < 0.01);
+}
+
+#[test]
 fn files_of_another_schema_version_are_refused_with_a_message() {
     let dir = tempfile::tempdir().unwrap();
     let newer = dir.path().join("newer.json");

@@ -3,6 +3,7 @@
 //! folder sees clap or a raw string. `main` maps each subcommand to its function in `commands`.
 
 mod compare_args;
+mod display_args;
 mod gate_args;
 mod probe_args;
 mod report_args;

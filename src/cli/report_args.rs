@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use super::display_args::DisplayArgs;
 use crate::commands::report::{ReportFormat, ReportOptions};
 
 /// Formats `report` writes.
@@ -13,6 +14,10 @@ pub enum FormatArg {
     Markdown,
     Json,
     Html,
+    /// github-action-benchmark's customSmallerIsBetter JSON (p50 per row, µs)
+    GithubBenchmark,
+    /// Bencher Metric Format (latency in ns with bootstrap bounds, throughput)
+    Bmf,
 }
 
 #[derive(Args, Debug)]
@@ -31,6 +36,8 @@ pub struct ReportArgs {
     /// No notices on stderr
     #[arg(short, long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub display: DisplayArgs,
 }
 
 impl ReportArgs {
@@ -40,6 +47,8 @@ impl ReportArgs {
             FormatArg::Markdown => ReportFormat::Markdown,
             FormatArg::Json => ReportFormat::Json,
             FormatArg::Html => ReportFormat::Html,
+            FormatArg::GithubBenchmark => ReportFormat::GithubBenchmark,
+            FormatArg::Bmf => ReportFormat::Bmf,
         };
         Ok(ReportOptions {
             file: self.file,
@@ -47,6 +56,7 @@ impl ReportArgs {
             output: self.output,
             export_hgrm: self.export_hgrm,
             quiet: self.quiet,
+            view: self.display.view(),
         })
     }
 }

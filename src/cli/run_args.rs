@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::display_args::DisplayArgs;
 use super::sandbox_args::SandboxArgs;
 use super::values;
 use crate::bench::runner::Load;
@@ -103,8 +104,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
     /// Rounds of the interleaved order: each runs a slice of every backend × workload
-    #[arg(long, value_name = "N", default_value_t = 10)]
+    #[arg(long, value_name = "N", default_value_t = 5)]
     rounds: usize,
+    /// Milliseconds of empty calls made and kept apart each time a backend × workload resumes after
+    /// another backend ran (at least one call): the switch warm-up, reported on its own (0: none)
+    #[arg(long, value_name = "MS", default_value_t = 20)]
+    switch_warmup: u64,
     /// Empty calls per backend measured first, as its floor (0 to skip)
     #[arg(long, value_name = "N", default_value_t = 20)]
     calibration: usize,
@@ -135,6 +140,8 @@ pub struct RunArgs {
     /// Also write each histogram's percentile distribution (.hgrm, values in ms) into DIR
     #[arg(long, value_name = "DIR")]
     export_hgrm: Option<PathBuf>,
+    #[command(flatten)]
+    display: DisplayArgs,
 }
 
 impl RunArgs {
@@ -188,9 +195,11 @@ impl RunArgs {
             seed: self.seed,
             rounds: self.rounds,
             calibration: self.calibration,
+            switch_warmup: Duration::from_millis(self.switch_warmup),
             load,
             preload,
             export_hgrm: self.export_hgrm,
+            view: self.display.view(),
         })
     }
 }

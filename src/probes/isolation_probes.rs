@@ -77,10 +77,12 @@ pub const PROBES: [Probe; 8] = [
             "import os\nresult = os.path.exists('/tmp/sb-file-{token}')",
         )
     },
+    // Memory held by a module the interpreter keeps loaded (`os`, loaded before any call;
+    // a module the call itself imports is unloaded again by `reset`).
     probe(
         "module_memory",
-        "import json\njson.sb_hold_{token} = bytearray(32 << 20)",
-        "import json\nresult = hasattr(json, 'sb_hold_{token}')",
+        "import os\nos.sb_hold_{token} = bytearray(32 << 20)",
+        "import os\nresult = hasattr(os, 'sb_hold_{token}')",
     ),
 ];
 

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::bench::runner::{Load, Measurement};
+use crate::bench::machine_load::MachineSample;
+use crate::bench::runner::{ForkFloor, Load, Measurement};
 use crate::bench::stats::{self, LatencySummary};
 use crate::bench::warnings::Warning;
 
@@ -75,6 +76,13 @@ pub struct BenchmarkResults {
     /// The highest 1-minute load average seen during the run.
     #[serde(default)]
     pub max_load: Option<f64>,
+    /// Each fork backend's platform floor: fork + exit + wait of the agent's interpreter,
+    /// measured inside the sandbox.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fork_floors: BTreeMap<String, ForkFloor>,
+    /// Load and CPU steal sampled during the run; absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<MachineSample>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -101,6 +109,10 @@ pub struct Versions {
     pub compose: Option<String>,
     pub sandbox_python: Option<String>,
     pub local_python: Option<String>,
+    /// The host interpreter the local transport started (`--python`, or the one `python3`
+    /// resolves to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_interpreter: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -126,6 +138,10 @@ pub struct Settings {
     /// The shape of the load: closed-loop clients or an open-loop rate.
     #[serde(default)]
     pub load: LoadShape,
+    /// How long calls were kept apart as the switch warm-up each time a pair resumed after
+    /// another backend (at least one call); `None` without interleaving (and in older files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch_warmup_ms: Option<f64>,
     /// Modules every agent imported at start.
     #[serde(default)]
     pub preload: Vec<String>,
@@ -199,14 +215,12 @@ pub struct Entry {
     /// The agent-reported exec times, encoded as `histogram` is; absent in older files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exec_histogram: Option<String>,
-}
-
-impl BenchmarkResults {
-    /// The floor of `backend`: the p50 of its empty calls, in microseconds.
-    pub fn floor_p50(&self, backend: &str) -> Option<f64> {
-        let entry = self.calibration.iter().find(|c| c.backend == backend)?;
-        Some(entry.latency_us.as_ref()?.p50)
-    }
+    /// Calls made right after a switch from another backend, kept out of every figure above.
+    #[serde(default)]
+    pub switch_warmup_calls: usize,
+    /// Their latency: what resuming after another backend costs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch_warmup_us: Option<LatencySummary>,
 }
 
 impl Entry {
@@ -227,6 +241,8 @@ impl Entry {
             restarts: m.restarts,
             histogram: stats::encode(&m.latency),
             exec_histogram: Some(stats::encode(&m.exec)),
+            switch_warmup_calls: m.switch_calls,
+            switch_warmup_us: stats::summarize(&m.switch),
         }
     }
 

@@ -26,7 +26,9 @@ pub struct SandboxOptions {
     pub backends: Option<Vec<Backend>>,
     pub compose_file: PathBuf,
     pub service: String,
-    pub python: String,
+    /// `--python`; `None`: `python3` in the sandbox, and on the host the interpreter `python3`
+    /// resolves to (see [`crate::transport::host_python`]).
+    pub python: Option<String>,
     /// The `cmd` transport's prefix, split into words.
     pub prefix: Option<Vec<String>>,
     /// No notices on stderr.
@@ -55,7 +57,7 @@ pub fn choose_backends(opts: &SandboxOptions) -> Result<(Vec<Backend>, Option<St
         None if docker.is_some() => Backend::parse_list(DEFAULT_BACKENDS[0]).map_err(usage)?,
         None => {
             opts.notice(&format!(
-                "no Docker engine answers: measuring {} only (start one with                  `bash scripts/setup-docker.sh`, or name --backends)",
+                "no Docker engine answers: measuring {} only (start one with `bash scripts/setup-docker.sh`, or name --backends)",
                 DEFAULT_BACKENDS[1]
             ));
             Backend::parse_list(DEFAULT_BACKENDS[1]).map_err(usage)?
@@ -98,6 +100,16 @@ pub fn prepare(
         )));
     }
     let mut versions = Versions::default();
+    let host_python = backends
+        .iter()
+        .any(|b| b.transport == TransportKind::Local)
+        .then(|| {
+            reach
+                .python
+                .clone()
+                .unwrap_or_else(crate::transport::host_python)
+        });
+    versions.local_interpreter.clone_from(&host_python);
     let mut engines = Vec::new();
     for engine in Engine::ALL {
         let on: Vec<&Backend> = backends
@@ -184,7 +196,7 @@ pub fn prepare(
         .iter()
         .map(|b| {
             let on = engines.iter().find(|e| e.engine == b.engine);
-            Ok((*b, transport(b, reach, on)?))
+            Ok((*b, transport(b, reach, on, host_python.as_deref())?))
         })
         .collect::<Result<_>>()?;
     Ok(Sandbox {
@@ -195,14 +207,16 @@ pub fn prepare(
 }
 
 /// The transport of one backend, over the stack and container that `prepare` set up on its
-/// engine; on an engine other than Docker, the `docker` commands go to that engine's socket.
+/// engine (on an engine other than Docker, the `docker` commands go to that engine's socket),
+/// or over the host interpreter it chose.
 fn transport(
     backend: &Backend,
     reach: &SandboxOptions,
     on: Option<&OnEngine>,
+    host_python: Option<&str>,
 ) -> Result<Arc<dyn Transport>> {
     let kind = backend.transport;
-    let python = reach.python.to_string();
+    let python = reach.python.clone().unwrap_or_else(|| "python3".into());
     // `prepare` set up the stack, container and prefix each kind needs; a kind without them is a
     // bug here, never a reason to measure something else under its name.
     let missing = || anyhow::anyhow!("internal: no sandbox set up for {backend}");
@@ -224,7 +238,9 @@ fn transport(
         }
     };
     Ok(match kind {
-        TransportKind::Local => Arc::new(Local { python }),
+        TransportKind::Local => Arc::new(Local {
+            python: host_python.ok_or_else(missing)?.to_string(),
+        }),
         TransportKind::Compose => {
             let stack = stack.ok_or_else(missing)?;
             on_engine(Arc::new(Compose {

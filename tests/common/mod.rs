@@ -20,6 +20,14 @@ pub fn bench() -> assert_cmd::Command {
     cmd
 }
 
+/// Fails naming the first line of `text` wider than `width` characters.
+pub fn assert_fits(text: &str, width: usize) {
+    for line in text.lines() {
+        let n = line.chars().count();
+        assert!(n <= width, "a line of {n} characters:\n{line}\nin:\n{text}");
+    }
+}
+
 /// Reads a results file written by `run`.
 pub fn read_results(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).expect("results file written");
