@@ -89,6 +89,9 @@ else
     mkdir -p "$STATE_DIR" "$(dirname "$SOCKET")" "$(dirname "$SERVICE_LOG")"
     rm -f "$SOCKET"
     log "starting podman system service on unix://$SOCKET (log: $SERVICE_LOG)"
+    # From the state directory: conmon writes an empty `oom` file into its working directory
+    # when a container's process is OOM-killed, and the service's children inherit it.
+    cd "$STATE_DIR"
     nohup podman system service --time=0 "unix://$SOCKET" >>"$SERVICE_LOG" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$PID_FILE"
