@@ -19,10 +19,10 @@ HTTP listens on 127.0.0.1 only, at /mcp.
 from __future__ import annotations
 
 import argparse
-import atexit
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -56,7 +56,7 @@ for line in sys.stdin:
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
             exec(compile(request["code"], "<code>", "exec"), {"__name__": "__main__"})
     except CallTimeout:
-        reply = {"ok": False, "error": "timeout after %ss" % request["timeout"]}
+        reply = {"ok": False, "error": "timeout after %gs" % request["timeout"]}
     except BaseException:
         reply = {"ok": False, "error": traceback.format_exc(limit=-3)}
     finally:
@@ -142,7 +142,8 @@ class PersistentExecutor:
         if proc is None:
             return ""
         if pid is not None:
-            subprocess.run(self.compose + ["exec", "-T", self.service, "kill", "-9", str(pid)],
+            subprocess.run(self.compose + ["exec", "-T", self.service,
+                                           "sh", "-c", f"kill -9 {pid}"],
                            capture_output=True, timeout=30)
         proc.kill()
         try:
@@ -179,8 +180,8 @@ class PersistentExecutor:
             return {"stdout": reply["stdout"], "stderr": reply["stderr"]}
 
     def close(self) -> None:
-        with self.lock:
-            self._stop()
+        # Without the lock: a call stuck in the interpreter holds it.
+        self._stop()
 
 
 def main() -> None:
@@ -199,7 +200,13 @@ def main() -> None:
         compose += ["-f", args.compose_file]
     kind = PerCallExecutor if args.executor == "per-call" else PersistentExecutor
     executor = kind(compose, args.service, args.timeout)
-    atexit.register(executor.close)
+
+    def shut_down(*_signal) -> None:
+        """Stops the executor (and what runs in the container), without waiting for a call."""
+        executor.close()
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, shut_down)
 
     server = MCPServer("python-sandbox")
 
@@ -209,10 +216,13 @@ def main() -> None:
         return {"status": "success", **executor.run(code, input)}
 
     log(f"{args.executor} executor, {args.transport} transport, pid {os.getpid()}")
-    if args.transport == "stdio":
-        server.run("stdio")
-    else:
-        server.run("streamable-http", host="127.0.0.1", port=args.port)
+    try:
+        if args.transport == "stdio":
+            server.run("stdio")  # returns when the client closes its input
+        else:
+            server.run("streamable-http", host="127.0.0.1", port=args.port)
+    finally:
+        shut_down()
 
 
 if __name__ == "__main__":

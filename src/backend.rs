@@ -15,6 +15,8 @@ pub enum TransportKind {
     Socket,
     Api,
     Container,
+    /// An MCP server declared with `--mcp NAME=…` (not listed in `ALL`: its strategy is the server).
+    Mcp,
 }
 
 impl TransportKind {
@@ -37,6 +39,7 @@ impl TransportKind {
             TransportKind::Socket => "socket",
             TransportKind::Api => "api",
             TransportKind::Container => "container",
+            TransportKind::Mcp => "mcp",
         }
     }
 
@@ -58,6 +61,7 @@ impl TransportKind {
             TransportKind::Container => {
                 "`docker compose run --rm -T <service>`: a new container, same image and limits"
             }
+            TransportKind::Mcp => "an MCP server's tool (mcp:NAME, declared with --mcp NAME=…)",
         }
     }
 
@@ -101,6 +105,13 @@ impl Backend {
                 ALIASES.iter().map(|a| a.0).collect::<Vec<_>>().join(", ")
             ));
         };
+        if transport == "mcp" {
+            let server = crate::mcp::lookup(strategy)?;
+            return Ok(Backend {
+                transport: TransportKind::Mcp,
+                strategy: Strategy::Mcp(server),
+            });
+        }
         let transport = TransportKind::ALL
             .into_iter()
             .find(|t| t.name() == transport)

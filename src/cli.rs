@@ -44,7 +44,10 @@ Examples:
   sandbox-bench run --workloads simple_calc,json_parsing --output /tmp/r.json
   sandbox-bench run --backends compose:persistent,compose:pool=2 --concurrency 2
   sandbox-bench run --backends compose:per-call --rate 10 --duration 5
-  sandbox-bench run --backends cmd:persistent --prefix \"kubectl exec -i my-pod --\"";
+  sandbox-bench run --backends cmd:persistent --prefix \"kubectl exec -i my-pod --\"
+  sandbox-bench run --backends compose:persistent \\
+      --mcp \"sdk=.venv-mcp/bin/python mcp/python_execute_server.py --executor persistent\" \\
+      --mcp http=http://127.0.0.1:8765/mcp";
 
 /// Measures executor strategies for untrusted Python side by side, with every answer checked.
 #[derive(Parser, Debug)]
@@ -179,12 +182,67 @@ struct RunArgs {
     /// Comma-separated modules every agent imports once at start (e.g. json,decimal)
     #[arg(long, value_name = "MODULES")]
     preload: Option<String>,
+    #[command(flatten)]
+    mcp: McpArgs,
     /// No progress bar and no notices; tables still go to stdout
     #[arg(short, long)]
     quiet: bool,
     /// Also write each histogram's percentile distribution (.hgrm, values in ms) into DIR
     #[arg(long, value_name = "DIR")]
     export_hgrm: Option<PathBuf>,
+}
+
+/// MCP servers measured as backends.
+#[derive(Args, Debug, Clone)]
+pub struct McpArgs {
+    /// Add backend mcp:NAME: an MCP server started as COMMAND (stdio) or reached at URL
+    /// (streamable HTTP); repeatable. With no --backends, the MCP servers alone run
+    #[arg(long, value_name = "NAME=COMMAND|URL")]
+    mcp: Vec<String>,
+    /// The MCP tool that runs the code
+    #[arg(long, value_name = "TOOL", default_value = "python_execute")]
+    mcp_tool: String,
+    /// The tool's argument that carries the code
+    #[arg(long, value_name = "ARG", default_value = "code")]
+    mcp_code_arg: String,
+    /// How the tool answers: print (what the code printed; `print(repr(result))` is appended
+    /// and the last line checked) or repr (the text is repr(result))
+    #[arg(long, value_name = "MODE", default_value = "print", value_parser = ["print", "repr"])]
+    mcp_answer: String,
+}
+
+impl McpArgs {
+    /// Declares the servers and returns their backends.
+    pub fn backends(&self) -> anyhow::Result<Vec<Backend>> {
+        let answer = crate::mcp::Answer::parse(&self.mcp_answer).map_err(usage)?;
+        self.mcp
+            .iter()
+            .map(|spec| {
+                let server =
+                    crate::mcp::McpServer::parse(spec, &self.mcp_tool, &self.mcp_code_arg, answer)
+                        .and_then(crate::mcp::declare)
+                        .map_err(|e| usage(format!("--mcp: {e}")))?;
+                Ok(Backend {
+                    transport: crate::backend::TransportKind::Mcp,
+                    strategy: crate::strategy::Strategy::Mcp(server),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Adds the declared MCP backends to a backend list (the MCP backends alone when none is given).
+pub fn with_mcp(backends: Option<Vec<Backend>>, mcp: Vec<Backend>) -> Option<Vec<Backend>> {
+    if mcp.is_empty() {
+        return backends;
+    }
+    let mut list = backends.unwrap_or_default();
+    for b in mcp {
+        if !list.contains(&b) {
+            list.push(b);
+        }
+    }
+    Some(list)
 }
 
 /// Parses the command line, runs the command, and maps errors to exit codes: 2 for input the
@@ -236,12 +294,15 @@ fn one_line(text: &str) -> String {
 }
 
 fn run_options(args: RunArgs) -> anyhow::Result<RunOptions> {
+    // Declared first, so that --backends and --baseline may name mcp:NAME.
+    let mcp = args.mcp.backends()?;
     let backends = match &args.backends {
         Some(list) => {
             Some(Backend::parse_list(list).map_err(|e| usage(format!("--backends: {e}")))?)
         }
         None => None,
     };
+    let backends = with_mcp(backends, mcp);
     let baseline = match &args.baseline {
         Some(b) => Some(Backend::parse(b).map_err(|e| usage(format!("--baseline: {e}")))?),
         None => None,

@@ -14,6 +14,7 @@ pub mod gate;
 pub mod isolation;
 pub mod load;
 pub mod machine_load;
+pub mod mcp;
 pub mod probe_cli;
 pub mod probe_commands;
 pub mod probes;

@@ -142,7 +142,8 @@ fn transport(
         )
     };
     Ok(match kind {
-        TransportKind::Local => Arc::new(Local { python }),
+        // An MCP backend's server runs the code its own way; this transport is never used.
+        TransportKind::Local | TransportKind::Mcp => Arc::new(Local { python }),
         TransportKind::Compose => {
             let stack = stack.ok_or_else(missing)?;
             Arc::new(Compose {
