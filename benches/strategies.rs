@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use sandbox_bench::agent::AgentOptions;
-use sandbox_bench::compose::{self, Stack};
+use sandbox_bench::sandbox::compose_stack::{self, Stack};
 use sandbox_bench::strategy::{Call, Strategy};
 use sandbox_bench::transport::{Compose, Local, Transport};
 
@@ -42,7 +42,7 @@ fn local(c: &mut Criterion) {
 }
 
 fn compose_sandbox(c: &mut Criterion) {
-    if compose::engine_version().is_none() || compose::compose_version().is_none() {
+    if compose_stack::engine_version().is_none() || compose_stack::compose_version().is_none() {
         eprintln!("SKIPPED compose benches: no Docker engine with Compose answers");
         return;
     }

@@ -1,31 +1,23 @@
 //! sandbox-bench measures executor strategies for untrusted Python (per-call `docker compose
 //! exec`, a persistent piped interpreter, …) side by side, with every answer checked.
+//!
+//! The map, edge to core: [`cli`] parses the command line into typed options; [`commands`] runs
+//! one subcommand each; [`sandbox`] names backends and turns them into transports (bringing the
+//! Compose sandbox up); [`transport`] starts a process with pipes; [`strategy`] decides how
+//! interpreters are used; [`agent`] is the Python program that runs the code. [`bench`] measures
+//! (runner, schedule, statistics, warnings); [`probes`] runs hostile and leaking code; [`results`]
+//! writes and reads results files; [`analysis`] compares runs; [`report`] renders them as text.
 
 pub mod agent;
-pub mod backend;
-pub mod bootstrap;
+pub mod analysis;
+pub mod bench;
 pub mod cli;
 pub mod commands;
-pub mod compare;
-pub mod compose;
 pub mod error;
-pub mod faults;
-pub mod gate;
-pub mod isolation;
-pub mod load;
-pub mod machine_load;
 pub mod mcp;
-pub mod probe_cli;
-pub mod probe_commands;
 pub mod probes;
 pub mod report;
 pub mod results;
-pub mod runner;
 pub mod sandbox;
-pub mod schedule;
-pub mod soak;
-pub mod stats;
 pub mod strategy;
 pub mod transport;
-pub mod warnings;
-pub mod workload;

@@ -162,7 +162,7 @@ expected = "None"
         assert_eq!(e["errors_by_kind"]["agent_died"], 2, "{backend}: {e}");
         assert_eq!(e["errors"], 4, "{backend}: {e}");
         assert_eq!(e["warmup_errors"], 0, "{backend}: {e}");
-        let h = sandbox_bench::stats::decode(e["histogram"].as_str().unwrap()).unwrap();
+        let h = sandbox_bench::bench::stats::decode(e["histogram"].as_str().unwrap()).unwrap();
         assert_eq!(
             h.len(),
             4,

@@ -83,7 +83,7 @@ fn faults_in_the_container_are_recovered_and_leave_no_agent_behind() {
         assert_eq!(e["errors_by_kind"]["timeout"], 4, "{backend}: {e}");
         assert_eq!(e["errors_by_kind"]["agent_died"], 2, "{backend}: {e}");
         assert_eq!(e["warmup_errors"], 0, "{backend}: {e}");
-        let h = sandbox_bench::stats::decode(e["histogram"].as_str().unwrap()).unwrap();
+        let h = sandbox_bench::bench::stats::decode(e["histogram"].as_str().unwrap()).unwrap();
         assert_eq!(h.len(), 6, "{backend}: every call after a fault succeeded");
     }
     // Two crashes and two hangs the agent could not stop itself.

@@ -36,7 +36,10 @@ fn faults_on_the_local_backends_are_reported_recovered_and_leave_nothing() {
     let results = read_results(&output);
     assert_eq!(results["all_green"], true);
     let outcomes = results["outcomes"].as_array().unwrap();
-    assert_eq!(outcomes.len(), 2 * sandbox_bench::faults::PROBES.len());
+    assert_eq!(
+        outcomes.len(),
+        2 * sandbox_bench::probes::fault_probes::PROBES.len()
+    );
     for o in outcomes {
         let skipped = o["outcome"] == "skipped";
         assert_eq!(
@@ -114,7 +117,7 @@ fn the_leftover_check_sees_a_process_left_in_a_dead_session() {
     let transport: Arc<dyn Transport> = Arc::new(Local {
         python: "python3".into(),
     });
-    let before = probes::leftovers(transport.as_ref()).unwrap();
+    let before = probes::leftover_scan::leftovers(transport.as_ref()).unwrap();
     // A session whose leader exits at once, leaving its child behind: what a crashed agent
     // would leave if nothing killed its group.
     let planted = "import subprocess as s; print(s.Popen(['sleep', '37.5'], stdout=s.DEVNULL).pid)";
@@ -125,7 +128,7 @@ fn the_leftover_check_sees_a_process_left_in_a_dead_session() {
         .unwrap();
     let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert!(!pid.is_empty(), "the planted process started");
-    let left = probes::new_leftovers(transport.as_ref(), &before).unwrap();
+    let left = probes::leftover_scan::new_leftovers(transport.as_ref(), &before).unwrap();
     let _ = Command::new("kill").args(["-9", &pid]).status();
     assert!(
         left.iter()

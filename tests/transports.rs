@@ -94,7 +94,8 @@ fn docker_exec_runs_every_strategy_in_the_sandbox_and_the_waterfall_is_printed()
     assert_clean(&results, &backends, &["where"]);
     for b in backends {
         let e = entry(&results, b, "where");
-        let exec = sandbox_bench::stats::decode(e["exec_histogram"].as_str().unwrap()).unwrap();
+        let exec =
+            sandbox_bench::bench::stats::decode(e["exec_histogram"].as_str().unwrap()).unwrap();
         assert_eq!(exec.len(), 3, "{b}: one exec time per measured call");
     }
     assert!(
@@ -124,6 +125,37 @@ fn a_docker_exec_prefix_runs_every_strategy_in_the_sandbox() {
     let results = read_results(&output);
     assert_clean(&results, &["cmd:per-call", "cmd:persistent"], &["where"]);
     assert_eq!(results["settings"]["prefix"], prefix);
+}
+
+#[test]
+fn faults_take_the_sandbox_flags_and_a_docker_exec_prefix_is_all_green() {
+    let Some(_sandbox) = engine() else { return };
+    let prefix = format!("docker exec -i {}", container());
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("faults.json");
+    bench()
+        .args(["faults", "--quiet", "--backends", "cmd:persistent"])
+        .args(["--prefix", &prefix, "--timeout", "1"])
+        .arg("--output")
+        .arg(&output)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("infinite_loop"));
+    let results = read_results(&output);
+    assert_eq!(results["all_green"], true, "{results}");
+    let outcomes = results["outcomes"].as_array().unwrap();
+    let ran: Vec<_> = outcomes
+        .iter()
+        .filter(|o| o["outcome"] != "skipped")
+        .collect();
+    assert!(ran.len() >= 5, "{outcomes:?}");
+    for o in ran {
+        assert_eq!(o["backend"], "cmd:persistent", "{o}");
+        assert_eq!(o["recovered"], true, "{o}");
+        assert_eq!(o["leftovers"].as_array().unwrap().len(), 0, "{o}");
+    }
+    let left = agents_left_in_sandbox();
+    assert!(left.is_empty(), "agents left in the sandbox: {left:?}");
 }
 
 #[test]
@@ -213,7 +245,7 @@ fn timeouts_over_docker_and_prefixes_leave_no_agent_in_the_sandbox() {
         assert_eq!(e["calls"], 6, "{b}: {e}");
         assert_eq!(e["errors_by_kind"]["timeout"], 2, "{b}: {e}");
         assert_eq!(e["errors_by_kind"]["agent_died"], 2, "{b}: {e}");
-        let h = sandbox_bench::stats::decode(e["histogram"].as_str().unwrap()).unwrap();
+        let h = sandbox_bench::bench::stats::decode(e["histogram"].as_str().unwrap()).unwrap();
         assert_eq!(h.len(), 2, "{b}: every call after a fault succeeded");
     }
     let left = agents_left_in_sandbox();
@@ -295,7 +327,7 @@ fn timeouts_over_the_socket_and_the_engine_api_leave_no_agent_in_the_sandbox() {
         let e = entry(&results, b, "faults");
         assert_eq!(e["errors_by_kind"]["timeout"], 2, "{b}: {e}");
         assert_eq!(e["errors_by_kind"]["agent_died"], 2, "{b}: {e}");
-        let h = sandbox_bench::stats::decode(e["histogram"].as_str().unwrap()).unwrap();
+        let h = sandbox_bench::bench::stats::decode(e["histogram"].as_str().unwrap()).unwrap();
         assert_eq!(h.len(), 2, "{b}: every call after a fault succeeded");
     }
     let left = agents_left_in_sandbox();

@@ -5,7 +5,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, Color, ContentArrangement, Table};
 
 use super::{format_us, markdown};
-use crate::compare::{Comparison, Row, Verdict};
+use crate::analysis::compare_rows::{Comparison, Row, Verdict};
 
 const HEADER: [&str; 7] = [
     "Backend", "Workload", "Calls", "Base", "New", "Change", "Verdict",
@@ -131,8 +131,8 @@ pub fn markdown(c: &Comparison) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bootstrap::{Change, Metric, Settings};
-    use crate::compare::Options;
+    use crate::analysis::bootstrap::{Change, Metric, Settings};
+    use crate::analysis::compare_rows::Options;
 
     fn comparison() -> Comparison {
         let row = |workload: &str, change: Change, verdict| Row {

@@ -85,7 +85,7 @@ mod tests {
 
     #[test]
     fn distribution_of_known_samples() {
-        let mut h = crate::stats::new_histogram();
+        let mut h = crate::bench::stats::new_histogram();
         for ms in 1..=4u64 {
             h.record(ms * 1_000_000).unwrap();
         }

@@ -4,8 +4,8 @@
 use super::markdown::cells;
 use super::svg::{self, Series};
 use super::table;
+use crate::bench::stats;
 use crate::results::BenchmarkResults;
-use crate::stats;
 
 const STYLE: &str = "body{font-family:sans-serif;margin:24px;color:#222;max-width:1320px}\
 table{border-collapse:collapse;margin:8px 0 16px;font-size:13px}\

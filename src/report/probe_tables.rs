@@ -4,8 +4,8 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
 
 use super::format_us;
-use crate::faults::{FaultOutcome, FaultResults};
-use crate::isolation::IsolationResults;
+use crate::probes::fault_probes::{FaultOutcome, FaultResults};
+use crate::probes::isolation_probes::IsolationResults;
 
 fn new_table(backends: &[String], first: &str) -> Table {
     let mut table = Table::new();
@@ -112,7 +112,7 @@ pub fn isolation_table(results: &IsolationResults) -> Table {
 }
 
 /// One row per soaked backend: calls, errors, restarts, rate and the agent's memory.
-pub fn soak_table(outcomes: &[crate::soak::SoakOutcome]) -> Table {
+pub fn soak_table(outcomes: &[crate::probes::soak_loop::SoakOutcome]) -> Table {
     let mut table = new_table(&[], "Backend");
     table.set_header(vec![
         "Backend",

@@ -4,9 +4,9 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, ContentArrangement, Table};
 
 use super::{format_ratio, format_us};
+use crate::bench::stats;
+use crate::bench::warnings;
 use crate::results::{BenchmarkResults, Entry};
-use crate::stats;
-use crate::warnings;
 
 fn new_table(header: Vec<&str>) -> Table {
     let mut table = Table::new();

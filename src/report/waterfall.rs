@@ -5,8 +5,8 @@
 use comfy_table::Table;
 
 use super::format_us;
+use crate::bench::stats;
 use crate::results::{BenchmarkResults, Entry};
-use crate::stats;
 
 /// The per-call layers from the outermost in, and what dropping each one takes away.
 const LAYERS: [(&str, &str); 4] = [

@@ -88,3 +88,79 @@ impl Executor for Pooled {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::agent::AgentOptions;
+    use crate::strategy::Strategy;
+    use crate::transport::fake::{Act, Fake};
+
+    fn call(executor: &dyn Executor, n: usize) -> Result<Option<String>, CallError> {
+        let code = format!("result = {n}");
+        executor
+            .call(Call {
+                code: &code,
+                stdin: None,
+                timeout: Duration::from_millis(50),
+            })
+            .map(|r| r.result)
+    }
+
+    #[test]
+    fn a_dead_agent_is_replaced_and_only_its_call_fails() {
+        let fake = Arc::new(Fake::new(|seen| {
+            if seen.agent == 1 && seen.call == 2 {
+                Act::Die
+            } else {
+                Act::Answer
+            }
+        }));
+        let pool = Strategy::Pool(2).executor(fake.clone(), &AgentOptions::default());
+        pool.start_all(Duration::from_secs(5)).unwrap();
+        assert_eq!(fake.starts(), 2);
+        let outcomes: Vec<_> = (0..4).map(|n| call(pool.as_ref(), n)).collect();
+        let died = outcomes.iter().filter(|o| o.is_err()).count();
+        assert_eq!(died, 1, "{outcomes:?}");
+        assert!(
+            matches!(outcomes[1], Err(CallError::AgentDied(_))),
+            "{outcomes:?}"
+        );
+        for (n, o) in outcomes.iter().enumerate().filter(|(n, _)| *n != 1) {
+            assert_eq!(o.as_ref().unwrap().as_deref(), Some(n.to_string().as_str()));
+        }
+        assert_eq!((pool.restarts(), fake.starts()), (1, 3));
+    }
+
+    #[test]
+    fn a_hung_agent_times_out_is_killed_and_the_others_keep_serving() {
+        let fake = Arc::new(Fake::new(|seen| {
+            if seen.agent == 1 && seen.call == 1 {
+                Act::Hang
+            } else {
+                Act::Delay(Duration::from_millis(1))
+            }
+        }));
+        let pool: Arc<dyn Executor> = Strategy::Pool(2)
+            .executor(fake.clone(), &AgentOptions::default())
+            .into();
+        pool.start_all(Duration::from_secs(5)).unwrap();
+        let outcomes: Vec<_> = std::thread::scope(|s| {
+            let hung = s.spawn(|| call(pool.as_ref(), 0));
+            // The other agent serves the next calls while the first one hangs.
+            while fake.requests() == 0 {
+                std::thread::yield_now();
+            }
+            let served: Vec<_> = (1..4).map(|n| call(pool.as_ref(), n)).collect();
+            std::iter::once(hung.join().unwrap())
+                .chain(served)
+                .collect()
+        });
+        assert_eq!(outcomes[0], Err(CallError::Timeout));
+        assert!(outcomes[1..].iter().all(Result::is_ok), "{outcomes:?}");
+        assert_eq!(fake.killed_in_sandbox(), 1);
+        assert_eq!(pool.restarts(), 1);
+    }
+}

@@ -6,6 +6,8 @@ mod cmd;
 mod compose;
 mod container;
 mod docker;
+#[cfg(test)]
+pub mod fake;
 mod local;
 mod socket;
 mod started;

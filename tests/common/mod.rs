@@ -68,7 +68,7 @@ pub fn assert_clean(results: &Value, backends: &[&str], workloads: &[&str]) {
             );
             assert!(e["throughput_per_s"].as_f64().unwrap() > 0.0);
             assert!(e["cold_start_us"].as_f64().unwrap() > 0.0);
-            let h = sandbox_bench::stats::decode(e["histogram"].as_str().unwrap()).unwrap();
+            let h = sandbox_bench::bench::stats::decode(e["histogram"].as_str().unwrap()).unwrap();
             assert_eq!(
                 h.len(),
                 e["calls"].as_u64().unwrap(),

@@ -186,7 +186,7 @@ mod tests {
 
     #[test]
     fn samples_expand_histogram_counts() {
-        let mut h = crate::stats::new_histogram();
+        let mut h = crate::bench::stats::new_histogram();
         h.record_n(1000, 3).unwrap();
         h.record(1500).unwrap();
         assert_eq!(samples(&h), vec![1000, 1000, 1000, 1500]);

@@ -1,10 +1,9 @@
-//! What each subcommand does, given typed options: pick backends, make sure the sandbox is up,
-//! run, save, print.
-
-pub mod offline;
+//! `sandbox-bench run`: the steps of a benchmark run, in order: check the inputs, choose the
+//! backends and bring the sandbox up, plan, measure (with the stop flag and the machine's load
+//! watched), assemble the results file, save it, print the report, choose the exit code.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,26 +12,25 @@ use std::time::Duration;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::{check_output_writable, now};
 use crate::agent::AgentOptions;
-use crate::backend::{ALIASES, Backend, TransportKind};
-use crate::compose;
+use crate::bench::machine_load::LoadMonitor;
+use crate::bench::runner::{self, Load, Measurement, Plan, RunOutput};
+use crate::bench::schedule::Order;
+use crate::bench::warnings::{self, Warning};
+use crate::bench::workload::{self, Workload};
 use crate::error::usage;
-use crate::machine_load::LoadMonitor;
 use crate::report::table;
-use crate::results::{self, BenchmarkResults, Entry, Host, LoadShape, Settings, Tool};
-use crate::runner::Measurement;
-use crate::runner::{self, Load, Plan};
-use crate::sandbox::{self, Reach, Sandbox};
-use crate::schedule::Order;
-use crate::strategy::STRATEGIES;
-use crate::warnings::{self, Warning};
-use crate::workload;
+use crate::results::{self, BenchmarkResults, Entry, Host, LoadShape, Settings, Tool, Versions};
+use crate::sandbox::backend::Backend;
+use crate::sandbox::compose_stack::Stack;
+use crate::sandbox::{self, Sandbox, SandboxOptions};
 
 /// Options of `sandbox-bench run`, already checked.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    /// `None`: the default pair, chosen by whether a Docker engine answers.
-    pub backends: Option<Vec<Backend>>,
+    /// Backends and how to reach the sandbox.
+    pub sandbox: SandboxOptions,
     pub baseline: Option<Backend>,
     pub workloads: Option<Vec<String>>,
     pub workloads_dir: PathBuf,
@@ -40,12 +38,6 @@ pub struct RunOptions {
     pub warmup: usize,
     pub timeout: Duration,
     pub output: PathBuf,
-    pub compose_file: PathBuf,
-    pub service: String,
-    pub python: String,
-    /// The `cmd` transport's prefix, already split into words.
-    pub prefix: Option<Vec<String>>,
-    pub quiet: bool,
     /// `None`: interleaved when two or more backends run, else sequential.
     pub interleave: Option<bool>,
     /// The shuffle's seed; `None` picks one (and records it).
@@ -60,13 +52,44 @@ pub struct RunOptions {
     pub export_hgrm: Option<PathBuf>,
 }
 
+/// What the measuring step gives back.
+struct Measured {
+    output: RunOutput,
+    started_at: String,
+    max_load: f64,
+    interrupted: bool,
+}
+
 /// `sandbox-bench run`.
 pub fn run(opts: RunOptions) -> Result<ExitCode> {
+    let workloads = select_workloads(&opts)?;
+    check_destinations(&opts)?;
+    let (backends, docker) = sandbox::choose_backends(&opts.sandbox)?;
+    let baseline = pick_baseline(&opts, &backends)?;
+    let Sandbox {
+        stack,
+        mut versions,
+        transports,
+    } = sandbox::prepare(&backends, &opts.sandbox, docker)?;
+    let plan = make_plan(&opts, transports, workloads);
+    let stop = install_stop_flag();
+    let measured = measure(&opts, &plan, &stop);
+    record_pythons(&mut versions, &plan, &measured.output.measurements);
+    let results = assemble(&opts, &plan, baseline, stack.as_ref(), versions, &measured);
+    save_and_print(&opts, &results)?;
+    Ok(exit_code(&results, measured.interrupted))
+}
+
+/// The workloads named (or all of them), read from their folder.
+fn select_workloads(opts: &RunOptions) -> Result<Vec<Workload>> {
     let all = workload::load_dir(&opts.workloads_dir)?;
-    let workloads = workload::select(all, opts.workloads.as_deref())?;
+    Ok(workload::select(all, opts.workloads.as_deref())?)
+}
+
+/// Before measuring: a run should not end on a file or folder that cannot be written.
+fn check_destinations(opts: &RunOptions) -> Result<()> {
     check_output_writable(&opts.output)?;
     if let Some(dir) = &opts.export_hgrm {
-        // Before measuring: a run should not end on a folder that cannot be made.
         std::fs::create_dir_all(dir).map_err(|e| {
             usage(format!(
                 "--export-hgrm: cannot create '{}': {e}",
@@ -74,41 +97,27 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
             ))
         })?;
     }
+    Ok(())
+}
 
-    let docker = compose::engine_version();
-    let backends = match &opts.backends {
-        Some(list) => list.clone(),
-        None if docker.is_some() => {
-            Backend::parse_list("compose-exec,persistent").map_err(usage)?
-        }
-        None => {
-            notice(
-                &opts,
-                "no Docker engine answers: measuring local:per-call,local:persistent only \
-                 (start one with `bash scripts/setup-docker.sh`, or name --backends)",
-            );
-            Backend::parse_list("local:per-call,local:persistent").map_err(usage)?
-        }
-    };
+/// The backend the others are compared against: named, or the first.
+fn pick_baseline(opts: &RunOptions, backends: &[Backend]) -> Result<Backend> {
     let baseline = opts.baseline.unwrap_or(backends[0]);
     if !backends.contains(&baseline) {
         return Err(usage(format!(
             "--baseline {baseline} is not one of --backends"
         )));
     }
+    Ok(baseline)
+}
 
-    let reach = Reach {
-        compose_file: &opts.compose_file,
-        service: &opts.service,
-        python: &opts.python,
-        prefix: opts.prefix.as_deref(),
-    };
-    let Sandbox {
-        stack,
-        mut versions,
-        transports,
-    } = sandbox::prepare(&backends, &reach, docker, |text| notice(&opts, text))?;
-    let order = if opts.interleave.unwrap_or(backends.len() >= 2) {
+/// What the runner gets: the transports, workloads, order, load shape and agent options.
+fn make_plan(
+    opts: &RunOptions,
+    transports: Vec<(Backend, Arc<dyn crate::transport::Transport>)>,
+    workloads: Vec<Workload>,
+) -> Plan {
+    let order = if opts.interleave.unwrap_or(transports.len() >= 2) {
         Order::Interleaved {
             seed: opts.seed.unwrap_or_else(fresh_seed),
             rounds: opts.rounds,
@@ -116,7 +125,7 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
     } else {
         Order::Sequential
     };
-    let plan = Plan {
+    Plan {
         backends: transports,
         workloads,
         calls_scale: opts.calls_scale,
@@ -129,27 +138,40 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
             preload: opts.preload.clone(),
             reset: false,
         },
-    };
+    }
+}
+
+/// A flag Ctrl-C sets, so the run stops between calls and still saves what it measured; a
+/// second Ctrl-C while the handler is installed still ends the process the usual way.
+fn install_stop_flag() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
-    // A second Ctrl-C while the handler is installed still ends the process the usual way.
     let _ = ctrlc::set_handler(move || {
         if flag.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
     });
+    stop
+}
 
+/// Runs the plan with a progress bar, sampling the machine's load meanwhile.
+fn measure(opts: &RunOptions, plan: &Plan, stop: &AtomicBool) -> Measured {
     let started_at = now();
-    let progress = progress_bar(&opts, plan.total_calls());
+    let progress = progress_bar(opts, plan.total_calls());
     let load = LoadMonitor::start();
-    let output = runner::run(&plan, &progress, &stop);
+    let output = runner::run(plan, &progress, stop);
     let max_load = load.stop();
     progress.finish_and_clear();
-    let interrupted = stop.load(Ordering::SeqCst);
-    let measurements = &output.measurements;
-    let host = Host::detect();
-    let warnings = collect_warnings(measurements, max_load, host.cpus, opts.load.clients());
+    Measured {
+        output,
+        started_at,
+        max_load,
+        interrupted: stop.load(Ordering::SeqCst),
+    }
+}
 
+/// The Python versions the agents reported, in the sandbox and on the host.
+fn record_pythons(versions: &mut Versions, plan: &Plan, measurements: &[Measurement]) {
     for m in measurements {
         let slot = match plan
             .backends
@@ -163,26 +185,46 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
             slot.clone_from(&m.python);
         }
     }
-    let results = BenchmarkResults {
+}
+
+/// The results file's content: settings, host, versions, measurements and warnings.
+fn assemble(
+    opts: &RunOptions,
+    plan: &Plan,
+    baseline: Backend,
+    stack: Option<&Stack>,
+    versions: Versions,
+    measured: &Measured,
+) -> BenchmarkResults {
+    let measurements = &measured.output.measurements;
+    let host = Host::detect();
+    let warnings = collect_warnings(
+        measurements,
+        measured.max_load,
+        host.cpus,
+        opts.load.clients(),
+    );
+    let order = plan.order;
+    BenchmarkResults {
         schema_version: results::SCHEMA_VERSION,
         tool: Tool {
             name: env!("CARGO_PKG_NAME").into(),
             version: env!("CARGO_PKG_VERSION").into(),
         },
-        started_at,
+        started_at: measured.started_at.clone(),
         finished_at: now(),
-        complete: !interrupted,
+        complete: !measured.interrupted,
         host,
         versions,
         settings: Settings {
-            backends: backends.iter().map(ToString::to_string).collect(),
+            backends: plan.backends.iter().map(|(b, _)| b.to_string()).collect(),
             baseline: baseline.to_string(),
             workloads: plan.workloads.iter().map(|w| w.name.clone()).collect(),
             calls_scale: opts.calls_scale,
             warmup: opts.warmup,
             timeout_s: opts.timeout.as_secs_f64(),
-            compose_file: stack.as_ref().map(|s| s.file.display().to_string()),
-            service: stack.as_ref().map(|s| s.service.clone()),
+            compose_file: stack.map(|s| s.file.display().to_string()),
+            service: stack.map(|s| s.service.clone()),
             order: match opts.load {
                 Load::Open { .. } => "sequential".into(),
                 Load::Closed { .. } => order.name().into(),
@@ -198,53 +240,59 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
                 Order::Sequential => None,
             },
             calibration_calls: opts.calibration,
-            prefix: opts.prefix.as_ref().map(|words| {
+            prefix: opts.sandbox.prefix.as_ref().map(|words| {
                 shlex::try_join(words.iter().map(String::as_str))
                     .unwrap_or_else(|_| words.join(" "))
             }),
         },
         histogram_encoding: results::HISTOGRAM_ENCODING.into(),
-        calibration: output
+        calibration: measured
+            .output
             .calibration
             .iter()
             .map(Entry::from_measurement)
             .collect(),
         results: measurements.iter().map(Entry::from_measurement).collect(),
         warnings,
-        max_load: Some(max_load),
-    };
-    let copy = results::save(&results, &opts.output)?;
-    print_report(&results);
-    if let Some(dir) = &opts.export_hgrm {
-        let n = offline::export_hgrm(&results, dir)?;
-        notice(
-            &opts,
-            &format!("wrote {n} .hgrm files (values in ms) to {}", dir.display()),
-        );
+        max_load: Some(measured.max_load),
     }
-    notice(
-        &opts,
-        &format!(
-            "results: {} (copy: {})",
-            opts.output.display(),
-            copy.display()
-        ),
-    );
+}
 
+/// Saves the results (and the .hgrm files), then prints the report.
+fn save_and_print(opts: &RunOptions, results: &BenchmarkResults) -> Result<()> {
+    let copy = results::save(results, &opts.output)?;
+    print_report(results);
+    if let Some(dir) = &opts.export_hgrm {
+        let n = super::report::export_hgrm(results, dir)?;
+        opts.sandbox.notice(&format!(
+            "wrote {n} .hgrm files (values in ms) to {}",
+            dir.display()
+        ));
+    }
+    opts.sandbox.notice(&format!(
+        "results: {} (copy: {})",
+        opts.output.display(),
+        copy.display()
+    ));
+    Ok(())
+}
+
+/// 130 when interrupted, 1 when calls failed, else 0.
+fn exit_code(results: &BenchmarkResults, interrupted: bool) -> ExitCode {
     let failed: usize = results.results.iter().map(Entry::all_errors).sum();
     if interrupted {
         eprintln!(
             "interrupted: the results written hold what was measured so far (complete: false)"
         );
-        return Ok(ExitCode::from(130));
+        return ExitCode::from(130);
     }
     if failed > 0 {
         eprintln!(
             "error: {failed} calls failed (see the Errors column); their latencies are not in the figures"
         );
-        return Ok(ExitCode::FAILURE);
+        return ExitCode::FAILURE;
     }
-    Ok(ExitCode::SUCCESS)
+    ExitCode::SUCCESS
 }
 
 /// Prints the tables, the verdicts and any errors to stdout.
@@ -287,61 +335,8 @@ pub fn print_report(results: &BenchmarkResults) {
     }
 }
 
-/// `sandbox-bench list`.
-pub fn list(workloads_dir: &Path) -> Result<ExitCode> {
-    println!("Transports:");
-    for t in TransportKind::ALL {
-        println!("  {:<12} {}", t.name(), t.about());
-    }
-    println!("Strategies:");
-    for (name, about) in STRATEGIES {
-        println!("  {name:<12} {about}");
-    }
-    println!("Aliases:");
-    for (alias, full) in ALIASES {
-        println!("  {alias:<12} {full}");
-    }
-    println!("MCP servers:");
-    println!("  {:<12} {}", "mcp:NAME", TransportKind::Mcp.about());
-    println!(
-        "  {:<12} e.g. --mcp sdk=\"python3 server.py\" --mcp h=http://127.0.0.1:8765/mcp",
-        ""
-    );
-    println!(
-        "  {:<12} (--mcp-tool, --mcp-code-arg, --mcp-answer print|repr)",
-        ""
-    );
-    println!("Workloads in {}:", workloads_dir.display());
-    for w in workload::load_dir(workloads_dir)? {
-        let calls = w.scaled_calls(1.0);
-        println!("  {:<16} {calls:>3} calls  {}", w.name, w.description);
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Fails early, before any measuring, when the results could not be written.
-pub fn check_output_writable(output: &Path) -> Result<()> {
-    let dir = match output.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    if output.is_dir() {
-        return Err(usage(format!(
-            "--output '{}' is a folder: give a file name",
-            output.display()
-        )));
-    }
-    tempfile::NamedTempFile::new_in(dir).map(drop).map_err(|e| {
-        usage(format!(
-            "--output '{}': cannot write in '{}' ({e})",
-            output.display(),
-            dir.display()
-        ))
-    })
-}
-
 fn progress_bar(opts: &RunOptions, total: u64) -> ProgressBar {
-    if opts.quiet || !std::io::stderr().is_terminal() || !std::io::stdout().is_terminal() {
+    if opts.sandbox.quiet || !std::io::stderr().is_terminal() || !std::io::stdout().is_terminal() {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(total);
@@ -379,14 +374,4 @@ fn fresh_seed() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
-}
-
-fn notice(opts: &RunOptions, text: &str) {
-    if !opts.quiet {
-        eprintln!("{text}");
-    }
-}
-
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }

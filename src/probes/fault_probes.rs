@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::agent::AgentOptions;
-use crate::backend::Backend;
 use crate::probes;
+use crate::sandbox::backend::Backend;
 use crate::strategy::{Call, TIMEOUT_GRACE};
 use crate::transport::Transport;
 
@@ -175,7 +175,7 @@ pub fn run_backend(
     mut progress: impl FnMut(&FaultOutcome),
 ) -> Vec<FaultOutcome> {
     let sandboxed = backend.transport.needs_docker();
-    let before = probes::leftovers(transport.as_ref()).unwrap_or_default();
+    let before = probes::leftover_scan::leftovers(transport.as_ref()).unwrap_or_default();
     let mut outcomes = Vec::new();
     for probe in PROBES {
         let outcome = if probe.needs_limits && !sandboxed {
@@ -223,7 +223,7 @@ fn run_probe(
     };
     let recovery = probes::normal_call(executor.as_ref(), timeout);
     drop(executor);
-    let leftovers = match probes::new_leftovers(transport.as_ref(), before) {
+    let leftovers = match probes::leftover_scan::new_leftovers(transport.as_ref(), before) {
         Ok(list) => list,
         Err(e) => vec![e],
     };

@@ -1,5 +1,8 @@
 //! The results file: what a run measured, with the facts needed to trust and re-read it later.
-//! Written atomically (temporary file, then rename), so a reader never sees half a file.
+//! Written atomically (temporary file, then rename), so a reader never sees half a file; read
+//! back with the schema version checked first ([`reading`]).
+
+pub mod reading;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -7,9 +10,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::runner::{Load, Measurement};
-use crate::stats::{self, LatencySummary};
-use crate::warnings::Warning;
+use crate::bench::runner::{Load, Measurement};
+use crate::bench::stats::{self, LatencySummary};
+use crate::bench::warnings::Warning;
 
 /// Bumped whenever a field changes meaning or disappears.
 pub const SCHEMA_VERSION: u32 = 1;

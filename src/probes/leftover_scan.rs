@@ -1,83 +1,9 @@
-//! What `faults` and `isolation` share: typed options, backends turned into transports (with
-//! the sandbox brought up), a checked normal call, and a count of processes left in a sandbox.
+//! The leftover scan: which processes a call or an agent left behind in the sandbox, listed
+//! by a small Python program run through the backend's own transport.
 
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::Result;
-
-use crate::backend::Backend;
-use crate::compose;
-use crate::error::usage;
-use crate::sandbox::{self, Reach};
-use crate::strategy::{Call, Executor};
 use crate::transport::Transport;
-
-/// Options of `faults` and `isolation`, already checked.
-#[derive(Debug, Clone)]
-pub struct ProbeOptions {
-    /// `None`: the Docker backends when an engine answers, else the local ones.
-    pub backends: Option<Vec<Backend>>,
-    pub timeout: Duration,
-    pub output: PathBuf,
-    pub compose_file: PathBuf,
-    pub service: String,
-    pub python: String,
-    pub quiet: bool,
-}
-
-/// The backends to probe, each with its transport; the sandbox is up when one needs it.
-pub fn prepare(opts: &ProbeOptions) -> Result<Vec<(Backend, Arc<dyn Transport>)>> {
-    let docker = compose::engine_version();
-    let backends = match &opts.backends {
-        Some(list) => list.clone(),
-        None if docker.is_some() => {
-            Backend::parse_list("compose-exec,persistent").map_err(usage)?
-        }
-        None => Backend::parse_list("local:per-call,local:persistent").map_err(usage)?,
-    };
-    let reach = Reach {
-        compose_file: &opts.compose_file,
-        service: &opts.service,
-        python: &opts.python,
-        prefix: None,
-    };
-    let quiet = opts.quiet;
-    let sandbox = sandbox::prepare(&backends, &reach, docker, |text| {
-        if !quiet {
-            eprintln!("{text}");
-        }
-    })?;
-    Ok(sandbox.transports)
-}
-
-/// The call that shows a backend works: a fixed sum whose answer is checked.
-pub const NORMAL_CODE: &str = "result = sum(range(10))";
-const NORMAL_RESULT: &str = "45";
-
-/// Runs the normal call; its duration when the answer is right, else what went wrong.
-pub fn normal_call(executor: &dyn Executor, timeout: Duration) -> Result<Duration, String> {
-    let start = Instant::now();
-    let reply = executor
-        .call(Call {
-            code: NORMAL_CODE,
-            stdin: None,
-            timeout,
-        })
-        .map_err(|e| e.kind().to_string())?;
-    let took = start.elapsed();
-    if !reply.stdout.is_empty() {
-        return Err(format!(
-            "output it did not write: {:?}",
-            reply.stdout.chars().take(40).collect::<String>()
-        ));
-    }
-    match reply.result.as_deref() {
-        Some(NORMAL_RESULT) if reply.ok => Ok(took),
-        other => Err(format!("wrong answer {other:?}")),
-    }
-}
 
 /// Lists, one `pid cmdline` per line, the processes of the sandbox (but init and itself) with
 /// `every`; else only those no agent owns any more: agents lead their own session, so a live
@@ -163,9 +89,4 @@ pub fn new_leftovers(transport: &dyn Transport, before: &[String]) -> Result<Vec
         std::thread::sleep(Duration::from_millis(250));
     }
     Ok(left)
-}
-
-/// Seconds since the Unix epoch as an RFC 3339 time.
-pub fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }

@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 use indicatif::ProgressBar;
 
 use super::measurement::{Failure, Measurement, check};
-use super::{Plan, open_loop_calls};
-use crate::backend::Backend;
-use crate::stats;
+use super::runner::{Plan, open_loop_calls};
+use crate::bench::stats;
+use crate::bench::workload::{Case, Workload};
+use crate::sandbox::backend::Backend;
 use crate::strategy::{Call, Executor};
 use crate::transport::Transport;
-use crate::workload::{Case, Workload};
 
 /// One backend × workload: its executor, kept across slices, and what it measured so far.
 pub(super) struct Pair<'a> {

@@ -8,9 +8,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::agent::AgentOptions;
-use crate::backend::Backend;
+use crate::bench::stats;
 use crate::probes;
-use crate::stats;
+use crate::sandbox::backend::Backend;
 use crate::strategy::Call;
 use crate::transport::Transport;
 

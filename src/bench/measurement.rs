@@ -6,10 +6,10 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use crate::agent::Reply;
-use crate::backend::Backend;
-use crate::stats;
+use crate::bench::stats;
+use crate::bench::workload::{Case, Workload};
+use crate::sandbox::backend::Backend;
 use crate::strategy::CallError;
-use crate::workload::{Case, Workload};
 
 /// At most this many error messages are kept per backend × workload.
 const ERROR_SAMPLES: usize = 3;

@@ -1,25 +1,65 @@
-//! Reaching the backends: the Docker engine and the Compose sandbox when a backend needs them,
-//! then one transport per backend. `run` and the probe commands (faults, isolation, soak) share
-//! it, so a backend name means the same path everywhere.
+//! Reaching the backends: naming them ([`backend`]), choosing the default ones, the Docker engine
+//! and the Compose sandbox when a backend needs them ([`compose_stack`]), then one transport per
+//! backend (the kind → transport factory). `run` and the probe commands (faults, isolation, soak)
+//! share it, so a backend name means the same path everywhere.
 
-use std::path::Path;
+pub mod backend;
+pub mod compose_stack;
+
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Result;
 
-use crate::backend::{Backend, TransportKind};
-use crate::compose::{self, Stack};
 use crate::error::usage;
 use crate::results::Versions;
 use crate::transport::{Api, Compose, Container, DockerExec, Local, Prefix, Socket, Transport};
+use backend::{Backend, TransportKind};
+use compose_stack::Stack;
 
-/// How to reach the sandbox, as the user gave it.
-pub struct Reach<'a> {
-    pub compose_file: &'a Path,
-    pub service: &'a str,
-    pub python: &'a str,
+/// Which backends, and how to reach the sandbox, as the user gave them (already checked).
+#[derive(Debug, Clone)]
+pub struct SandboxOptions {
+    /// `None`: the default backends, chosen by whether a Docker engine answers.
+    pub backends: Option<Vec<Backend>>,
+    pub compose_file: PathBuf,
+    pub service: String,
+    pub python: String,
     /// The `cmd` transport's prefix, split into words.
-    pub prefix: Option<&'a [String]>,
+    pub prefix: Option<Vec<String>>,
+    /// No notices on stderr.
+    pub quiet: bool,
+}
+
+impl SandboxOptions {
+    /// Prints a notice on stderr unless quiet.
+    pub fn notice(&self, text: &str) {
+        if !self.quiet {
+            eprintln!("{text}");
+        }
+    }
+}
+
+/// The backends measured when none are named: the original pair in the Compose sandbox when an
+/// engine answers, else the same two strategies on the host.
+pub const DEFAULT_BACKENDS: [&str; 2] =
+    ["compose-exec,persistent", "local:per-call,local:persistent"];
+
+/// The backends to use (named, or the defaults) and the Docker engine's version if one answers.
+pub fn choose_backends(opts: &SandboxOptions) -> Result<(Vec<Backend>, Option<String>)> {
+    let docker = compose_stack::engine_version();
+    let backends = match &opts.backends {
+        Some(list) => list.clone(),
+        None if docker.is_some() => Backend::parse_list(DEFAULT_BACKENDS[0]).map_err(usage)?,
+        None => {
+            opts.notice(&format!(
+                "no Docker engine answers: measuring {} only (start one with                  `bash scripts/setup-docker.sh`, or name --backends)",
+                DEFAULT_BACKENDS[1]
+            ));
+            Backend::parse_list(DEFAULT_BACKENDS[1]).map_err(usage)?
+        }
+    };
+    Ok((backends, docker))
 }
 
 /// The backends, each with its transport, and what was found on the way.
@@ -30,12 +70,11 @@ pub struct Sandbox {
 }
 
 /// Checks the engine, brings the sandbox up when a backend needs it, and builds the transports.
-/// `docker` is the engine's version when one answers; `notice` reports what is being used.
+/// `docker` is the engine's version when one answers.
 pub fn prepare(
     backends: &[Backend],
-    reach: &Reach,
+    reach: &SandboxOptions,
     docker: Option<String>,
-    notice: impl Fn(&str),
 ) -> Result<Sandbox> {
     if reach.prefix.is_none()
         && let Some(b) = backends.iter().find(|b| b.transport == TransportKind::Cmd)
@@ -61,14 +100,14 @@ pub fn prepare(
             )));
         };
         versions.docker = Some(engine);
-        versions.compose = compose::compose_version();
+        versions.compose = compose_stack::compose_version();
         if versions.compose.is_none() {
             return Err(usage(
                 "`docker compose` is missing: install Compose v2 (`bash scripts/setup-docker.sh`)",
             ));
         }
-        let stack = Stack::new(reach.compose_file, reach.service)?;
-        notice(&format!(
+        let stack = Stack::new(&reach.compose_file, &reach.service)?;
+        reach.notice(&format!(
             "sandbox: service '{}' of {}",
             stack.service,
             stack.file.display()
@@ -124,7 +163,7 @@ pub fn prepare(
 /// The transport of one kind, over the stack and container that `prepare` set up.
 fn transport(
     kind: TransportKind,
-    reach: &Reach,
+    reach: &SandboxOptions,
     stack: Option<&Stack>,
     container: Option<&str>,
 ) -> Result<Arc<dyn Transport>> {
@@ -169,7 +208,7 @@ fn transport(
             Arc::new(api)
         }
         TransportKind::Cmd => Arc::new(Prefix {
-            argv: reach.prefix.ok_or_else(missing)?.to_vec(),
+            argv: reach.prefix.clone().ok_or_else(missing)?,
             python,
         }),
         TransportKind::Container => {

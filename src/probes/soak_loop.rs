@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::agent::AgentOptions;
-use crate::backend::Backend;
-use crate::runner;
+use crate::bench::runner;
+use crate::bench::workload::Case;
+use crate::sandbox::backend::Backend;
 use crate::strategy::Call;
 use crate::transport::Transport;
-use crate::workload::Case;
 
 /// Asks the agent for its own resident set size, in KiB.
 const RSS_CODE: &str =

@@ -59,7 +59,7 @@ impl TransportKind {
                 "the Docker Engine API (exec create/start/attach), no CLI process"
             }
             TransportKind::Container => {
-                "`docker compose run --rm -T <service>`: a new container, same image and limits"
+                "`docker compose run --rm -T <service>`: a new container per start"
             }
             TransportKind::Mcp => "an MCP server's tool (mcp:NAME, declared with --mcp NAME=…)",
         }

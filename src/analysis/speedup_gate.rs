@@ -3,8 +3,8 @@
 //! against the run's baseline backend), not absolute times: a machine twice as slow slows both
 //! sides of a ratio alike, while a strategy that becomes slow again loses its speed-up.
 
+use crate::bench::stats;
 use crate::results::{BenchmarkResults, Entry};
-use crate::stats;
 
 /// One backend's speed-up over its run's baseline backend, in both files.
 #[derive(Debug, Clone, PartialEq)]

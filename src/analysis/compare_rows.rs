@@ -5,9 +5,9 @@
 //! the whole table, not for each row: fourteen rows at 95 % each would give a false alarm in
 //! every second comparison of two identical builds.
 
-use crate::bootstrap::{self, Change, Metric};
+use crate::analysis::bootstrap::{self, Change, Metric};
+use crate::bench::stats;
 use crate::results::BenchmarkResults;
-use crate::stats;
 
 /// What a comparison found for one row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,324 @@
+//! The runner: each backend's floor first (empty calls), then for each backend × workload a
+//! fresh executor, one cold-start call, the warm-up calls, and the measured calls, in the
+//! order the schedule gives; each call is timed from request to validated reply.
+
+pub use super::measurement::{Failure, Measurement, check};
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use indicatif::ProgressBar;
+
+use super::pair::Pair;
+use crate::agent::AgentOptions;
+use crate::bench::schedule::{self, Order};
+use crate::bench::workload::{Case, Workload};
+use crate::sandbox::backend::Backend;
+use crate::transport::Transport;
+
+/// What the runner needs, validated at the edge.
+pub struct Plan {
+    pub backends: Vec<(Backend, Arc<dyn Transport>)>,
+    pub workloads: Vec<Workload>,
+    pub calls_scale: f64,
+    pub warmup: usize,
+    pub timeout: Duration,
+    pub order: Order,
+    /// Empty calls per backend that measure its floor before anything else (0: none).
+    pub calibration: usize,
+    pub load: Load,
+    pub agent: AgentOptions,
+}
+
+/// The shape of the load: closed-loop clients, or an open-loop rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Load {
+    /// `concurrency` clients, each making its next call when the last one returns.
+    Closed { concurrency: usize },
+    /// `rate` calls per second for `duration` per backend × workload, from `concurrency` clients.
+    Open {
+        rate: f64,
+        duration: Duration,
+        concurrency: usize,
+    },
+}
+
+impl Load {
+    pub fn clients(self) -> usize {
+        match self {
+            Load::Closed { concurrency } | Load::Open { concurrency, .. } => concurrency,
+        }
+    }
+}
+
+impl Plan {
+    /// Measured calls of one workload under this plan's load.
+    pub fn measured_calls(&self, workload: &Workload) -> usize {
+        match self.load {
+            Load::Closed { .. } => workload.scaled_calls(self.calls_scale),
+            Load::Open { rate, duration, .. } => open_loop_calls(rate, duration),
+        }
+    }
+
+    /// Every call the plan makes, cold starts and warm-ups included, for the progress bar.
+    pub fn total_calls(&self) -> u64 {
+        let per_backend: usize = self
+            .workloads
+            .iter()
+            .map(|w| 1 + self.warmup + self.measured_calls(w))
+            .sum();
+        let calibration = if self.calibration > 0 {
+            1 + self.warmup + self.calibration
+        } else {
+            0
+        };
+        ((per_backend + calibration) * self.backends.len()) as u64
+    }
+}
+/// What a run measured: each backend's floor, then each backend × workload.
+pub struct RunOutput {
+    pub calibration: Vec<Measurement>,
+    pub measurements: Vec<Measurement>,
+}
+
+/// The empty call that measures a backend's floor.
+pub fn calibration_workload(calls: u32) -> Workload {
+    Workload {
+        name: "calibration".into(),
+        description: "an empty call: the backend's floor".into(),
+        calls,
+        cases: vec![Case {
+            code: "result = None".into(),
+            expected: "None".into(),
+            stdin: None,
+        }],
+        source: "(built in)".into(),
+    }
+}
+
+/// Runs the plan; stops early (keeping what it measured) once `stop` is set.
+pub fn run(plan: &Plan, progress: &ProgressBar, stop: &AtomicBool) -> RunOutput {
+    let mut calibration = Vec::new();
+    if plan.calibration > 0 {
+        let empty = calibration_workload(plan.calibration as u32);
+        for (backend, transport) in &plan.backends {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let mut pair = Pair::new(plan, backend, transport, &empty);
+            pair.run_slice(plan, 0, plan.calibration, progress, stop);
+            calibration.push(pair.finish());
+        }
+    }
+    let mut pairs: Vec<Pair> = plan
+        .backends
+        .iter()
+        .flat_map(|(backend, transport)| {
+            plan.workloads
+                .iter()
+                .map(move |w| Pair::new(plan, backend, transport, w))
+        })
+        .collect();
+    let calls: Vec<usize> = pairs
+        .iter()
+        .map(|p| plan.measured_calls(p.workload))
+        .collect();
+    let mut left = calls.clone();
+    let mut measurements: Vec<Option<Measurement>> = (0..pairs.len()).map(|_| None).collect();
+    // An open loop runs each pair for its whole duration: a rate cannot be cut into slices.
+    let order = match plan.load {
+        Load::Open { .. } => Order::Sequential,
+        Load::Closed { .. } => plan.order,
+    };
+    for slice in schedule::schedule(&calls, order) {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        match plan.load {
+            Load::Open { rate, duration, .. } => {
+                pairs[slice.pair].run_open(plan, rate, duration, progress, stop)
+            }
+            Load::Closed { .. } => {
+                pairs[slice.pair].run_slice(plan, slice.start, slice.len, progress, stop)
+            }
+        }
+        left[slice.pair] -= slice.len;
+        if left[slice.pair] == 0 {
+            // Done: stop its agent now rather than keep every agent alive to the end.
+            measurements[slice.pair] = Some(pairs[slice.pair].finish());
+        }
+    }
+    let measurements = measurements
+        .into_iter()
+        .zip(pairs.iter_mut())
+        .filter_map(|(done, pair)| done.or_else(|| pair.started().then(|| pair.finish())))
+        .collect();
+    RunOutput {
+        calibration,
+        measurements,
+    }
+}
+/// Calls an open-loop run makes: `rate × duration`, at least one.
+pub fn open_loop_calls(rate: f64, duration: Duration) -> usize {
+    ((rate * duration.as_secs_f64()).round() as usize).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::backend::TransportKind;
+    use crate::strategy::Strategy;
+    use crate::transport::fake::{Act, Fake};
+
+    /// A workload of `cases` cases `result = 0`, `result = 1`, …, each run `calls` times.
+    fn workload(name: &str, cases: usize, calls: u32) -> Workload {
+        Workload {
+            name: name.into(),
+            description: String::new(),
+            calls,
+            cases: (0..cases)
+                .map(|i| Case {
+                    code: format!("result = {i}"),
+                    expected: i.to_string(),
+                    stdin: None,
+                })
+                .collect(),
+            source: "(test)".into(),
+        }
+    }
+
+    fn plan(fake: &Arc<Fake>, strategy: Strategy, workloads: Vec<Workload>) -> Plan {
+        let backend = Backend {
+            transport: TransportKind::Local,
+            strategy,
+        };
+        Plan {
+            backends: vec![(backend, Arc::clone(fake) as Arc<dyn Transport>)],
+            workloads,
+            calls_scale: 1.0,
+            warmup: 2,
+            timeout: Duration::from_secs(5),
+            order: Order::Sequential,
+            calibration: 0,
+            load: Load::Closed { concurrency: 1 },
+            agent: AgentOptions::default(),
+        }
+    }
+
+    fn run_plan(plan: &Plan) -> RunOutput {
+        run(plan, &ProgressBar::hidden(), &AtomicBool::new(false))
+    }
+
+    #[test]
+    fn each_pair_gets_a_cold_start_warmups_and_its_measured_calls() {
+        let fake = Arc::new(Fake::answering());
+        let plan = plan(
+            &fake,
+            Strategy::Persistent,
+            vec![workload("a", 2, 3), workload("b", 1, 4)],
+        );
+        let out = run_plan(&plan);
+        let rows: Vec<(&str, usize, usize, bool)> = out
+            .measurements
+            .iter()
+            .map(|m| {
+                let cold = m.cold_start.is_some();
+                (m.workload.as_str(), m.calls, m.samples.len(), cold)
+            })
+            .collect();
+        assert_eq!(rows, vec![("a", 6, 6, true), ("b", 4, 4, true)]);
+        // A fresh executor (one agent) per pair; 1 cold start + 2 warm-ups + calls each.
+        assert_eq!(fake.starts(), 2);
+        assert_eq!(fake.requests(), (1 + 2 + 6) + (1 + 2 + 4));
+        assert_eq!(out.measurements[0].python.as_deref(), Some("3.fake"));
+    }
+
+    #[test]
+    fn calibration_comes_first_with_empty_calls() {
+        let fake = Arc::new(Fake::answering());
+        let mut plan = plan(&fake, Strategy::PerCall, vec![workload("a", 1, 2)]);
+        plan.calibration = 5;
+        let out = run_plan(&plan);
+        assert_eq!(out.calibration.len(), 1);
+        assert_eq!(out.calibration[0].workload, "calibration");
+        assert_eq!(out.calibration[0].samples.len(), 5);
+        // per-call: one agent per call, calibration and workload alike.
+        assert_eq!(fake.starts(), (1 + 2 + 5) + (1 + 2 + 2));
+    }
+
+    #[test]
+    fn interleaved_slices_keep_one_executor_per_pair_and_every_call() {
+        let fake = Arc::new(Fake::answering());
+        let mut plan = plan(
+            &fake,
+            Strategy::Persistent,
+            vec![workload("a", 1, 7), workload("b", 1, 5)],
+        );
+        plan.order = Order::Interleaved { seed: 3, rounds: 4 };
+        let out = run_plan(&plan);
+        let calls: Vec<usize> = out.measurements.iter().map(|m| m.samples.len()).collect();
+        assert_eq!(calls, vec![7, 5]);
+        assert_eq!(fake.starts(), 2, "an executor is kept across its slices");
+    }
+
+    #[test]
+    fn wrong_answers_and_deaths_are_counted_not_timed() {
+        let fake = Arc::new(Fake::new(|seen| match seen.overall {
+            5 => Act::Wrong("'nope'".into()),
+            7 => Act::Die,
+            _ => Act::Answer,
+        }));
+        let plan = plan(&fake, Strategy::Persistent, vec![workload("a", 1, 6)]);
+        let out = run_plan(&plan);
+        let m = &out.measurements[0];
+        // Requests 1-3 are the cold start and warm-ups; 4-9 the measured calls.
+        assert_eq!((m.calls, m.errors, m.samples.len()), (6, 2, 4));
+        assert_eq!(m.errors_by_kind.get("wrong_answer"), Some(&1));
+        assert_eq!(m.errors_by_kind.get("agent_died"), Some(&1));
+        assert_eq!((m.restarts, fake.starts()), (1, 2));
+    }
+
+    #[test]
+    fn an_open_loop_makes_rate_times_duration_calls_from_its_clients() {
+        let fake = Arc::new(Fake::answering());
+        let mut plan = plan(&fake, Strategy::Pool(2), vec![workload("a", 1, 1000)]);
+        plan.order = Order::Interleaved { seed: 1, rounds: 5 };
+        plan.load = Load::Open {
+            rate: 400.0,
+            duration: Duration::from_millis(50),
+            concurrency: 2,
+        };
+        assert_eq!(plan.measured_calls(&plan.workloads[0]), 20);
+        let out = run_plan(&plan);
+        assert_eq!(out.measurements[0].samples.len(), 20);
+        assert_eq!(
+            fake.starts(),
+            2,
+            "both agents of the pool started before measuring"
+        );
+    }
+
+    #[test]
+    fn the_stop_flag_ends_the_run_and_keeps_what_was_measured() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let fake = Arc::new(Fake::new(move |seen| {
+            if seen.overall == 6 {
+                flag.store(true, Ordering::SeqCst);
+            }
+            Act::Answer
+        }));
+        let plan = plan(
+            &fake,
+            Strategy::Persistent,
+            vec![workload("a", 1, 50), workload("b", 1, 50)],
+        );
+        let out = run(&plan, &ProgressBar::hidden(), &stop);
+        assert_eq!(out.measurements.len(), 1, "the unstarted pair is left out");
+        let m = &out.measurements[0];
+        assert_eq!(m.workload, "a");
+        assert!(m.calls < 50 && m.calls >= 3, "{} calls", m.calls);
+        assert_eq!(m.samples.len(), m.calls);
+    }
+}

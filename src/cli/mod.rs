@@ -1,0 +1,122 @@
+//! The command line: clap parses here (one file per command's flags, one parser per kind of
+//! value), and the flags are checked and turned once into typed options, so nothing past this
+//! folder sees clap or a raw string. `main` maps each subcommand to its function in `commands`.
+
+mod compare_args;
+mod gate_args;
+mod mcp_args;
+mod probe_args;
+mod report_args;
+mod run_args;
+mod sandbox_args;
+mod values;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::commands;
+use crate::error::UsageError;
+use probe_args::{ProbeArgs, SoakArgs};
+use run_args::RunArgs;
+
+/// Measures executor strategies for untrusted Python side by side, with every answer checked.
+#[derive(Parser, Debug)]
+#[command(name = "sandbox-bench", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the workloads through the backends and report latency, throughput and cold start.
+    #[command(after_help = run_args::after_run_help())]
+    Run(Box<RunArgs>),
+    /// Run hostile code (loops, crashes, bombs, floods) through the backends: each must give a
+    /// clear error, recover, and leave no process behind.
+    Faults(ProbeArgs),
+    /// Check whether what one call leaves (variables, imports, files…) reaches the next.
+    Isolation(ProbeArgs),
+    /// Make many checked calls on one executor and report errors and the agent's memory.
+    Soak(SoakArgs),
+    /// List the transports, strategies, aliases and workloads that `run` accepts.
+    List {
+        /// Folder of workload files.
+        #[arg(long, value_name = "DIR", default_value = "workloads")]
+        workloads_dir: std::path::PathBuf,
+    },
+    /// Re-render a saved results file: console tables, Markdown, JSON or a self-contained HTML
+    /// page with plots; optionally export its histograms as .hgrm files.
+    Report(report_args::ReportArgs),
+    /// Compare two results files row by row, with bootstrap intervals from their histograms;
+    /// exit 1 when a row is slower beyond the threshold.
+    Compare(compare_args::CompareArgs),
+    /// Fail (exit 1) when a backend lost too much of its speed-up over the run's baseline
+    /// backend, compared with a reference run: robust to a slower machine.
+    Gate(gate_args::GateArgs),
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Parses the command line, runs the command, and maps errors to exit codes: 2 for input the
+/// user can fix, 1 for a failed run.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Run(args) => args.options().and_then(commands::run::run),
+        Command::Faults(args) => args
+            .into_options("faults_results.json")
+            .and_then(|o| commands::faults::faults(&o)),
+        Command::Isolation(args) => args
+            .into_options("isolation_results.json")
+            .and_then(|o| commands::isolation::isolation(&o)),
+        Command::Soak(args) => args
+            .probe
+            .into_options("soak_results.json")
+            .and_then(|o| commands::soak::soak(&o, args.calls, &args.workloads_dir)),
+        Command::List { workloads_dir } => commands::list::list(&workloads_dir),
+        Command::Report(args) => args.options().and_then(commands::report::report),
+        Command::Compare(args) => args.options().and_then(commands::compare::compare),
+        Command::Gate(args) => args.options().and_then(commands::gate::gate),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut command = Cli::command();
+            clap_complete::generate(shell, &mut command, "sandbox-bench", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {}", one_line(&format!("{error:#}")));
+            if error.downcast_ref::<UsageError>().is_some()
+                || error
+                    .downcast_ref::<crate::bench::workload::WorkloadError>()
+                    .is_some()
+            {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,55 @@
+//! Flags of `faults`, `isolation` and `soak`, checked and turned into `ProbeOptions` here so
+//! that the probes never see clap.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::sandbox_args::SandboxArgs;
+use super::values;
+use crate::probes::ProbeOptions;
+
+/// Flags shared by `faults` and `isolation`; only the default output file differs.
+#[derive(Args, Debug)]
+pub struct ProbeArgs {
+    #[command(flatten)]
+    sandbox: SandboxArgs,
+    /// Seconds a call may take before the agent stops it
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value = "2",
+        allow_negative_numbers = true
+    )]
+    timeout: String,
+    /// Results file (JSON) [default: faults_results.json, isolation_results.json or
+    /// soak_results.json]
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+impl ProbeArgs {
+    /// Checks the flags; `default_output` is the command's results file.
+    pub fn into_options(self, default_output: &str) -> anyhow::Result<ProbeOptions> {
+        let timeout = values::positive("--timeout", &self.timeout, 3600.0)?;
+        Ok(ProbeOptions {
+            sandbox: self.sandbox.options()?,
+            timeout: Duration::from_secs_f64(timeout),
+            output: self.output.unwrap_or_else(|| default_output.into()),
+        })
+    }
+}
+
+/// Flags of `soak`: the probe flags plus how many calls and which workload cases.
+#[derive(Args, Debug)]
+pub struct SoakArgs {
+    #[command(flatten)]
+    pub probe: ProbeArgs,
+    /// Calls per backend, on one executor
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub calls: u64,
+    /// Folder of workload files whose cases the calls cycle through
+    #[arg(long, value_name = "DIR", default_value = "workloads")]
+    pub workloads_dir: PathBuf,
+}

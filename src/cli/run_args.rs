@@ -1,0 +1,215 @@
+//! Flags of `run`, checked and turned once into `RunOptions`; the help text after the flags is
+//! generated from the registry of transports, strategies and aliases, so it cannot drift.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::sandbox_args::SandboxArgs;
+use super::values;
+use crate::bench::runner::Load;
+use crate::commands::run::RunOptions;
+use crate::error::usage;
+use crate::sandbox::backend::{ALIASES, TransportKind};
+use crate::strategy::STRATEGIES;
+
+const RUN_METHOD: &str = "\
+First each backend answers --calibration empty calls: its floor. Then each backend × workload
+starts on a fresh executor: its first call, start-up included, is reported as the cold start;
+then --warmup calls; then the measured calls, in --rounds interleaved rounds (a seeded shuffle
+of every backend × workload in each round) when two or more backends run. Every reply is
+checked against the workload's expected result; failed calls are counted, never timed.
+Warnings after the tables say when a figure cannot be trusted.
+
+Examples:
+  sandbox-bench run
+  sandbox-bench run --backends local:per-call,local:persistent --calls-scale 0.2
+  sandbox-bench run --workloads simple_calc,json_parsing --output /tmp/r.json
+  sandbox-bench run --backends compose:persistent,compose:pool=2 --concurrency 2
+  sandbox-bench run --backends compose:per-call --rate 10 --duration 5
+  sandbox-bench run --backends cmd:persistent --prefix \"kubectl exec -i my-pod --\"
+  sandbox-bench run --backends compose:persistent \\
+      --mcp \"sdk=.venv-mcp/bin/python mcp/python_execute_server.py --executor persistent\" \\
+      --mcp http=http://127.0.0.1:8765/mcp";
+
+/// The text after `run --help`'s flags: the backend registry, then how a run goes.
+pub fn after_run_help() -> String {
+    let mut text = String::from("Backends are named transport:strategy:\n");
+    for (i, t) in TransportKind::ALL.iter().enumerate() {
+        let head = if i == 0 { "transports" } else { "" };
+        text += &format!("  {head:<10}  {:<9}  {}\n", t.name(), t.about());
+    }
+    for (i, (name, about)) in STRATEGIES.iter().enumerate() {
+        let head = if i == 0 { "strategies" } else { "" };
+        text += &format!("  {head:<10}  {name:<10}  {about}\n");
+    }
+    for (i, (alias, full)) in ALIASES.iter().enumerate() {
+        let head = if i == 0 { "aliases" } else { "" };
+        text += &format!("  {head:<10}  {alias:<12} = {full}\n");
+    }
+    text.push('\n');
+    text + RUN_METHOD
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    sandbox: SandboxArgs,
+    /// Comma-separated workload names [default: every file in --workloads-dir]
+    #[arg(short, long, value_name = "LIST")]
+    workloads: Option<String>,
+    /// Folder of workload files (*.toml)
+    #[arg(long, value_name = "DIR", default_value = "workloads")]
+    workloads_dir: PathBuf,
+    /// Multiply every workload's calls by F (at least one call per case)
+    #[arg(
+        long,
+        value_name = "F",
+        default_value = "1.0",
+        allow_negative_numbers = true
+    )]
+    calls_scale: String,
+    /// Warm-up calls after the cold start, excluded from statistics
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    warmup: usize,
+    /// Seconds a call may take before it counts as a timeout error
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value = "30",
+        allow_negative_numbers = true
+    )]
+    timeout: String,
+    /// Results file (a timestamped copy also goes to results/ beside it)
+    #[arg(
+        short,
+        long,
+        value_name = "FILE",
+        default_value = "benchmark_results.json"
+    )]
+    output: PathBuf,
+    /// Backend the others are compared against [default: the first of --backends]
+    #[arg(long, value_name = "BACKEND")]
+    baseline: Option<String>,
+    /// Order of the calls: interleaved (seeded-shuffled rounds) or sequential (one block per
+    /// backend × workload) [default: interleaved with two or more backends]
+    #[arg(long, value_name = "ORDER", value_parser = ["interleaved", "sequential"])]
+    order: Option<String>,
+    /// Seed of the interleaved order; the results file records the one used
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// Rounds of the interleaved order: each runs a slice of every backend × workload
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    rounds: usize,
+    /// Empty calls per backend measured first, as its floor (0 to skip)
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    calibration: usize,
+    /// Closed-loop clients calling at once (with --rate: clients serving the open loop)
+    #[arg(
+        short,
+        long,
+        value_name = "C",
+        default_value = "1",
+        allow_negative_numbers = true
+    )]
+    concurrency: String,
+    /// Open loop: start R calls per second whatever the backend's speed, for --duration per
+    /// backend × workload; latency counts from each call's intended start
+    #[arg(long, value_name = "R", allow_negative_numbers = true)]
+    rate: Option<String>,
+    /// Seconds of each backend × workload's open loop (with --rate)
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value = "10",
+        allow_negative_numbers = true
+    )]
+    duration: String,
+    /// Comma-separated modules every agent imports once at start (e.g. json,decimal)
+    #[arg(long, value_name = "MODULES")]
+    preload: Option<String>,
+    /// Also write each histogram's percentile distribution (.hgrm, values in ms) into DIR
+    #[arg(long, value_name = "DIR")]
+    export_hgrm: Option<PathBuf>,
+}
+
+impl RunArgs {
+    /// Checks the flags.
+    pub fn options(self) -> anyhow::Result<RunOptions> {
+        // First: it declares the MCP servers that --baseline may name.
+        let sandbox = self.sandbox.options()?;
+        let baseline = self
+            .baseline
+            .as_deref()
+            .map(|b| values::backend("--baseline", b))
+            .transpose()?;
+        let workloads = self.workloads.as_deref().map(values::list);
+        if workloads.as_ref().is_some_and(Vec::is_empty) {
+            return Err(usage("--workloads: no workload named"));
+        }
+        let calls_scale = values::positive("--calls-scale", &self.calls_scale, 1e6)?;
+        let timeout = values::positive("--timeout", &self.timeout, 86_400.0)?;
+        let concurrency = values::positive("--concurrency", &self.concurrency, 256.0)?;
+        if concurrency.fract() != 0.0 {
+            return Err(usage(format!(
+                "--concurrency: '{}' is not a whole number",
+                self.concurrency
+            )));
+        }
+        let concurrency = concurrency as usize;
+        let load = match &self.rate {
+            Some(rate) => Load::Open {
+                rate: values::positive("--rate", rate, 100_000.0)?,
+                duration: Duration::from_secs_f64(values::positive(
+                    "--duration",
+                    &self.duration,
+                    86_400.0,
+                )?),
+                concurrency,
+            },
+            None => Load::Closed { concurrency },
+        };
+        let preload = values::modules("--preload", self.preload.as_deref().unwrap_or(""))?;
+        if self.rounds == 0 {
+            return Err(usage("--rounds: give at least 1"));
+        }
+        Ok(RunOptions {
+            sandbox,
+            baseline,
+            workloads,
+            workloads_dir: self.workloads_dir,
+            calls_scale,
+            warmup: self.warmup,
+            timeout: Duration::from_secs_f64(timeout),
+            output: self.output,
+            interleave: self.order.as_deref().map(|o| o == "interleaved"),
+            seed: self.seed,
+            rounds: self.rounds,
+            calibration: self.calibration,
+            load,
+            preload,
+            export_hgrm: self.export_hgrm,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn help_lists_every_transport_strategy_and_alias() {
+        let help = after_run_help();
+        for t in TransportKind::ALL {
+            assert!(help.contains(t.about()), "{}", t.name());
+        }
+        for (name, about) in STRATEGIES {
+            assert!(help.contains(name) && help.contains(about), "{name}");
+        }
+        for (alias, full) in ALIASES {
+            assert!(help.contains(&format!("{alias:<12} = {full}")), "{alias}");
+        }
+        assert!(help.lines().all(|l| l.chars().count() <= 100));
+    }
+}

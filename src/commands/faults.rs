@@ -1,0 +1,64 @@
+//! `sandbox-bench faults`: the hostile-code probes through the chosen backends; prints the
+//! probe × backend table, writes the JSON atomically, exits 1 unless every cell is green.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use super::{check_output_writable, now, save_json};
+use crate::probes::fault_probes::{self as faults, FaultResults};
+use crate::probes::{self, ProbeOptions};
+use crate::report::probe_tables;
+use crate::results::Host;
+use crate::strategy::TIMEOUT_GRACE;
+
+/// `sandbox-bench faults`: exit 0 when the table is all green, 1 when not.
+pub fn faults(opts: &ProbeOptions) -> Result<ExitCode> {
+    check_output_writable(&opts.output)?;
+    let backends = probes::prepare(opts)?;
+    let started_at = now();
+    let mut outcomes = Vec::new();
+    for (backend, transport) in &backends {
+        outcomes.extend(faults::run_backend(
+            *backend,
+            transport,
+            opts.timeout,
+            |o| {
+                if !opts.sandbox.quiet {
+                    eprintln!(
+                        "{} × {}: {}",
+                        o.backend,
+                        o.probe,
+                        probe_tables::fault_cell(o)
+                    );
+                }
+            },
+        ));
+    }
+    let results = FaultResults {
+        schema_version: 1,
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        started_at,
+        finished_at: now(),
+        host: Host::detect(),
+        backends: backends.iter().map(|(b, _)| b.to_string()).collect(),
+        timeout_s: opts.timeout.as_secs_f64(),
+        grace_s: TIMEOUT_GRACE.as_secs_f64(),
+        kill_allowance_s: faults::KILL_ALLOWANCE.as_secs_f64(),
+        all_green: outcomes.iter().all(|o| o.green),
+        outcomes,
+    };
+    save_json(&results, &opts.output, opts.sandbox.quiet)?;
+    println!(
+        "Faults: each probe on a fresh executor, then a normal call on it \
+         (timeout {} s; limit timeout + grace {} s + kill {} s)",
+        results.timeout_s, results.grace_s, results.kill_allowance_s
+    );
+    println!("{}", probe_tables::fault_table(&results));
+    if !results.all_green {
+        let red = results.outcomes.iter().filter(|o| !o.green).count();
+        eprintln!("error: {red} probe × backend outcomes are not green (see the table)");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}

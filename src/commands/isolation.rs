@@ -1,0 +1,60 @@
+//! `sandbox-bench isolation`: does what one call leaves reach the next on the same executor?
+//! A finding, not a failure: exits 0 unless calls failed.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use super::{check_output_writable, now, save_json};
+use crate::probes::isolation_probes::{self as isolation, IsolationResults};
+use crate::probes::{self, ProbeOptions};
+use crate::report::probe_tables;
+use crate::results::Host;
+
+/// `sandbox-bench isolation`: a finding, not a failure, so it exits 0 unless calls failed.
+pub fn isolation(opts: &ProbeOptions) -> Result<ExitCode> {
+    check_output_writable(&opts.output)?;
+    let backends = probes::prepare(opts)?;
+    let started_at = now();
+    let token = format!("{}_{}", std::process::id(), chrono::Utc::now().timestamp());
+    let mut outcomes = Vec::new();
+    let mut speed = Vec::new();
+    for (backend, transport) in &backends {
+        if !opts.sandbox.quiet {
+            eprintln!(
+                "{backend}: isolation probes and {} normal calls",
+                isolation::SPEED_CALLS
+            );
+        }
+        outcomes.extend(isolation::run_backend(
+            *backend,
+            transport,
+            opts.timeout,
+            &token,
+        ));
+        speed.push(isolation::measure_speed(*backend, transport, opts.timeout));
+    }
+    let results = IsolationResults {
+        schema_version: 1,
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        started_at,
+        finished_at: now(),
+        host: Host::detect(),
+        backends: backends.iter().map(|(b, _)| b.to_string()).collect(),
+        speed,
+        outcomes,
+    };
+    save_json(&results, &opts.output, opts.sandbox.quiet)?;
+    println!("Isolation: does what call A leaves reach call B on the same executor?");
+    println!("{}", probe_tables::isolation_table(&results));
+    let failed = results
+        .outcomes
+        .iter()
+        .any(|o| o.outcome.starts_with("error"))
+        || results.speed.iter().any(|s| s.errors > 0);
+    if failed {
+        eprintln!("error: some calls failed (see the table)");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}

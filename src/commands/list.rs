@@ -1,0 +1,43 @@
+//! `sandbox-bench list`: the transports, strategies, aliases and workloads `run` accepts, read
+//! from the same registry the parser uses.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::bench::workload;
+use crate::sandbox::backend::{ALIASES, TransportKind};
+use crate::strategy::STRATEGIES;
+
+/// `sandbox-bench list`.
+pub fn list(workloads_dir: &Path) -> Result<ExitCode> {
+    println!("Transports:");
+    for t in TransportKind::ALL {
+        println!("  {:<12} {}", t.name(), t.about());
+    }
+    println!("Strategies:");
+    for (name, about) in STRATEGIES {
+        println!("  {name:<12} {about}");
+    }
+    println!("Aliases:");
+    for (alias, full) in ALIASES {
+        println!("  {alias:<12} {full}");
+    }
+    println!("MCP servers:");
+    println!("  {:<12} {}", "mcp:NAME", TransportKind::Mcp.about());
+    println!(
+        "  {:<12} e.g. --mcp sdk=\"python3 server.py\" --mcp h=http://127.0.0.1:8765/mcp",
+        ""
+    );
+    println!(
+        "  {:<12} (--mcp-tool, --mcp-code-arg, --mcp-answer print|repr)",
+        ""
+    );
+    println!("Workloads in {}:", workloads_dir.display());
+    for w in workload::load_dir(workloads_dir)? {
+        let calls = w.scaled_calls(1.0);
+        println!("  {:<16} {calls:>3} calls  {}", w.name, w.description);
+    }
+    Ok(ExitCode::SUCCESS)
+}

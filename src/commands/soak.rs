@@ -1,0 +1,53 @@
+//! `sandbox-bench soak`: many checked calls on one executor per backend, with the agent's
+//! memory before and after; exits 1 when any call failed.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use super::{check_output_writable, now, save_json};
+use crate::probes::{self, ProbeOptions};
+use crate::report::probe_tables;
+use crate::results::Host;
+
+/// `sandbox-bench soak`: exit 0 when every call answered right, 1 when not.
+pub fn soak(opts: &ProbeOptions, calls: u64, workloads_dir: &std::path::Path) -> Result<ExitCode> {
+    if calls == 0 {
+        return Err(crate::error::usage("--calls: give at least one call"));
+    }
+    check_output_writable(&opts.output)?;
+    let cases: Vec<_> = crate::bench::workload::load_dir(workloads_dir)?
+        .into_iter()
+        .flat_map(|w| w.cases)
+        .collect();
+    let backends = probes::prepare(opts)?;
+    let started_at = now();
+    let mut outcomes = Vec::new();
+    for (backend, transport) in &backends {
+        if !opts.sandbox.quiet {
+            eprintln!("{backend}: {calls} calls over {} cases", cases.len());
+        }
+        outcomes.push(crate::probes::soak_loop::run_backend(
+            *backend,
+            transport,
+            &cases,
+            calls,
+            opts.timeout,
+        ));
+    }
+    let results = serde_json::json!({
+        "schema_version": 1,
+        "tool_version": env!("CARGO_PKG_VERSION"),
+        "started_at": started_at,
+        "finished_at": now(),
+        "host": Host::detect(),
+        "outcomes": outcomes,
+    });
+    save_json(&results, &opts.output, opts.sandbox.quiet)?;
+    println!("{}", probe_tables::soak_table(&outcomes));
+    if outcomes.iter().any(|o| o.errors > 0) {
+        eprintln!("error: some soak calls failed (see the table)");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
