@@ -194,3 +194,87 @@ fn a_call_past_the_client_timeout_restarts_the_server_and_leaves_nothing() {
     assert_eq!(e["restarts"], 1, "{e}");
     assert_eq!(processes_left(), Vec::<String>::new());
 }
+
+/// `--mcp` starting `sandbox-bench serve` on `backend` over stdio.
+fn serve(name: &str, backend: &str) -> String {
+    format!(
+        "{name}={} serve --backend {backend}",
+        env!("CARGO_BIN_EXE_sandbox-bench")
+    )
+}
+
+#[test]
+fn serve_runs_the_tool_on_two_strategies_over_stdio() {
+    let Some(_sandbox) = ready() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    run_clean(
+        &dir.path().join("r.json"),
+        &[
+            serve("serve-persistent", "compose:persistent"),
+            serve("serve-fork", "compose:fork"),
+        ],
+        &[
+            "compose:persistent",
+            "mcp:serve-persistent",
+            "mcp:serve-fork",
+        ],
+    );
+    assert_eq!(processes_left(), Vec::<String>::new());
+}
+
+#[test]
+fn serve_over_http_answers_checked_calls() {
+    let Some(_sandbox) = ready() else { return };
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sandbox-bench"))
+        .current_dir(ROOT)
+        .args([
+            "serve",
+            "--backend",
+            "compose:persistent",
+            "--transport",
+            "http",
+        ])
+        .args(["--port", &port.to_string()])
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "serve never listened");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    run_clean(
+        &dir.path().join("r.json"),
+        &[format!("serve-http=http://127.0.0.1:{port}/mcp")],
+        &["compose:persistent", "mcp:serve-http"],
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(processes_left(), Vec::<String>::new());
+}
+
+#[test]
+fn a_dead_server_is_a_counted_error_and_is_restarted_for_the_next_call() {
+    // On local:persistent the agent is the server's child: the code kills the server itself.
+    let dir = tempfile::tempdir().unwrap();
+    let ok = ("result = 6 * 7", "42");
+    let results = run_faults(
+        dir.path(),
+        &serve("dies", "local:persistent"),
+        "30",
+        &[ok, ("import os; os.kill(os.getppid(), 9)", "None"), ok],
+    );
+    let e = entry(&results, "mcp:dies", "faults");
+    assert_eq!(e["calls"], 3, "{e}");
+    assert_eq!(e["errors_by_kind"]["agent_died"], 1, "{e}");
+    assert_eq!(e["restarts"], 1, "{e}");
+    let samples = e["error_samples"].to_string();
+    assert!(samples.contains("the MCP server is gone"), "{samples}");
+}

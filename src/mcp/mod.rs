@@ -3,6 +3,7 @@
 //! HTTP; and `serve`, an MCP server whose tool runs on a backend of this project.
 
 mod client;
+pub mod serve;
 
 pub use client::McpExecutor;
 
