@@ -37,7 +37,8 @@ fn bench_transport(c: &mut Criterion, name: &str, transport: Arc<dyn Transport>)
 }
 
 fn local(c: &mut Criterion) {
-    let python = std::env::var("SANDBOX_BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    let python = std::env::var("SANDBOX_BENCH_PYTHON")
+        .unwrap_or_else(|_| sandbox_bench::transport::host_python());
     bench_transport(c, "local", Arc::new(Local { python }));
 }
 

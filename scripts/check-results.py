@@ -18,15 +18,16 @@ def problems(results, backends, workloads):
         found.append("%d workloads, expected %d" % (len(names), workloads))
     for backend in backends:
         for workload in names:
-            entry = [e for e in results["results"] if e["backend"] == backend and e["workload"] == workload]
+            entry = [e for e in results["results"]
+                     if e["backend"] == backend and e["workload"] == workload]
             if len(entry) != 1:
                 found.append("%s x %s: %d entries" % (backend, workload, len(entry)))
                 continue
             e = entry[0]
             where = "%s x %s" % (backend, workload)
             if e["calls"] < 1 or e["errors"] or e["warmup_errors"]:
-                found.append("%s: %d calls, %d errors, %d warm-up errors %s"
-                             % (where, e["calls"], e["errors"], e["warmup_errors"], e["error_samples"]))
+                found.append("%s: %d calls, %d errors, %d warm-up errors %s" % (
+                    where, e["calls"], e["errors"], e["warmup_errors"], e["error_samples"]))
             lat = e.get("latency_us") or {}
             order = [lat.get(k) for k in ("min", "p50", "p90", "p99", "max")]
             if None in order or order != sorted(order) or order[0] <= 0:

@@ -2,18 +2,8 @@
 
 mod common;
 
-use common::{ROOT, assert_clean, bench, entry, read_results, write_workload};
+use common::{SEVEN_AT_A_TENTH, assert_clean, bench, entry, read_results, write_workload};
 use predicates::prelude::*;
-
-const SEVEN: [&str; 7] = [
-    "simple_calc",
-    "loop_calc",
-    "string_ops",
-    "list_comp",
-    "dict_ops",
-    "json_parsing",
-    "mixed_workload",
-];
 
 #[test]
 fn version_is_printed() {
@@ -63,14 +53,23 @@ fn local_run_measures_all_seven_workloads_and_saves_them() {
     );
     assert_eq!(results["complete"], true);
     assert_eq!(results["settings"]["baseline"], "local:per-call");
-    assert!(results["host"]["cpus"].as_u64().unwrap() >= 1);
+    assert_eq!(
+        results["host"]["cpus"].as_u64(),
+        std::thread::available_parallelism()
+            .ok()
+            .map(|n| n.get() as u64)
+    );
     assert!(
         results["versions"]["local_python"]
             .as_str()
             .unwrap()
             .starts_with('3')
     );
-    assert_clean(&results, &["local:per-call", "local:persistent"], &SEVEN);
+    assert_clean(
+        &results,
+        &["local:per-call", "local:persistent"],
+        &SEVEN_AT_A_TENTH,
+    );
     // 50 calls × 0.1 = 5 measured calls; mixed_workload runs its five cases once each.
     assert_eq!(
         entry(&results, "local:persistent", "simple_calc")["calls"],
@@ -106,7 +105,7 @@ fn wrong_answers_are_errors_not_samples() {
     let e = entry(&read_results(&output), "local:persistent", "off_by_one").clone();
     assert_eq!(e["errors"], 4);
     assert_eq!(e["warmup_errors"], 1, "the cold-start call is checked too");
-    assert_eq!(e["errors_by_kind"]["wrong_answer"], 5);
+    assert_eq!(e["errors_by_kind"], serde_json::json!({"wrong_answer": 5}));
     assert!(
         e["latency_us"].is_null(),
         "no sample from a wrong answer: {e}"
@@ -158,8 +157,11 @@ expected = "None"
             .code(1);
         let e = entry(&read_results(&output), backend, "faults").clone();
         assert_eq!(e["calls"], 8, "{backend}: {e}");
-        assert_eq!(e["errors_by_kind"]["timeout"], 2, "{backend}: {e}");
-        assert_eq!(e["errors_by_kind"]["agent_died"], 2, "{backend}: {e}");
+        assert_eq!(
+            e["errors_by_kind"],
+            serde_json::json!({"timeout": 2, "agent_died": 2}),
+            "{backend}: {e}"
+        );
         assert_eq!(e["errors"], 4, "{backend}: {e}");
         assert_eq!(e["warmup_errors"], 0, "{backend}: {e}");
         let h = sandbox_bench::bench::stats::decode(e["histogram"].as_str().unwrap()).unwrap();
@@ -286,7 +288,7 @@ fn without_an_engine_the_default_is_the_local_pair() {
     assert_clean(
         &results,
         &["local:per-call", "local:persistent"],
-        &["simple_calc"],
+        &[("simple_calc", 5)],
     );
 }
 
@@ -295,12 +297,11 @@ fn list_names_backends_and_workloads() {
     let out = bench().arg("list").assert().success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     for word in ["compose-exec", "per-call", "persistent", "local"]
-        .iter()
-        .chain(SEVEN.iter())
+        .into_iter()
+        .chain(SEVEN_AT_A_TENTH.iter().map(|(w, _)| *w))
     {
         assert!(text.contains(word), "{word} missing from:\n{text}");
     }
-    assert!(std::path::Path::new(ROOT).join("workloads").is_dir());
 }
 
 #[test]
@@ -336,6 +337,57 @@ fn the_order_is_recorded_and_sequential_on_request() {
     assert_clean(
         &r,
         &["local:persistent", "local:per-call"],
-        &["simple_calc"],
+        &[("simple_calc", 5)],
     );
+}
+
+#[test]
+fn local_runs_the_interpreter_behind_python3_not_a_shim_per_call() {
+    let real = std::process::Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .unwrap();
+    let real = String::from_utf8(real.stdout).unwrap().trim().to_string();
+    // A version manager's shim: a script named python3, first on PATH, that counts its starts.
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let starts = dir.path().join("starts");
+    let shim = bin.join("python3");
+    std::fs::write(
+        &shim,
+        format!(
+            "#!/bin/sh\necho x >> '{}'\nexec '{real}' \"$@\"\n",
+            starts.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let output = dir.path().join("out.json");
+    let run = |python: Option<&str>| {
+        let _ = std::fs::remove_file(&starts);
+        let mut cmd = bench();
+        cmd.env("PATH", &path)
+            .args(["run", "--quiet", "--backends", "local:per-call"])
+            .args(["--workloads", "simple_calc", "--calls-scale", "0.1"])
+            .args(["--warmup", "2", "--calibration", "0", "--output"])
+            .arg(&output);
+        if let Some(p) = python {
+            cmd.args(["--python", p]);
+        }
+        cmd.assert().success();
+        let n = std::fs::read_to_string(&starts).map_or(0, |t| t.lines().count());
+        (read_results(&output), n)
+    };
+    // Asked once which interpreter it runs; then 8 calls (cold start, 2 warm-up, 5 measured),
+    // each a fresh interpreter started directly.
+    let (results, shim_starts) = run(None);
+    assert_eq!(shim_starts, 1);
+    assert_eq!(results["versions"]["local_interpreter"], real.as_str());
+    assert_clean(&results, &["local:per-call"], &[("simple_calc", 5)]);
+    // Asked for by name, the shim is what is measured: it starts for every call.
+    let (results, shim_starts) = run(Some("python3"));
+    assert_eq!(shim_starts, 8);
+    assert_eq!(results["versions"]["local_interpreter"], "python3");
 }

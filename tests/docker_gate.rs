@@ -1,10 +1,11 @@
-//! The CI gate and compare on a real run through the Compose sandbox. Without a Docker engine
-//! this skips with a notice on a developer's machine, and fails under CI=true.
+//! The CI gate and compare on a real run through the Compose sandbox, each against an input
+//! whose difference from it is known. Without a Docker engine this skips with a notice; under
+//! CI it fails.
 
 mod common;
 
 use common::sandbox::engine;
-use common::{bench, read_results};
+use common::{bench, each_histogram, read_results, rewrite, times};
 use predicates::prelude::*;
 
 #[test]
@@ -24,16 +25,21 @@ fn the_gate_and_compare_read_a_real_compose_run() {
         .arg(&output)
         .assert()
         .success();
-    assert_eq!(
-        read_results(&output)["results"].as_array().unwrap().len(),
-        4
+    common::assert_clean(
+        &read_results(&output),
+        &["compose:per-call", "compose:persistent"],
+        &[("simple_calc", 10), ("dict_ops", 6)],
     );
     // Whether this run keeps the baseline's speed-up depends on the machine's load at this
-    // moment: .ci/run checks that on a release build. Here: the gate reads a real run and
-    // passes it against itself, losing nothing.
+    // moment: .ci/run checks that on a release build. Here: the same run with every latency
+    // doubled keeps its speed-up; with only the persistent path four times as slow it loses
+    // three quarters of it.
+    let doubled = rewrite(&output, &dir.path().join("doubled.json"), |v| {
+        each_histogram(v, |_| true, |h| times(h, 2))
+    });
     bench()
         .arg("gate")
-        .arg(&output)
+        .arg(&doubled)
         .arg("--against")
         .arg(&output)
         .assert()
@@ -41,16 +47,32 @@ fn the_gate_and_compare_read_a_real_compose_run() {
         .stdout(predicate::str::starts_with(
             "ok   compose:persistent: p50 speed-up over compose:per-call",
         ));
-    // The baseline holds all seven workloads; only the two shared rows are compared.
+    let slowed = rewrite(&output, &dir.path().join("slowed.json"), |v| {
+        each_histogram(v, |e| e["backend"] == "compose:persistent", |h| times(h, 4))
+    });
+    bench()
+        .arg("gate")
+        .arg(&slowed)
+        .arg("--against")
+        .arg(&output)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::starts_with("FAIL compose:persistent"))
+        .stdout(predicate::str::contains("(75.0 % of it lost;"));
+    // The baseline holds all seven workloads at full size: this short run lost calls in the
+    // two rows it shares, and the five it lacks.
     bench()
         .args(["compare", "results/baseline.json"])
         .arg(&output)
         .args(["--format", "markdown"])
         .assert()
+        .code(1)
         .stdout(predicate::str::contains(
-            "| compose:persistent | dict_ops |",
+            "| compose:persistent | dict_ops | 30 → 6 |",
         ))
+        .stdout(predicate::str::contains("regressed: fewer calls 30 → 6"))
         .stdout(predicate::str::contains(
-            "only in BASE: compose:per-call × loop_calc",
-        ));
+            "missing in NEW: compose:per-call × loop_calc",
+        ))
+        .stderr(predicate::str::contains("14 of 14 rows regressed"));
 }

@@ -88,7 +88,11 @@ fn run_clean(out: &Path, mcp: &[String], backends: &[&str]) {
     }
     cmd.assert().success();
     let results = read_results(out);
-    assert_clean(&results, backends, &["simple_calc", "json_parsing"]);
+    assert_clean(
+        &results,
+        backends,
+        &[("simple_calc", 5), ("json_parsing", 3)],
+    );
 }
 
 #[test]

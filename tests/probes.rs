@@ -182,21 +182,38 @@ fn compose_backends_without_an_engine_are_a_clear_error() {
 fn ctrl_c_during_a_run_writes_what_was_measured_marked_incomplete() {
     let _agents = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
-    write_workload(dir.path(), "long", 1_000_000, &[("result = 1", "1")]);
+    // Each call appends a byte to a file: the test sees calls being made, without a clock.
+    let ticks = dir.path().join("ticks");
+    let code = format!(
+        "open({:?}, 'a').write('x')\nresult = 1",
+        ticks.display().to_string()
+    );
+    let workloads = dir.path().join("workloads");
+    std::fs::create_dir(&workloads).unwrap();
+    write_workload(&workloads, "long", 1_000_000, &[(&code, "1")]);
     let output = dir.path().join("out.json");
-    let child = Command::new(env!("CARGO_BIN_EXE_sandbox-bench"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sandbox-bench"))
         .current_dir(common::ROOT)
         .args(["run", "--quiet", "--backends", "local:persistent"])
+        .args(["--warmup", "2", "--calibration", "0"])
         .arg("--workloads-dir")
-        .arg(dir.path())
+        .arg(&workloads)
         .arg("--output")
         .arg(&output)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Long enough for the agent to start and calls to be measured; the run takes far longer.
-    std::thread::sleep(Duration::from_secs(3));
+    // A cold start, two warm-up calls, then at least ten measured calls; the run would take
+    // far longer.
+    let ticked = || std::fs::metadata(&ticks).map_or(0, |m| m.len());
+    while ticked() < 13 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it was interrupted"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let sent = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -210,7 +227,12 @@ fn ctrl_c_during_a_run_writes_what_was_measured_marked_incomplete() {
     assert_eq!(results["complete"], false);
     let entry = &results["results"][0];
     assert_eq!(entry["errors"], 0, "{entry}");
-    assert!(entry["calls"].as_u64().unwrap() > 0, "{entry}");
+    // Every call that ran is counted, but for the one the interrupt cut short.
+    let (calls, ran) = (entry["calls"].as_u64().unwrap(), ticked() - 3);
+    assert!(
+        calls >= 10 && (ran - 1..=ran).contains(&calls),
+        "{calls} of {ran}: {entry}"
+    );
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .filter_map(Result::ok)
@@ -266,7 +288,7 @@ fn bad_soak_input_is_a_one_line_error_with_exit_2() {
                 "--backends",
                 "persistent",
             ],
-            "",
+            "no compose file at '/no/such/compose.yml'",
         ),
     ];
     for (args, needle) in attempts {

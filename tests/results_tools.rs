@@ -4,8 +4,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{bench, read_results, write_workload};
+use common::{bench, each_histogram, read_results, rewrite, times, write_workload};
 use predicates::prelude::*;
+use sandbox_bench::bench::stats;
 
 /// Runs `backends` on one workload `probe` whose code is `code`, into `dir/name.json`.
 fn run_probe(dir: &Path, name: &str, backends: &str, code: &str, calls: u32) -> PathBuf {
@@ -21,6 +22,23 @@ fn run_probe(dir: &Path, name: &str, backends: &str, code: &str, calls: u32) -> 
         .arg(&output)
         .assert()
         .success();
+    output
+}
+
+/// As `run_probe`, for code whose every call fails: `run` exits 1.
+fn run_probe_failing(dir: &Path, name: &str, backends: &str, code: &str, calls: u32) -> PathBuf {
+    let workloads = dir.join(format!("{name}-workloads"));
+    std::fs::create_dir_all(&workloads).unwrap();
+    write_workload(&workloads, "probe", calls, &[(code, "1")]);
+    let output = dir.join(format!("{name}.json"));
+    bench()
+        .args(["run", "--quiet", "--backends", backends])
+        .arg("--workloads-dir")
+        .arg(&workloads)
+        .arg("--output")
+        .arg(&output)
+        .assert()
+        .code(1);
     output
 }
 
@@ -54,15 +72,27 @@ fn report_renders_a_saved_run_in_every_format() {
     let dir = tempfile::tempdir().unwrap();
     let run = local_run(dir.path());
 
+    let shown = bench().arg("report").arg(&run).output().unwrap();
+    let shown = String::from_utf8(shown.stdout).unwrap();
+    assert!(
+        shown.contains("Against the baseline, local:per-call"),
+        "{shown}"
+    );
+    assert!(shown.contains("local:persistent is"), "{shown}");
+    let tables = dir.path().join("tables.txt");
     bench()
         .arg("report")
         .arg(&run)
+        .args(["--format", "table", "-o"])
+        .arg(&tables)
         .assert()
         .success()
-        .stdout(predicate::str::contains(
-            "Against the baseline, local:per-call",
-        ))
-        .stdout(predicate::str::contains("local:persistent is"));
+        .stdout("");
+    assert_eq!(
+        std::fs::read_to_string(&tables).unwrap(),
+        shown,
+        "the table format written to a file is what the console shows"
+    );
 
     let md = bench()
         .arg("report")
@@ -132,6 +162,79 @@ fn report_renders_a_saved_run_in_every_format() {
 }
 
 #[test]
+fn report_fits_a_100_column_terminal_with_one_warning_line_per_kind() {
+    let out = bench()
+        .args(["report", "results/baseline.json"])
+        .env("COLUMNS", "100")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    common::assert_fits(&text, 100);
+    assert!(text.contains("compose:persistent  simple_calc"), "{text}");
+    assert!(!text.contains("Cold start"), "{text}");
+    let warnings = text.split("Warnings").nth(1).expect("warnings shown");
+    let kinds: Vec<&str> = warnings
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    let mut unique = kinds.clone();
+    unique.dedup();
+    assert_eq!(kinds, unique, "{text}");
+    assert!(kinds.contains(&"high_cv"), "{text}");
+
+    let wide = bench()
+        .args(["report", "results/baseline.json", "--wide", "--verbose"])
+        .env("COLUMNS", "100")
+        .output()
+        .unwrap();
+    let wide = String::from_utf8(wide.stdout).unwrap();
+    assert!(wide.contains("Cold start"), "{wide}");
+    assert!(wide.contains("σ is 124 % of the mean"), "{wide}");
+}
+
+#[test]
+fn ci_dashboard_exports_hold_every_row_with_its_interval() {
+    let run = |format: &str| -> serde_json::Value {
+        let out = bench()
+            .args(["report", "results/baseline.json", "--format", format])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{format}");
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let action = run("github-benchmark");
+    let entries = action.as_array().unwrap();
+    assert_eq!(entries.len(), 14);
+    let first = &entries[0];
+    assert_eq!(first["name"], "compose:per-call/simple_calc p50");
+    assert_eq!(first["unit"], "us");
+    assert!(first["range"].as_str().unwrap().starts_with("± "));
+    assert!(first["extra"].as_str().unwrap().contains("50 calls"));
+
+    let bmf = run("bmf");
+    let rows = bmf.as_object().unwrap();
+    assert_eq!(rows.len(), 14);
+    for (name, measures) in rows {
+        let l = &measures["latency"];
+        let (low, value, high) = (
+            l["lower_value"].as_f64().unwrap(),
+            l["value"].as_f64().unwrap(),
+            l["upper_value"].as_f64().unwrap(),
+        );
+        assert!(low <= value && value <= high, "{name}: {l}");
+    }
+    // The same p50 in both, in µs and in ns.
+    let p50_us = first["value"].as_f64().unwrap();
+    let p50_ns = bmf["compose:per-call/simple_calc"]["latency"]["value"]
+        .as_f64()
+        .unwrap();
+    assert!((p50_ns / 1000.0 - p50_us).abs() < 0.01);
+}
+
+#[test]
 fn files_of_another_schema_version_are_refused_with_a_message() {
     let dir = tempfile::tempdir().unwrap();
     let newer = dir.path().join("newer.json");
@@ -149,13 +252,6 @@ fn files_of_another_schema_version_are_refused_with_a_message() {
         .code(2)
         .stderr(predicate::str::contains("cannot read 'no-such-file.json'"));
     bench()
-        .arg("report")
-        .arg(&newer)
-        .args(["-o", "x.md"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("--output needs --format"));
-    bench()
         .args(["run", "--backends", "local:persistent", "--export-hgrm"])
         .arg(newer.join("not-a-dir"))
         .assert()
@@ -164,76 +260,145 @@ fn files_of_another_schema_version_are_refused_with_a_message() {
 }
 
 #[test]
-fn compare_flags_a_slowed_path_and_not_a_run_against_itself() {
+fn compare_fails_a_new_run_whose_calls_all_failed() {
     let dir = tempfile::tempdir().unwrap();
-    let fast = run_probe(dir.path(), "fast", "local:persistent", "result = 1", 30);
-    let slow = run_probe(
+    let base = run_probe(dir.path(), "base", "local:persistent", "result = 1", 10);
+    let broken = run_probe_failing(
         dir.path(),
-        "slow",
+        "broken",
         "local:persistent",
-        "import time\ntime.sleep(0.02)\nresult = 1",
-        30,
+        "result = 1 / 0",
+        10,
     );
+    let e = common::entry(&read_results(&broken), "local:persistent", "probe").clone();
+    assert_eq!(
+        (&e["calls"], &e["errors"], &e["warmup_errors"]),
+        (&10.into(), &10.into(), &3.into()),
+        "10 measured calls, a cold start and 2 warm-up calls, all failed: {e}"
+    );
+    assert_eq!(e["errors_by_kind"], serde_json::json!({"code_error": 13}));
     bench()
         .arg("compare")
-        .arg(&fast)
-        .arg(&fast)
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("no significant change"))
-        .stdout(predicate::str::contains("no regression among 1 rows"));
-    bench()
-        .arg("compare")
-        .arg(&fast)
-        .arg(&slow)
+        .arg(&base)
+        .arg(&broken)
         .args(["--format", "markdown"])
         .assert()
         .code(1)
         .stdout(predicate::str::contains(
-            "| local:persistent | probe | 30 → 30 |",
+            "| local:persistent | probe | 10 → 0 | – | – | no samples \
+             | regressed: no successful call, errors 0 → 13 |",
         ))
-        .stdout(predicate::str::contains("slower (beyond 50.0 %)"))
-        .stderr(predicate::str::contains("1 rows are slower"));
+        .stderr(predicate::str::contains(
+            "error: 1 of 1 rows regressed: 1 lost calls, samples or the row",
+        ));
     bench()
-        .arg("compare")
-        .arg(&slow)
-        .arg(&fast)
-        .args(["--metric", "mean"])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("faster"));
-    bench()
-        .arg("compare")
-        .arg(&fast)
-        .arg(&slow)
-        .args(["--threshold", "lots"])
+        .arg("gate")
+        .arg(&broken)
+        .arg("--against")
+        .arg(&base)
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("--threshold: 'lots'"));
+        .stderr(predicate::str::contains("nothing to gate"));
 }
 
 #[test]
-fn gate_fails_when_the_persistent_speed_up_is_lost() {
+fn compare_and_gate_fail_on_a_row_or_backend_missing_in_new() {
     let dir = tempfile::tempdir().unwrap();
     let both = "local:per-call,local:persistent";
     let base = run_probe(dir.path(), "base", both, "result = 1", 6);
-    // The same sleep in both strategies: per-call keeps its start-up cost, persistent loses
-    // nearly all of its lead.
-    let slowed = run_probe(
-        dir.path(),
-        "slowed",
-        both,
-        "import time\ntime.sleep(0.05)\nresult = 1",
-        6,
-    );
+    let without = rewrite(&base, &dir.path().join("without.json"), |v| {
+        let rows = v["results"].as_array_mut().unwrap();
+        rows.retain(|e| e["backend"] != "local:persistent");
+        assert_eq!(rows.len(), 1);
+    });
+    bench()
+        .arg("compare")
+        .arg(&base)
+        .arg(&without)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "missing in NEW: local:persistent × probe",
+        ))
+        .stdout(predicate::str::contains("regressed: missing in NEW"))
+        .stdout(predicate::str::contains("no significant change"))
+        .stderr(predicate::str::contains("1 of 2 rows regressed"));
     bench()
         .arg("gate")
+        .arg(&without)
+        .arg("--against")
         .arg(&base)
+        .assert()
+        .code(1)
+        .stdout(predicate::eq(
+            "FAIL local:persistent: no speed-up over local:per-call in both runs \
+             lost: missing in NEW\n",
+        ));
+}
+
+#[test]
+fn compare_and_gate_on_known_changes_of_a_real_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let both = "local:per-call,local:persistent";
+    let base = run_probe(dir.path(), "base", both, "result = 1", 6);
+    // Every call of NEW four times as slow as the slowest of BASE: every resampled change is
+    // beyond +300 %, whatever the spread of this run.
+    let slowest = rewrite(&base, &dir.path().join("slowest.json"), |v| {
+        each_histogram(
+            v,
+            |_| true,
+            |h| {
+                let mut out = stats::new_histogram();
+                out.record_n(4 * h.highest_equivalent(h.max()), h.len())
+                    .unwrap();
+                out
+            },
+        )
+    });
+    bench()
+        .arg("compare")
+        .arg(&base)
+        .arg(&slowest)
+        .args(["--format", "markdown"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "| local:per-call | probe | 6 → 6 |",
+        ))
+        .stdout(predicate::str::contains(
+            "| local:persistent | probe | 6 → 6 |",
+        ))
+        .stdout(predicate::str::contains("slower (beyond 50.0 %)").count(2))
+        .stderr(predicate::str::contains(
+            "2 of 2 rows regressed: 2 slower beyond ±50.0 % (p50)",
+        ));
+    bench()
+        .arg("compare")
+        .arg(&slowest)
+        .arg(&base)
+        .args(["--metric", "mean"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("faster").count(2))
+        .stdout(predicate::str::contains("no regression among 2 rows"));
+    // Every latency doubled, as on a slower machine: each speed-up is kept.
+    let scaled = rewrite(&base, &dir.path().join("scaled.json"), |v| {
+        each_histogram(v, |_| true, |h| times(h, 2))
+    });
+    bench()
+        .arg("gate")
+        .arg(&scaled)
         .arg("--against")
         .arg(&base)
         .assert()
         .success()
-        .stdout(predicate::str::starts_with("ok   local:persistent"));
+        .stdout(predicate::str::starts_with(
+            "ok   local:persistent: p50 speed-up over local:per-call",
+        ));
+    // Only the persistent path four times as slow: three quarters of its speed-up are lost.
+    let slowed = rewrite(&base, &dir.path().join("slowed.json"), |v| {
+        each_histogram(v, |e| e["backend"] == "local:persistent", |h| times(h, 4))
+    });
     bench()
         .arg("gate")
         .arg(&slowed)
@@ -241,7 +406,16 @@ fn gate_fails_when_the_persistent_speed_up_is_lost() {
         .arg(&base)
         .assert()
         .code(1)
-        .stdout(predicate::str::starts_with("FAIL local:persistent"));
+        .stdout(predicate::str::starts_with("FAIL local:persistent"))
+        .stdout(predicate::str::contains("(75.0 % of it lost;"));
+    bench()
+        .arg("compare")
+        .arg(&base)
+        .arg(&scaled)
+        .args(["--threshold", "lots"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--threshold: 'lots'"));
 }
 
 #[test]
@@ -266,11 +440,11 @@ fn html_report_renders_in_headless_chromium() {
             .is_ok_and(|o| o.status.success())
     });
     if browser.is_none() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but no chromium: .ci/run installs it (apt-get install -y chromium)"
+        common::skip::skip(
+            "no chromium to render the report",
+            "apt-get install -y chromium",
+            None,
         );
-        eprintln!("SKIPPED: no chromium to render the report (apt-get install -y chromium)");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

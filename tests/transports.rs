@@ -1,6 +1,6 @@
 //! The `docker` and `cmd` transports through the built binary, on the real Compose sandbox and
 //! on the host. Docker-backed tests skip with a notice on a developer's machine without an
-//! engine, and fail under CI=true: CI never skips them silently.
+//! engine, and fail under CI: CI never skips them.
 
 mod common;
 
@@ -45,7 +45,8 @@ fn agents_left_in_sandbox() -> Vec<String> {
         \x20       if b'sandbox-bench agent' in c:\n\
         \x20           print(p)";
     let mut left = Vec::new();
-    for _ in 0..20 {
+    // A bound for a stuck agent on a busy machine (half a minute or more), not a measurement.
+    for _ in 0..80 {
         left = compose(&["exec", "-T", "sandbox", "python3", "-c", probe])
             .lines()
             .map(String::from)
@@ -91,7 +92,7 @@ fn docker_exec_runs_every_strategy_in_the_sandbox_and_the_waterfall_is_printed()
         .stdout(predicate::str::contains("exec (agent-reported)"));
     let results = read_results(&output);
     let backends = ["compose:per-call", "docker:per-call", "docker:persistent"];
-    assert_clean(&results, &backends, &["where"]);
+    assert_clean(&results, &backends, &[("where", 3)]);
     for b in backends {
         let e = entry(&results, b, "where");
         let exec =
@@ -123,7 +124,11 @@ fn a_docker_exec_prefix_runs_every_strategy_in_the_sandbox() {
         .assert()
         .success();
     let results = read_results(&output);
-    assert_clean(&results, &["cmd:per-call", "cmd:persistent"], &["where"]);
+    assert_clean(
+        &results,
+        &["cmd:per-call", "cmd:persistent"],
+        &[("where", 3)],
+    );
     assert_eq!(results["settings"]["prefix"], prefix);
 }
 
@@ -182,7 +187,7 @@ fn an_env_prefix_runs_on_the_host_with_its_variables() {
         .assert()
         .success();
     let results = read_results(&output);
-    assert_clean(&results, &["cmd:per-call", "cmd:persistent"], &["env"]);
+    assert_clean(&results, &["cmd:per-call", "cmd:persistent"], &[("env", 2)]);
 }
 
 #[test]
@@ -275,7 +280,7 @@ fn the_socket_transport_runs_every_strategy_in_the_sandbox_and_its_server_exits_
     assert_clean(
         &results,
         &["socket:per-call", "socket:persistent"],
-        &["where"],
+        &[("where", 3)],
     );
     let left = agents_left_in_sandbox();
     assert!(left.is_empty(), "server or agents left running: {left:?}");
@@ -356,7 +361,7 @@ fn the_engine_api_runs_every_strategy_in_the_sandbox_and_joins_the_waterfall() {
         .stdout(predicate::str::contains("Docker CLI"));
     let results = read_results(&output);
     let backends = ["docker:per-call", "api:per-call", "api:persistent"];
-    assert_clean(&results, &backends, &["where"]);
+    assert_clean(&results, &backends, &[("where", 3)]);
     let left = agents_left_in_sandbox();
     assert!(
         left.is_empty(),

@@ -2,9 +2,12 @@
 
 Started inside the sandbox as `python3 -u -c <this source> MODE`, so nothing has to be mounted:
 MODE `oneshot` answers one request and exits (the per-call strategy), `loop` answers requests
-until its input ends (the persistent strategy). `python3 agent.py selftest` runs its own tests.
-MODE `socket PATH` listens on a unix socket instead: each connection first sends one line naming
-`oneshot` or `loop`, and a forked child serves it with fds 0 and 1 on the connection.
+until its input ends (the persistent strategy), `fork` runs each request in a child forked from
+a warm zygote. MODE `socket PATH` listens on a unix socket instead: each connection first sends
+one line naming the mode, and a forked child serves it with fds 0 and 1 on the connection.
+The one-shot agent is the part of this file above the line that says where it ends: the harness
+sends only that part for `oneshot`, so a per-call start compiles and imports little.
+Tests: `python3 agent_selftest.py` (beside this file).
 
 Protocol, one JSON object per line. First the agent announces itself:
   {"ready": true, "protocol": 1, "python": "3.11.2", "pid": 7, "mode": "loop"}
@@ -15,12 +18,13 @@ where `result` is repr() of the code's `result` variable (null when unset) and `
 {"type", "message", "traceback"} when the code raised.
 """
 
+# Only modules the interpreter has loaded before running any code: `json`, `signal` and
+# `threading` would import `re` and `enum`, which a bare `python3 -c` does not pay for.
+import _signal
 import _thread
 import builtins
 import io
-import json
 import os
-import signal
 import sys
 import time
 
@@ -28,13 +32,71 @@ PROTOCOL = 1
 # Characters kept per stream and call; the rest is dropped and the reply is marked truncated.
 OUTPUT_CAP = 1 << 20
 
+try:
+    from _json import encode_basestring as _quote
+    from _json import make_scanner as _make_scanner
+except ImportError:  # a Python built without the json accelerator
+    _quote = _make_scanner = None
+
+
+class _JsonContext:
+    """What the scanner of `_json` reads from a json.JSONDecoder: plain JSON, no hooks."""
+
+    strict = True
+    object_hook = object_pairs_hook = None
+    parse_float, parse_int = float, int
+    parse_constant = {"NaN": float("nan"), "Infinity": float("inf"),
+                      "-Infinity": float("-inf")}.__getitem__
+
+
+_scan = _make_scanner(_JsonContext) if _make_scanner else None
+
+
+def loads(data):
+    """The JSON value of one UTF-8 line; raises ValueError (as json.loads does) when malformed."""
+    if _scan is None:
+        import json
+
+        return json.loads(data)
+    text = (data.decode("utf-8") if isinstance(data, bytes) else data).strip(" \t\r\n")
+    try:
+        value, end = _scan(text, 0)
+    except StopIteration as stop:
+        raise ValueError("Expecting value: char %d" % stop.value) from None
+    if end != len(text):
+        raise ValueError("Extra data: char %d" % end)
+    return value
+
+
+def dumps(value):
+    """JSON text of a message (dicts of strings, ints, booleans and None), non-ASCII kept."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    kind = type(value)
+    if kind is str and _quote is not None:
+        return _quote(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is dict and _quote is not None:
+        return "{" + ", ".join([_quote(k) + ": " + dumps(v) for k, v in value.items()]) + "}"
+    import json  # anything else (a request id of another type): the standard encoder
+
+    return json.dumps(value, ensure_ascii=False)
+
 
 class CallTimeout(BaseException):
-    """Raised inside user code when its time is up; BaseException so `except Exception` misses it."""
+    """Raised inside user code when its time is up (a BaseException: `except Exception` misses
+    it)."""
 
 
 class CappedWriter(io.TextIOBase):
     """A text stream that keeps at most `cap` characters."""
+
+    last = None
 
     def __init__(self, cap=OUTPUT_CAP):
         super().__init__()
@@ -46,7 +108,7 @@ class CappedWriter(io.TextIOBase):
     def write(self, s):
         if not isinstance(s, str):
             raise TypeError("write() argument must be str, not " + type(s).__name__)
-        if Stale.current():
+        if Stale.idents and _thread.get_ident() in Stale.idents:
             return len(s)
         room = self.cap - self.size
         kept = s if len(s) <= room else s[: max(room, 0)]
@@ -59,6 +121,17 @@ class CappedWriter(io.TextIOBase):
 
     def getvalue(self):
         return "".join(self.parts)
+
+    @classmethod
+    def pair(cls):
+        """Empty stdout and stderr writers for a call: the last call's, unless it closed one."""
+        pair = cls.last
+        if pair is None or pair[0].closed or pair[1].closed:
+            pair = cls.last = (cls(), cls())
+        else:
+            for writer in pair:
+                writer.parts, writer.size, writer.truncated = [], 0, False
+        return pair
 
 
 class Channel:
@@ -75,14 +148,21 @@ class Channel:
         null = os.open(os.devnull, os.O_RDWR)
         os.dup2(null, 0)
         os.close(null)
+        self.raw = self.raw_id = None
+        self.capture_fd1()
+
+    def capture_fd1(self):
+        """Points fd 1 at a new memory file (/dev/null where there is none)."""
         if hasattr(os, "memfd_create"):
             self.raw = os.memfd_create("sandbox-bench-fd1", os.MFD_CLOEXEC)
         else:
             self.raw = os.open(os.devnull, os.O_RDWR)
         os.dup2(self.raw, 1)
+        st = os.fstat(self.raw)
+        self.raw_id = (st.st_dev, st.st_ino)
 
     def send(self, message):
-        data = (json.dumps(message, ensure_ascii=False) + "\n").encode("utf-8")
+        data = (dumps(message) + "\n").encode("utf-8")
         while data:
             data = data[os.write(self.out, data) :]
 
@@ -94,12 +174,19 @@ class Channel:
         return line or None
 
     def take_raw_output(self):
-        """What was written to fd 1 since the last call, and whether it was cut."""
-        os.dup2(self.raw, 1)  # the code may have closed or replaced fd 1
+        """What was written to fd 1 since it was last taken, and whether it was cut. One fstat
+        when fd 1 is still the memory file and nothing was written to it."""
         try:
-            size = os.fstat(self.raw).st_size
+            st = os.fstat(1)
         except OSError:
-            return "", False
+            st = None
+        if st is None or (st.st_dev, st.st_ino) != self.raw_id:
+            os.dup2(self.raw, 1)  # the code closed or replaced fd 1
+            try:
+                st = os.fstat(self.raw)
+            except OSError:
+                return "", False
+        size = st.st_size
         if size == 0:
             return "", False
         data = os.pread(self.raw, min(size, OUTPUT_CAP), 0)
@@ -117,47 +204,46 @@ class Session:
     agent itself must go. A call leaves no process behind, however its code forks or crashes.
     """
 
-    def __init__(self, ranged=False):
+    def __init__(self):
         if os.getsid(0) != os.getpid():
             try:
                 os.setsid()
             except OSError:  # already a group leader: the harness still kills it by pid
                 pass
-        self.sid = os.getsid(0)
+        self.sid, self.pid = os.getsid(0), os.getpid()
+        self.loadavg = None
         self.seen = self.last_pid()
-        # Looking only at the pids handed out since the last call keeps a persistent agent's
-        # clean-up cheap when other processes come and go around it, but only where the last
-        # pid of /proc/loadavg is of the namespace that /proc lists: checked once, by a fork.
-        self.ranged = ranged and self._loadavg_follows_pids()
 
-    def _loadavg_follows_pids(self):
-        before = self.last_pid()
-        pid = os.fork()
-        if pid == 0:
-            os._exit(0)
-        os.waitpid(pid, 0)
-        after = self.last_pid()
-        self.seen = after
-        return before is not None and after is not None and int(before) < pid <= int(after)
-
-    @staticmethod
-    def last_pid():
-        """The last process id the kernel handed out (in this pid namespace), or None."""
+    def last_pid(self, again=True):
+        """The last process id the kernel handed out (in this pid namespace), or None. Read
+        from /proc/loadavg through an fd kept open: one pread. A call that closed or replaced
+        that fd makes it unreadable or not /proc/loadavg: it is opened again."""
         try:
-            with open("/proc/loadavg", "rb") as f:
-                return f.read().split()[-1]
-        except (OSError, IndexError):
-            return None
+            if self.loadavg is None:
+                self.loadavg = os.open("/proc/loadavg", os.O_RDONLY)
+            fields = os.pread(self.loadavg, 256, 0).split()
+            if len(fields) == 5 and b"/" in fields[3] and fields[4].isdigit():
+                return fields[4]
+        except OSError:
+            pass
+        self.loadavg = None  # not closed: that fd number may be the code's now
+        return self.last_pid(False) if again else None
 
     def members(self, pids=None):
         """Live processes of this session other than the agent, among `pids` (default: all)."""
         found = []
         for name in os.listdir("/proc") if pids is None else map(str, pids):
-            if not name.isdigit() or int(name) == os.getpid():
+            if not name.isdigit() or int(name) == self.pid:
                 continue
             try:
-                with open("/proc/%s/stat" % name, "rb") as f:
-                    fields = f.read().rsplit(b")", 1)[1].split()
+                if os.getsid(int(name)) != self.sid:  # one syscall; /proc only for the session
+                    continue
+                fd = os.open("/proc/%s/stat" % name, os.O_RDONLY)
+                try:
+                    data = os.read(fd, 4096)
+                finally:
+                    os.close(fd)
+                fields = data.rsplit(b")", 1)[1].split()
             except (OSError, IndexError):
                 continue
             if fields[0] not in (b"Z", b"X") and int(fields[3]) == self.sid:
@@ -169,25 +255,25 @@ class Session:
         now = self.last_pid()
         if now is not None and now == self.seen:
             return
-        if self.ranged and self.seen is not None and now is not None:
-            # Pids are handed out in increasing order: what this call started has one in
-            # (seen, now], unless the counter wrapped or many were used (then scan them all).
-            first, last = int(self.seen) + 1, int(now)
-            if 0 < last - first + 1 <= 4096 and not self.members(range(first, last + 1)):
-                self.seen = now
-                return
+        if self.started_none(now):
+            self.seen = now
+            return
         for _ in range(200):  # a fork bomb refills as it is killed: go round until it is empty
             members = self.members()
             if not members:
                 break
             for pid in members:
                 try:
-                    os.kill(pid, signal.SIGKILL)
+                    os.kill(pid, 9)  # SIGKILL
                 except OSError:
                     pass
             self.reap()
         self.reap()
         self.seen = self.last_pid()
+
+    def started_none(self, now):
+        """Whether the call surely left no process (only a ranged session can tell)."""
+        return False
 
     @staticmethod
     def reap():
@@ -200,24 +286,11 @@ class Session:
 
 class Stale:
     """Threads a call left running keep going, but what they print is dropped: it must not end
-    up in a later call's output."""
+    up in a later call's output. A one-shot agent has no later call: the loop modes below note
+    the threads after each call."""
 
     idents = set()
-
-    @classmethod
-    def note(cls):
-        threading = sys.modules.get("threading")  # no call started a thread without it
-        if threading is not None:
-            main = threading.main_thread()
-            cls.idents.update(t.ident for t in threading.enumerate() if t is not main)
-
-    @classmethod
-    def current(cls):
-        return bool(cls.idents) and _thread_ident() in cls.idents
-
-
-def _thread_ident():
-    return _thread.get_ident()
+    note = staticmethod(lambda: None)
 
 
 def _on_alarm(signum, frame):
@@ -228,6 +301,8 @@ def _on_alarm(signum, frame):
 
 def _clean(text):
     """Text safe to send as UTF-8 JSON: lone surrogates (undecodable bytes) become escapes."""
+    if text.isascii():
+        return text
     try:
         text.encode("utf-8")
         return text
@@ -254,7 +329,7 @@ def describe(exc):
 def run_call(request, channel=None, session=None):
     """Runs one request's code in fresh globals and builds its reply."""
     code, stdin, timeout_ms = request["code"], request.get("stdin"), request.get("timeout_ms")
-    out, err = CappedWriter(), CappedWriter()
+    out, err = CappedWriter.pair()
     if channel is not None:
         channel.take_raw_output()  # written between calls (by a stale thread): not this call's
     saved = sys.stdin, sys.stdout, sys.stderr
@@ -265,13 +340,13 @@ def run_call(request, channel=None, session=None):
     try:
         if timeout_ms:
             _timer["armed"] = True
-            signal.setitimer(signal.ITIMER_REAL, timeout_ms / 1000)
+            _signal.setitimer(_signal.ITIMER_REAL, timeout_ms / 1000)
         try:
             exec(compile(code, "<code>", "exec"), namespace)
         finally:
             _timer["armed"] = False
             if timeout_ms:
-                signal.setitimer(signal.ITIMER_REAL, 0)
+                _signal.setitimer(_signal.ITIMER_REAL, 0)
             ended = time.perf_counter_ns()  # the code's time, not the clean-up's
             if session is not None:  # before the reply is built: a fork bomb starves it
                 session.clear()
@@ -285,7 +360,8 @@ def run_call(request, channel=None, session=None):
     stdout, truncated = out.getvalue(), out.truncated or err.truncated
     if channel is not None:
         raw, raw_cut = channel.take_raw_output()
-        stdout, truncated = stdout + raw, truncated or raw_cut
+        if raw:
+            stdout, truncated = stdout + raw, truncated or raw_cut
     if result is not None and len(result) > OUTPUT_CAP:
         result, truncated = result[:OUTPUT_CAP], True
     return {
@@ -302,7 +378,7 @@ def run_call(request, channel=None, session=None):
 
 def parse_request(line):
     """A request dict from one line, or raises ValueError saying what is wrong."""
-    request = json.loads(line)
+    request = loads(line)
     if not isinstance(request, dict) or not isinstance(request.get("code"), str):
         raise ValueError("a request is an object with a string `code`")
     if request.get("stdin") is not None and not isinstance(request["stdin"], str):
@@ -318,6 +394,104 @@ def error_reply(request_id, kind, message):
     error = {"type": kind, "message": message, "traceback": ""}
     return {"id": request_id, "ok": False, "result": None, "stdout": "", "stderr": "",
             "error": error, "exec_ns": 0, "truncated": False}
+
+
+def serve_requests(channel, answer):
+    """The request loop of every mode: reads lines until the input ends, answers a malformed
+    one itself and hands each request to `answer(request, line)`, which returns False to stop."""
+    while True:
+        line = channel.receive()
+        if line is None:
+            return
+        try:
+            request = parse_request(line)
+        except ValueError as exc:  # a decode error is a ValueError too
+            channel.send(error_reply(None, "ProtocolError", str(exc)))
+            continue
+        if answer(request, line) is False:
+            return
+
+
+def serve(mode, preload=(), reset=False):
+    session = RangedSession() if mode == "loop" else Session()
+    channel = Channel()
+    _signal.signal(_signal.SIGALRM, _on_alarm)
+    for module in preload:  # before the handshake: the start-up pays, not the first call
+        __import__(module)
+    version = "%d.%d.%d" % sys.version_info[:3]
+    channel.send(
+        {"ready": True, "protocol": PROTOCOL, "python": version, "pid": os.getpid(), "mode": mode}
+    )
+    if mode == "fork":
+        serve_fork(channel)
+    else:
+        guard = StateGuard() if reset and mode != "oneshot" else None
+
+        def answer(request, line):
+            reply = run_call(request, channel, session)
+            if guard is not None:
+                guard.restore()
+            channel.send(reply)
+            return mode != "oneshot"
+
+        serve_requests(channel, answer)
+    # Skip interpreter shutdown: it would wait for threads the user's code left running.
+    os._exit(0)
+
+
+def parse_args(argv):
+    """MODE [--preload MOD,MOD] [--reset] -> (mode, preload, reset)."""
+    mode, preload, reset, rest = (argv[0] if argv else ""), [], False, list(argv[1:])
+    while rest:
+        flag = rest.pop(0)
+        if flag == "--preload" and rest:
+            preload = [m for m in rest.pop(0).split(",") if m]
+        elif flag == "--reset":
+            reset = True
+        else:
+            raise SystemExit("agent: unknown argument " + flag)
+    return mode, preload, reset
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["oneshot"]:
+    serve(*parse_args(sys.argv[1:]))
+# ---- the one-shot agent ends here; below: the loop, fork, reset and socket modes ----
+
+
+class RangedSession(Session):
+    """A persistent agent's session: its clean-up looks only at the pids handed out since the
+    last call, cheap when other processes come and go around it, but only where the last pid
+    of /proc/loadavg is of the namespace that /proc lists: checked once, by a fork."""
+
+    def __init__(self):
+        super().__init__()
+        before = self.last_pid()
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        self.seen = after = self.last_pid()
+        self.ranged = before is not None and after is not None and int(before) < pid <= int(after)
+
+    def started_none(self, now):
+        if not self.ranged or self.seen is None or now is None:
+            return False
+        # Pids are handed out in increasing order: what this call started has one in
+        # (seen, now], unless the counter wrapped or many were used (then scan them all).
+        first, last = int(self.seen) + 1, int(now)
+        return 0 < last - first + 1 <= 4096 and not self.members(range(first, last + 1))
+
+
+def _note_stale_threads():
+    if not _thread._count():  # no thread but the main one is running
+        return
+    threading = sys.modules.get("threading")  # no call started a thread without it
+    if threading is not None:
+        main = threading.main_thread()
+        Stale.idents.update(t.ident for t in threading.enumerate() if t is not main)
+
+
+Stale.note = staticmethod(_note_stale_threads)
 
 
 class StateGuard:
@@ -340,67 +514,31 @@ class StateGuard:
             pass
 
 
-def serve(mode, preload=(), reset=False):
-    session = Session(ranged=mode == "loop")
-    channel = Channel()
-    signal.signal(signal.SIGALRM, _on_alarm)
-    for module in preload:  # before the handshake: the start-up pays, not the first call
-        __import__(module)
-    version = "%d.%d.%d" % sys.version_info[:3]
-    channel.send(
-        {"ready": True, "protocol": PROTOCOL, "python": version, "pid": os.getpid(), "mode": mode}
-    )
-    if mode == "fork":
-        serve_fork(channel)
-        os._exit(0)
-    guard = StateGuard() if reset else None
-    while True:
-        line = channel.receive()
-        if line is None:
-            break
-        try:
-            request = parse_request(line)
-        except ValueError as exc:  # json's decode error is a ValueError too
-            channel.send(error_reply(None, "ProtocolError", str(exc)))
-            continue
-        reply = run_call(request, channel, session)
-        if guard is not None:
-            guard.restore()
-        channel.send(reply)
-        if mode == "oneshot":
-            break
-    # Skip interpreter shutdown: it would wait for threads the user's code left running.
-    os._exit(0)
-
-
 def serve_fork(channel):
     """The zygote: each request goes to a child forked ahead of time, which runs it and replies
-    itself. The successor is forked while that child runs, off the call's critical path."""
+    itself. Two children wait, warmed up; a successor is forked once the reply is out, so that
+    neither the fork nor the warm-up competes with a call for the CPU."""
     import gc
     import select
 
     gc.freeze()  # the collector then leaves the zygote's objects, and their pages, alone
-    child = _Child(channel)
-    while True:
-        line = channel.receive()
-        if line is None:
-            break
-        try:
-            request = parse_request(line)
-        except ValueError as exc:
-            channel.send(error_reply(None, "ProtocolError", str(exc)))
-            continue
-        current = child
+    waiting = [_Child(channel), _Child(channel)]
+
+    def answer(request, line):
+        current = waiting.pop(0)
         try:
             current.hand_over(line)
         except OSError:  # the waiting child died (killed from outside): use a fresh one
             current.kill()
             current = _Child(channel)
             current.hand_over(line)
-        child = _Child(channel)
         current.await_reply(request, channel, select)
+        waiting.append(_Child(channel))
         _reap()
-    child.kill()
+
+    serve_requests(channel, answer)
+    for child in waiting:
+        child.kill()
     _reap(block=True)
 
 
@@ -420,11 +558,10 @@ class _Child:
             os.close(self.handover)
             os.close(self.status)
             os.setpgid(0, 0)  # its own group, so whatever the call starts dies with it
-            if hasattr(os, "memfd_create"):  # its own fd-1 capture, not the zygote's
-                channel.raw = os.memfd_create("sandbox-bench-fd1", os.MFD_CLOEXEC)
+            channel.capture_fd1()  # its own fd-1 capture, not the zygote's
             # Warm up while waiting: a first run makes most of the copy-on-write page copies
             # that running a call needs, off the call's critical path.
-            json.dumps(run_call({"id": 0, "code": "pass"}, channel))
+            dumps(run_call({"id": 0, "code": "pass"}, channel))
             with os.fdopen(handover_r, "rb") as handover:
                 line = handover.readline()
             if line:
@@ -463,7 +600,7 @@ class _Child:
     def kill(self):
         for kill in (os.killpg, os.kill):
             try:
-                kill(self.pid, signal.SIGKILL)
+                kill(self.pid, 9)  # SIGKILL
             except OSError:
                 pass
 
@@ -479,18 +616,6 @@ def _reap(block=False):
             return
 
 
-def parse_args(argv):
-    """MODE [--preload MOD,MOD] [--reset] -> (mode, preload, reset)."""
-    mode, preload, reset, rest = (argv[0] if argv else ""), [], False, list(argv[1:])
-    while rest:
-        flag = rest.pop(0)
-        if flag == "--preload" and rest:
-            preload = [m for m in rest.pop(0).split(",") if m]
-        elif flag == "--reset":
-            reset = True
-        else:
-            raise SystemExit("agent: unknown argument " + flag)
-    return mode, preload, reset
 def _read_mode(conn):
     """The connection's first line (the mode and its options), read a byte at a time so
     nothing after it is consumed."""
@@ -516,7 +641,7 @@ def serve_socket(path):
     ours = os.stat(path).st_ino
     server.listen(64)
     server.settimeout(0.5)
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    _signal.signal(_signal.SIGCHLD, _signal.SIG_IGN)  # children are reaped by the kernel
     while True:
         try:
             conn, _ = server.accept()
@@ -529,7 +654,7 @@ def serve_socket(path):
             continue
         if os.fork() == 0:
             server.close()
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
             conn.setblocking(True)
             try:
                 mode, preload, reset = parse_args(_read_mode(conn).split())
@@ -544,170 +669,14 @@ def serve_socket(path):
         conn.close()
 
 
-def selftest():
-    """Tests of this file alone, runnable with plain python3; prints 'N passed, M failed'."""
-    import subprocess
-
-    checks = []
-    signal.signal(signal.SIGALRM, _on_alarm)
-
-    def check(name, condition):
-        checks.append((name, bool(condition)))
-        if not condition:
-            print("FAIL:", name, file=sys.stderr)
-
-    r = run_call({"id": 1, "code": "result = 1 + 1"})
-    check("result is the repr", r["ok"] and r["result"] == "2" and r["id"] == 1)
-    r = run_call({"id": 2, "code": "print('hi'); import sys; print('e', file=sys.stderr)"})
-    check("stdout and stderr captured", r["stdout"] == "hi\n" and r["stderr"] == "e\n")
-    check("no result is null", r["result"] is None)
-    r = run_call({"id": 3, "code": "1 / 0"})
-    check("exception reported", not r["ok"] and r["error"]["type"] == "ZeroDivisionError")
-    check("traceback names the code", "<code>" in r["error"]["traceback"])
-    r = run_call({"id": 4, "code": "def f(:"})
-    check("syntax error reported", r["error"]["type"] == "SyntaxError")
-    r = run_call({"id": 5, "code": "raise SystemExit(3)"})
-    check("SystemExit is a call error", r["error"]["type"] == "SystemExit")
-    r = run_call({"id": 6, "code": "raise KeyboardInterrupt"})
-    check("KeyboardInterrupt is a call error", r["error"]["type"] == "KeyboardInterrupt")
-    r = run_call({"id": 7, "code": "result = input() + input()", "stdin": "a\nb\n"})
-    check("input() reads the call's stdin", r["result"] == "'ab'")
-    r = run_call({"id": 8, "code": "input()"})
-    check("input() without stdin is EOF", r["error"]["type"] == "EOFError")
-    out = sys.stdout
-    r = run_call({"id": 9, "code": "import sys; sys.stdout = None; print('lost')"})
-    check("replaced sys.stdout is restored", r["ok"] and sys.stdout is out)
-    run_call({"id": 10, "code": "x = 5"})
-    r = run_call({"id": 11, "code": "result = 'x' in globals()"})
-    check("each call has fresh globals", r["result"] == "False")
-    r = run_call({"id": 12, "code": "print('y' * (%d + 10))" % OUTPUT_CAP})
-    check("output capped", r["truncated"] and len(r["stdout"]) == OUTPUT_CAP)
-    r = run_call({"id": 13, "code": "while True: pass", "timeout_ms": 200})
-    check("timeout stops a loop", r["error"]["type"] == "Timeout")
-    r = run_call({"id": 14, "code": "print(b'\\xff'.decode('utf-8', 'surrogateescape'))"})
-    check("undecodable output is escaped", r["ok"] and r["stdout"].encode("utf-8") == b"\\udcff\n")
-    try:
-        parse_request('{"id": 1}')
-        check("request without code rejected", False)
-    except ValueError:
-        check("request without code rejected", True)
-
-    # End to end through the real channel: fd-1 writes and input() must not break framing.
-    agent = subprocess.Popen(
-        [sys.executable, "-u", "-c", open(__file__).read(), "loop"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-    )
-    requests = [
-        {"id": 1, "code": "import os; os.write(1, b'raw\\n'); result = 7"},
-        {"id": 2, "code": "result = input()"},
-        {"id": 3, "code": "result = 'after'"},
-        {"id": 4, "code": "import subprocess; result = subprocess.Popen(['sleep', '30']).pid"},
-        {"id": 5, "code": "import os\ntry:\n    os.kill(%s, 0); result = 'alive'\n"
-                          "except OSError:\n    result = 'gone'"},
-        {"id": 6, "code": "import threading, time\n"
-                          "def talk():\n    while True:\n        print('stale'); time.sleep(0.01)\n"
-                          "threading.Thread(target=talk, daemon=True).start()"},
-        {"id": 7, "code": "import time; time.sleep(0.1); print('mine')"},
-    ]
-    replies = [json.loads(agent.stdout.readline())]
-    for request in ["not json"] + [json.dumps(q) for q in requests]:
-        if request.startswith('{"id": 5'):  # needs the pid the call before returned
-            request = request.replace("%s", replies[-1]["result"] or "0")
-        agent.stdin.write(request.encode() + b"\n")
-        agent.stdin.flush()
-        replies.append(json.loads(agent.stdout.readline()))
-    agent.stdin.close()
-    agent.wait(timeout=30)
-    check("handshake first", replies[0]["ready"] and replies[0]["protocol"] == PROTOCOL)
-    check("malformed line answered", replies[1]["error"]["type"] == "ProtocolError")
-    check("fd 1 write captured", replies[2]["stdout"] == "raw\n" and replies[2]["result"] == "7")
-    check("input() on the channel is EOF", replies[3]["error"]["type"] == "EOFError")
-    check("channel intact after", replies[4]["result"] == "'after'" and len(replies) == 9)
-    check("a child left running is killed after the call", replies[6]["result"] == "'gone'")
-    check("a stale thread's output is dropped", replies[8]["stdout"] == "mine\n")
-    check("agent exits cleanly", agent.returncode == 0)
-
-    def talk(args, requests):
-        proc = subprocess.Popen(
-            [sys.executable, "-u", "-c", open(__file__).read()] + args,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        )
-        wire = "".join(json.dumps(q) + "\n" for q in requests)
-        out, _ = proc.communicate(wire.encode(), timeout=60)
-        return [json.loads(x) for x in out.decode().splitlines()][1:], proc.returncode
-
-    leak = [{"id": 1, "code": "import sys, os, colorsys; sys.path.append('/x'); os.environ['K'] = '1'"},
-            {"id": 2, "code": "import sys, os; result = ('colorsys' in sys.modules, "
-                              "'/x' in sys.path, 'K' in os.environ)"}]
-    replies, code = talk(["loop"], leak)
-    check("persistent keeps imports, sys.path, environ", replies[1]["result"] == "(True, True, True)")
-    replies, code = talk(["loop", "--reset"], leak)
-    check("reset restores them", replies[1]["result"] == "(False, False, False)" and code == 0)
-    replies, code = talk(["fork", "--preload", "colorsys"], [
-        {"id": 1, "code": "import sys; sys.modules['colorsys'].x = 1; result = 1"},
-        {"id": 2, "code": "import sys; result = hasattr(sys.modules['colorsys'], 'x')"},
-        {"id": 3, "code": "import os; os._exit(4)"},
-        {"id": 4, "code": "import signal, time; signal.pthread_sigmask(signal.SIG_BLOCK, "
-                          "[signal.SIGALRM]); time.sleep(30)", "timeout_ms": 200},
-        {"id": 5, "code": "import os; result = os.getpid() != os.getpgid(0) or 'own group'"},
-    ])
-    check("fork: preloaded module inherited, nothing kept", replies[1]["result"] == "False")
-    check("fork: a crash is the call's error", replies[2]["error"]["type"] == "ChildDied")
-    check("fork: a hang is killed", replies[3]["error"]["type"] == "Timeout")
-    check("fork: each call in its own group", replies[4]["result"] == "'own group'")
-    check("fork: zygote exits cleanly", code == 0 and len(replies) == 5)
-    # The socket mode: one loop connection and one oneshot connection, each its own process.
-    import socket
-    import tempfile
-
-    folder = tempfile.mkdtemp()
-    path = os.path.join(folder, "agent.sock")
-    server = subprocess.Popen([sys.executable, "-u", "-c", open(__file__).read(), "socket", path])
-    for _ in range(200):
-        if os.path.exists(path):
-            break
-        time.sleep(0.05)
-    pids = []
-    for mode, codes in (("loop", ["result = 1", "result = 2"]), ("oneshot", ["result = 3"])):
-        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        conn.connect(path)
-        wire = mode + "\n" + "".join(json.dumps({"id": i, "code": c}) + "\n" for i, c in enumerate(codes))
-        conn.sendall(wire.encode())
-        conn.shutdown(socket.SHUT_WR)
-        data = b""
-        while True:
-            chunk = conn.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        conn.close()
-        replies = [json.loads(x) for x in data.decode().splitlines()]
-        pids.append(replies[0]["pid"])
-        check("socket %s handshake" % mode, replies[0]["ready"] and replies[0]["mode"] == mode)
-        got = [r["result"] for r in replies[1:]]
-        check("socket %s replies" % mode, got == [c.split("= ")[1] for c in codes])
-    check("socket connections get their own process", len(set(pids + [server.pid])) == 3)
-    os.unlink(path)
-    try:
-        server.wait(timeout=10)
-        check("socket server exits once its file is gone", server.returncode == 0)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        check("socket server exits once its file is gone", False)
-    os.rmdir(folder)
-
-    failed = sum(1 for _, ok in checks if not ok)
-    print("%d passed, %d failed" % (len(checks) - failed, failed))
-    return 1 if failed else 0
+def main(argv):
+    if argv[:1] == ["socket"] and len(argv) == 2:
+        return serve_socket(argv[1])
+    mode, preload, reset = parse_args(argv)
+    if mode not in ("oneshot", "loop", "fork"):
+        return "usage: agent.py oneshot|loop|fork [--preload MOD,MOD] [--reset] | socket PATH"
+    serve(mode, preload, reset)
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["socket"] and len(sys.argv) == 3:
-        sys.exit(serve_socket(sys.argv[2]))
-    mode, preload, reset = parse_args(sys.argv[1:])
-    if mode == "selftest":
-        sys.exit(selftest())
-    if mode not in ("oneshot", "loop", "fork"):
-        sys.exit("usage: agent.py oneshot|loop|fork [--preload MOD,MOD] [--reset] | socket PATH "
-                 "| selftest")
-    serve(mode, preload, reset)
+    sys.exit(main(sys.argv[1:]))

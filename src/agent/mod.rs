@@ -8,7 +8,22 @@ pub use process::AgentProcess;
 use serde::{Deserialize, Serialize};
 
 /// The agent's source, passed to `python3 -u -c` so nothing has to be mounted in the sandbox.
+/// Its tests live beside it in `agent_selftest.py`, which is never sent.
 pub const SOURCE: &str = include_str!("agent.py");
+
+/// The line of `agent.py` that ends the one-shot agent: what comes before it serves `oneshot`.
+const ONESHOT_END: &str = "\n# ---- the one-shot agent ends here";
+
+/// The source an agent of `mode` is started with: a one-shot agent gets only the first part of
+/// the file, so a per-call start compiles little more than a bare interpreter's.
+pub fn source(mode: Mode) -> &'static str {
+    match mode {
+        Mode::OneShot => SOURCE
+            .split_once(ONESHOT_END)
+            .map_or(SOURCE, |(core, _)| core),
+        Mode::Loop | Mode::Fork => SOURCE,
+    }
+}
 
 /// The protocol version the agent announces in its handshake; a mismatch is refused.
 pub const PROTOCOL: u32 = 1;
@@ -41,7 +56,12 @@ pub struct AgentOptions {
 
 /// The arguments that start the agent under a `python3` command.
 pub fn python_args(mode: Mode, options: &AgentOptions) -> Vec<String> {
-    let mut args = vec!["-u".into(), "-c".into(), SOURCE.into(), mode.arg().into()];
+    let mut args = vec![
+        "-u".into(),
+        "-c".into(),
+        source(mode).into(),
+        mode.arg().into(),
+    ];
     if !options.preload.is_empty() {
         args.push("--preload".into());
         args.push(options.preload.join(","));
@@ -197,10 +217,19 @@ mod tests {
     }
 
     #[test]
+    fn oneshot_source_is_the_first_part_of_the_agent() {
+        let oneshot = source(Mode::OneShot);
+        assert!(oneshot.len() < SOURCE.len() && SOURCE.starts_with(oneshot));
+        assert!(oneshot.contains("def run_call") && !oneshot.contains("def serve_fork"));
+        assert_eq!(source(Mode::Loop), SOURCE);
+        assert_eq!(source(Mode::Fork), SOURCE);
+    }
+
+    #[test]
     fn agent_selftest_passes_under_host_python() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/agent/agent.py");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/agent/agent_selftest.py");
         let out = std::process::Command::new("python3")
-            .args([path, "selftest"])
+            .arg(path)
             .output()
             .expect("python3 is needed to test the agent");
         let text = String::from_utf8_lossy(&out.stdout);

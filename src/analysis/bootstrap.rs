@@ -129,6 +129,24 @@ pub fn change(base: &[u64], new: &[u64], metric: Metric, settings: Settings) -> 
     })
 }
 
+/// `metric` of one sorted sample with its percentile-bootstrap interval: (value, low, high).
+pub fn interval(sorted: &[u64], metric: Metric, settings: Settings) -> Option<(f64, f64, f64)> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
+    let mut draws = Vec::with_capacity(settings.resamples);
+    let mut r = Vec::new();
+    for _ in 0..settings.resamples {
+        resample(sorted, &mut rng, &mut r);
+        draws.push(metric.of_sorted(&r));
+    }
+    draws.sort_by(f64::total_cmp);
+    let tail = (1.0 - settings.confidence) / 2.0;
+    let at = |q: f64| draws[((q * draws.len() as f64) as usize).min(draws.len() - 1)];
+    Some((metric.of_sorted(sorted), at(tail), at(1.0 - tail)))
+}
+
 fn resample(from: &[u64], rng: &mut ChaCha8Rng, into: &mut Vec<u64>) {
     into.clear();
     into.extend((0..from.len()).map(|_| from[rng.random_range(0..from.len())]));
@@ -157,6 +175,15 @@ mod tests {
         assert_eq!(Metric::Mean.of_sorted(&s), 50.5);
         assert_eq!("p95".parse::<Metric>(), Ok(Metric::P95));
         assert!("p42".parse::<Metric>().is_err());
+    }
+
+    #[test]
+    fn one_sample_interval_holds_its_value() {
+        let s = spread(1000, 50);
+        let (v, low, high) = interval(&s, Metric::P50, Settings::default()).unwrap();
+        assert_eq!(v, Metric::P50.of_sorted(&s));
+        assert!(low <= v && v <= high && low < high, "{low} {v} {high}");
+        assert_eq!(interval(&[], Metric::P50, Settings::default()), None);
     }
 
     #[test]

@@ -39,6 +39,10 @@ pub struct Measurement {
     pub python: Option<String>,
     /// Latency of each successful measured call in nanoseconds, in call order.
     pub samples: Vec<u64>,
+    /// The switch warm-up: calls made right after another backend ran, kept out of `latency`.
+    pub switch: Histogram<u64>,
+    /// Switch warm-up calls made (failed ones count as errors too).
+    pub switch_calls: usize,
 }
 
 impl Measurement {
@@ -66,6 +70,8 @@ impl Measurement {
             restarts: 0,
             python: None,
             samples: Vec::new(),
+            switch: stats::new_histogram(),
+            switch_calls: 0,
         }
     }
 

@@ -2,6 +2,7 @@
 //! measured calls, closed or open loop), the schedule that interleaves them, the statistics of
 //! the samples, the warnings that say when a figure cannot be trusted, and the machine's load.
 
+pub mod fork_floor;
 pub mod machine_load;
 pub mod measurement;
 mod pair;

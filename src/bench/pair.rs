@@ -16,6 +16,9 @@ use crate::sandbox::backend::Backend;
 use crate::strategy::{Call, Executor};
 use crate::transport::Transport;
 
+/// A bound on one switch warm-up's calls, whatever the backend's speed.
+const MAX_SWITCH_CALLS: usize = 2000;
+
 /// One backend × workload: its executor, kept across slices, and what it measured so far.
 pub(super) struct Pair<'a> {
     pub(super) workload: &'a Workload,
@@ -111,6 +114,39 @@ impl<'a> Pair<'a> {
         for (failure, what) in failed {
             self.m.warmup_errors += 1;
             self.m.note_error(&failure, what);
+        }
+    }
+
+    /// The switch warm-up: empty calls right after another backend's, for `plan.switch_warmup`
+    /// (at least one call), timed into their own histogram, never into the measured figures.
+    /// Empty, so a workload of hangs and crashes does not fault during it.
+    pub(super) fn switch_warm_up(&mut self, plan: &Plan, progress: &ProgressBar) {
+        // A pair's first slice: its cold start and warm-up come first.
+        self.warm_up(plan, progress);
+        let Some(executor) = self.executor.as_deref() else {
+            return;
+        };
+        let began = Instant::now();
+        // The bar counts one call per switch: how many fit in the time is not known ahead.
+        let hidden = ProgressBar::hidden();
+        let mut i = 0;
+        while i == 0 || (began.elapsed() < plan.switch_warmup && i < MAX_SWITCH_CALLS) {
+            let case = &Case {
+                code: "result = None".into(),
+                expected: "None".into(),
+                stdin: None,
+            };
+            let bar = if i == 0 { progress } else { &hidden };
+            self.m.switch_calls += 1;
+            match timed_call(executor, case, plan.timeout, None, bar) {
+                Ok((latency, _)) => stats::record(&mut self.m.switch, latency),
+                Err(failure) => {
+                    self.m.warmup_errors += 1;
+                    self.m
+                        .note_error(&failure, format!("switch warm-up call {}", i + 1));
+                }
+            }
+            i += 1;
         }
     }
 
@@ -231,7 +267,12 @@ fn timed_call(
 }
 
 /// Runs `client` on `n` threads and gathers what they return.
+/// One client runs on the calling thread: a thread started per slice would begin each slice
+/// cold (a new task waits its turn on a busy CPU), a cost no steady caller pays.
 fn clients<T: Send>(n: usize, client: impl Fn() -> Vec<T> + Sync) -> Vec<T> {
+    if n <= 1 {
+        return client();
+    }
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..n.max(1)).map(|_| scope.spawn(&client)).collect();
         handles

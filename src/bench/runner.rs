@@ -2,6 +2,7 @@
 //! fresh executor, one cold-start call, the warm-up calls, and the measured calls, in the
 //! order the schedule gives; each call is timed from request to validated reply.
 
+pub use super::fork_floor::ForkFloor;
 pub use super::measurement::{Failure, Measurement, check};
 
 use std::sync::Arc;
@@ -10,11 +11,13 @@ use std::time::Duration;
 
 use indicatif::ProgressBar;
 
+use super::fork_floor;
 use super::pair::Pair;
 use crate::agent::AgentOptions;
-use crate::bench::schedule::{self, Order};
+use crate::bench::schedule::{self, Order, Slice};
 use crate::bench::workload::{Case, Workload};
 use crate::sandbox::backend::Backend;
+use crate::strategy::Strategy;
 use crate::transport::Transport;
 
 /// What the runner needs, validated at the edge.
@@ -29,6 +32,10 @@ pub struct Plan {
     pub calibration: usize,
     pub load: Load,
     pub agent: AgentOptions,
+    /// How long calls are made and kept apart each time a backend × workload resumes after
+    /// another backend's calls (at least one call): the cost of the switch, reported, not
+    /// mixed into the figures. Zero: no switch warm-up.
+    pub switch_warmup: Duration,
 }
 
 /// The shape of the load: closed-loop clients, or an open-loop rate.
@@ -73,13 +80,53 @@ impl Plan {
         } else {
             0
         };
-        ((per_backend + calibration) * self.backends.len()) as u64
+        // A switch warm-up's calls depend on the backend's speed: the bar counts one each.
+        let switches = if self.switch_warmup.is_zero() {
+            0
+        } else {
+            let floors = if self.calibration > 0 {
+                self.backends.len().saturating_sub(1)
+            } else {
+                0
+            };
+            floors + self.slices().iter().filter(|(_, s)| *s).count()
+        };
+        ((per_backend + calibration) * self.backends.len() + switches) as u64
+    }
+
+    /// The slices of measured calls in order, each with whether it comes right after another
+    /// backend's calls.
+    fn slices(&self) -> Vec<(Slice, bool)> {
+        let calls: Vec<usize> = self
+            .backends
+            .iter()
+            .flat_map(|_| self.workloads.iter().map(|w| self.measured_calls(w)))
+            .collect();
+        // An open loop runs each pair for its whole duration: a rate cannot be cut into slices.
+        let order = match self.load {
+            Load::Open { .. } => Order::Sequential,
+            Load::Closed { .. } => self.order,
+        };
+        let per_backend = self.workloads.len().max(1);
+        // The floors are measured first, the last backend's at the end.
+        let mut last = (self.calibration > 0).then(|| self.backends.len() - 1);
+        schedule::schedule(&calls, order)
+            .into_iter()
+            .map(|slice| {
+                let backend = slice.pair / per_backend;
+                let switched = last.is_some_and(|b| b != backend);
+                last = Some(backend);
+                (slice, switched)
+            })
+            .collect()
     }
 }
 /// What a run measured: each backend's floor, then each backend × workload.
 pub struct RunOutput {
     pub calibration: Vec<Measurement>,
     pub measurements: Vec<Measurement>,
+    /// Each fork backend's platform floor, or why it could not be measured.
+    pub fork_floors: Vec<(String, Result<ForkFloor, String>)>,
 }
 
 /// The empty call that measures a backend's floor.
@@ -102,13 +149,23 @@ pub fn run(plan: &Plan, progress: &ProgressBar, stop: &AtomicBool) -> RunOutput 
     let mut calibration = Vec::new();
     if plan.calibration > 0 {
         let empty = calibration_workload(plan.calibration as u32);
-        for (backend, transport) in &plan.backends {
+        for (i, (backend, transport)) in plan.backends.iter().enumerate() {
             if stop.load(Ordering::Relaxed) {
                 break;
             }
             let mut pair = Pair::new(plan, backend, transport, &empty);
+            if i > 0 && !plan.switch_warmup.is_zero() {
+                pair.switch_warm_up(plan, progress);
+            }
             pair.run_slice(plan, 0, plan.calibration, progress, stop);
             calibration.push(pair.finish());
+        }
+    }
+    let mut fork_floors = Vec::new();
+    for (backend, transport) in &plan.backends {
+        if backend.strategy == Strategy::Fork && !stop.load(Ordering::Relaxed) {
+            let floor = fork_floor::measure(Arc::clone(transport), &plan.agent, plan.timeout);
+            fork_floors.push((backend.to_string(), floor));
         }
     }
     let mut pairs: Vec<Pair> = plan
@@ -120,18 +177,12 @@ pub fn run(plan: &Plan, progress: &ProgressBar, stop: &AtomicBool) -> RunOutput 
                 .map(move |w| Pair::new(plan, backend, transport, w))
         })
         .collect();
-    let calls: Vec<usize> = pairs
+    let mut left: Vec<usize> = pairs
         .iter()
         .map(|p| plan.measured_calls(p.workload))
         .collect();
-    let mut left = calls.clone();
     let mut measurements: Vec<Option<Measurement>> = (0..pairs.len()).map(|_| None).collect();
-    // An open loop runs each pair for its whole duration: a rate cannot be cut into slices.
-    let order = match plan.load {
-        Load::Open { .. } => Order::Sequential,
-        Load::Closed { .. } => plan.order,
-    };
-    for slice in schedule::schedule(&calls, order) {
+    for (slice, switched) in plan.slices() {
         if stop.load(Ordering::Relaxed) {
             break;
         }
@@ -140,6 +191,9 @@ pub fn run(plan: &Plan, progress: &ProgressBar, stop: &AtomicBool) -> RunOutput 
                 pairs[slice.pair].run_open(plan, rate, duration, progress, stop)
             }
             Load::Closed { .. } => {
+                if switched && !plan.switch_warmup.is_zero() {
+                    pairs[slice.pair].switch_warm_up(plan, progress);
+                }
                 pairs[slice.pair].run_slice(plan, slice.start, slice.len, progress, stop)
             }
         }
@@ -157,6 +211,7 @@ pub fn run(plan: &Plan, progress: &ProgressBar, stop: &AtomicBool) -> RunOutput 
     RunOutput {
         calibration,
         measurements,
+        fork_floors,
     }
 }
 /// Calls an open-loop run makes: `rate × duration`, at least one.
@@ -167,7 +222,7 @@ pub fn open_loop_calls(rate: f64, duration: Duration) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::backend::TransportKind;
+    use crate::sandbox::backend::{Engine, TransportKind};
     use crate::strategy::Strategy;
     use crate::transport::fake::{Act, Fake};
 
@@ -191,6 +246,7 @@ mod tests {
     fn plan(fake: &Arc<Fake>, strategy: Strategy, workloads: Vec<Workload>) -> Plan {
         let backend = Backend {
             transport: TransportKind::Local,
+            engine: Engine::Docker,
             strategy,
         };
         Plan {
@@ -203,6 +259,7 @@ mod tests {
             calibration: 0,
             load: Load::Closed { concurrency: 1 },
             agent: AgentOptions::default(),
+            switch_warmup: Duration::ZERO,
         }
     }
 
@@ -260,6 +317,51 @@ mod tests {
         let calls: Vec<usize> = out.measurements.iter().map(|m| m.samples.len()).collect();
         assert_eq!(calls, vec![7, 5]);
         assert_eq!(fake.starts(), 2, "an executor is kept across its slices");
+    }
+
+    #[test]
+    fn a_switch_from_another_backend_gets_a_warm_up_kept_out_of_the_figures() {
+        let fake = Arc::new(Fake::answering());
+        let mut plan = plan(&fake, Strategy::Persistent, vec![workload("a", 1, 6)]);
+        let other = Backend {
+            transport: TransportKind::Local,
+            engine: Engine::Docker,
+            strategy: Strategy::Pool(1),
+        };
+        plan.backends
+            .push((other, Arc::clone(&fake) as Arc<dyn Transport>));
+        plan.order = Order::Interleaved { seed: 1, rounds: 3 };
+        plan.calibration = 2;
+        // The fake answers at once: a warm-up that long still ends, after at least one call.
+        plan.switch_warmup = Duration::from_millis(5);
+        let slices = plan.slices();
+        let switches = slices.iter().filter(|(_, s)| *s).count();
+        // After the floors (the last backend's last), a slice of the other backend switches.
+        let mut last = 1;
+        for (slice, switched) in &slices {
+            assert_eq!(*switched, slice.pair != last, "{slices:?}");
+            last = slice.pair;
+        }
+        let out = run_plan(&plan);
+        let made: usize = out.measurements.iter().map(|m| m.switch_calls).sum();
+        assert!(
+            made >= switches,
+            "{made} switch calls for {switches} switches"
+        );
+        let timed: u64 = out.measurements.iter().map(|m| m.switch.len()).sum();
+        assert_eq!(timed as usize, made);
+        // The measured figures hold the measured calls only.
+        let samples: Vec<usize> = out.measurements.iter().map(|m| m.samples.len()).collect();
+        assert_eq!(samples, vec![6, 6]);
+        assert!(
+            out.calibration[1].switch_calls >= 1,
+            "the second floor waits too"
+        );
+        assert_eq!(out.calibration[0].switch_calls, 0);
+
+        plan.switch_warmup = Duration::ZERO;
+        let out = run_plan(&plan);
+        assert!(out.measurements.iter().all(|m| m.switch_calls == 0));
     }
 
     #[test]

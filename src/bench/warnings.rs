@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::bench::machine_load::MachineSample;
+
 /// Samples whose modified Z-score (0.6745·(x − median) / MAD) exceeds this are outliers, the
 /// robust test hyperfine uses.
 pub const OUTLIER_Z: f64 = 14.0;
@@ -18,7 +20,7 @@ pub const PERCENTILE_SAMPLES: [(&str, usize); 2] = [("p99", 100), ("p99.9", 1000
 /// One reason to doubt a figure.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Warning {
-    /// outliers, high_cv, slow_start, few_samples, machine_load
+    /// outliers, high_cv, slow_start, growing_latency, few_samples, machine_load, cpu_steal
     pub kind: String,
     /// The backend × workload it is about, when it is about one.
     pub backend: Option<String>,
@@ -206,6 +208,26 @@ pub fn machine_load(max_load: f64, cpus: usize, clients: usize) -> Option<Warnin
     })
 }
 
+/// Steal above this share of the run's CPU time (in %) makes the figures doubtful.
+pub const STEAL_LIMIT: f64 = 10.0;
+/// Steal above this in any one second (in %) is worth a warning too.
+pub const STEAL_WINDOW_LIMIT: f64 = 30.0;
+
+/// A warning when the hypervisor gave a noticeable share of the CPU to other guests: the
+/// load average does not count that time, so a busy host would otherwise go unnoticed.
+pub fn cpu_steal(machine: &MachineSample) -> Option<Warning> {
+    let (whole, worst) = (machine.steal_percent, machine.steal_max_percent);
+    (whole > STEAL_LIMIT || worst > STEAL_WINDOW_LIMIT).then(|| Warning {
+        kind: "cpu_steal".into(),
+        backend: None,
+        workload: None,
+        message: format!(
+            "the hypervisor took {whole:.0} % of the CPU time for other guests (steal; {worst:.0} % \
+             in the worst second): the figures are slower and noisier than on a quiet machine"
+        ),
+    })
+}
+
 /// Linear-interpolated quantile of sorted samples.
 fn quantile(sorted: &[u64], q: f64) -> f64 {
     let pos = q * (sorted.len() - 1) as f64;
@@ -330,5 +352,31 @@ mod tests {
             w.message
         );
         assert!(machine_load(3.25, 2, 2).is_none());
+    }
+
+    #[test]
+    fn steal_is_reported_over_the_run_or_in_its_worst_second() {
+        let quiet = MachineSample {
+            steal_percent: 2.0,
+            steal_max_percent: 8.0,
+            ..MachineSample::default()
+        };
+        assert!(cpu_steal(&quiet).is_none());
+        let busy = MachineSample {
+            steal_percent: 12.4,
+            ..quiet.clone()
+        };
+        let w = cpu_steal(&busy).unwrap();
+        assert_eq!(w.kind, "cpu_steal");
+        assert!(
+            w.message.starts_with("the hypervisor took 12 % "),
+            "{}",
+            w.message
+        );
+        let spike = MachineSample {
+            steal_max_percent: 45.0,
+            ..quiet
+        };
+        assert!(cpu_steal(&spike).is_some());
     }
 }

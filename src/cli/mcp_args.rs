@@ -39,6 +39,7 @@ impl McpArgs {
                     .map_err(|e| usage(format!("--mcp: {e}")))?;
                 Ok(Backend {
                     transport: TransportKind::Mcp,
+                    engine: crate::sandbox::backend::Engine::Docker,
                     strategy: Strategy::Mcp(server),
                 })
             })

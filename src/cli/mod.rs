@@ -3,6 +3,7 @@
 //! folder sees clap or a raw string. `main` maps each subcommand to its function in `commands`.
 
 mod compare_args;
+mod display_args;
 mod gate_args;
 mod mcp_args;
 mod probe_args;
@@ -55,16 +56,22 @@ enum Command {
     /// page with plots; optionally export its histograms as .hgrm files.
     Report(report_args::ReportArgs),
     /// Compare two results files row by row, with bootstrap intervals from their histograms;
-    /// exit 1 when a row is slower beyond the threshold.
+    /// exit 1 when a row is slower beyond the threshold, or NEW lost calls or the row.
     Compare(compare_args::CompareArgs),
     /// Fail (exit 1) when a backend lost too much of its speed-up over the run's baseline
-    /// backend, compared with a reference run: robust to a slower machine.
+    /// backend, compared with a reference run (robust to a slower machine), or lost calls.
     Gate(gate_args::GateArgs),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+/// The command-line definition, to check command lines shown in the documentation.
+pub fn definition() -> clap::Command {
+    use clap::CommandFactory;
+    Cli::command()
 }
 
 /// Parses the command line, runs the command, and maps errors to exit codes: 2 for input the

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use super::display_args::DisplayArgs;
 use crate::commands::report::{ReportFormat, ReportOptions};
-use crate::error::usage;
 
 /// Formats `report` writes.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -14,6 +14,10 @@ pub enum FormatArg {
     Markdown,
     Json,
     Html,
+    /// github-action-benchmark's customSmallerIsBetter JSON (p50 per row, µs)
+    GithubBenchmark,
+    /// Bencher Metric Format (latency in ns with bootstrap bounds, throughput)
+    Bmf,
 }
 
 #[derive(Args, Debug)]
@@ -23,7 +27,7 @@ pub struct ReportArgs {
     /// Output format
     #[arg(short, long, value_enum, default_value = "table")]
     pub format: FormatArg,
-    /// Write to FILE (atomically) instead of stdout; not with --format table
+    /// Write to FILE (atomically) instead of stdout
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Also write each histogram's percentile distribution (.hgrm, values in ms) into DIR
@@ -32,6 +36,8 @@ pub struct ReportArgs {
     /// No notices on stderr
     #[arg(short, long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub display: DisplayArgs,
 }
 
 impl ReportArgs {
@@ -41,18 +47,16 @@ impl ReportArgs {
             FormatArg::Markdown => ReportFormat::Markdown,
             FormatArg::Json => ReportFormat::Json,
             FormatArg::Html => ReportFormat::Html,
+            FormatArg::GithubBenchmark => ReportFormat::GithubBenchmark,
+            FormatArg::Bmf => ReportFormat::Bmf,
         };
-        if format == ReportFormat::Table && self.output.is_some() {
-            return Err(usage(
-                "--output needs --format markdown, json or html (tables go to stdout)",
-            ));
-        }
         Ok(ReportOptions {
             file: self.file,
             format,
             output: self.output,
             export_hgrm: self.export_hgrm,
             quiet: self.quiet,
+            view: self.display.view(),
         })
     }
 }

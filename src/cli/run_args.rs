@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::display_args::DisplayArgs;
 use super::sandbox_args::SandboxArgs;
 use super::values;
 use crate::bench::runner::Load;
 use crate::commands::run::RunOptions;
 use crate::error::usage;
-use crate::sandbox::backend::{ALIASES, TransportKind};
+use crate::sandbox::backend::{ALIASES, Engine, TransportKind};
 use crate::strategy::STRATEGIES;
 
 const RUN_METHOD: &str = "\
@@ -29,16 +30,22 @@ Examples:
   sandbox-bench run --backends compose:persistent,compose:pool=2 --concurrency 2
   sandbox-bench run --backends compose:per-call --rate 10 --duration 5
   sandbox-bench run --backends cmd:persistent --prefix \"kubectl exec -i my-pod --\"
+  sandbox-bench run --backends api:per-call,api@podman:per-call   (Podman: docs/podman.md)
   sandbox-bench run --backends compose:persistent \\
       --mcp \"sdk=.venv-mcp/bin/python mcp/python_execute_server.py --executor persistent\" \\
       --mcp http=http://127.0.0.1:8765/mcp";
 
 /// The text after `run --help`'s flags: the backend registry, then how a run goes.
 pub fn after_run_help() -> String {
-    let mut text = String::from("Backends are named transport:strategy:\n");
+    let mut text =
+        String::from("Backends are named transport:strategy, or transport@engine:strategy:\n");
     for (i, t) in TransportKind::ALL.iter().enumerate() {
         let head = if i == 0 { "transports" } else { "" };
         text += &format!("  {head:<10}  {:<9}  {}\n", t.name(), t.about());
+    }
+    for (i, e) in Engine::ALL.iter().enumerate() {
+        let head = if i == 0 { "engines" } else { "" };
+        text += &format!("  {head:<10}  {:<9}  {}\n", e.name(), e.about());
     }
     for (i, (name, about)) in STRATEGIES.iter().enumerate() {
         let head = if i == 0 { "strategies" } else { "" };
@@ -100,8 +107,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
     /// Rounds of the interleaved order: each runs a slice of every backend × workload
-    #[arg(long, value_name = "N", default_value_t = 10)]
+    #[arg(long, value_name = "N", default_value_t = 5)]
     rounds: usize,
+    /// Milliseconds of empty calls made and kept apart each time a backend × workload resumes after
+    /// another backend ran (at least one call): the switch warm-up, reported on its own (0: none)
+    #[arg(long, value_name = "MS", default_value_t = 20)]
+    switch_warmup: u64,
     /// Empty calls per backend measured first, as its floor (0 to skip)
     #[arg(long, value_name = "N", default_value_t = 20)]
     calibration: usize,
@@ -132,6 +143,8 @@ pub struct RunArgs {
     /// Also write each histogram's percentile distribution (.hgrm, values in ms) into DIR
     #[arg(long, value_name = "DIR")]
     export_hgrm: Option<PathBuf>,
+    #[command(flatten)]
+    display: DisplayArgs,
 }
 
 impl RunArgs {
@@ -187,9 +200,11 @@ impl RunArgs {
             seed: self.seed,
             rounds: self.rounds,
             calibration: self.calibration,
+            switch_warmup: Duration::from_millis(self.switch_warmup),
             load,
             preload,
             export_hgrm: self.export_hgrm,
+            view: self.display.view(),
         })
     }
 }
@@ -203,6 +218,9 @@ mod tests {
         let help = after_run_help();
         for t in TransportKind::ALL {
             assert!(help.contains(t.about()), "{}", t.name());
+        }
+        for e in Engine::ALL {
+            assert!(help.contains(e.about()), "{}", e.name());
         }
         for (name, about) in STRATEGIES {
             assert!(help.contains(name) && help.contains(about), "{name}");

@@ -22,9 +22,10 @@ pub struct SandboxArgs {
     /// Compose service the code runs in
     #[arg(long, value_name = "NAME", default_value = "sandbox")]
     service: String,
-    /// Python interpreter to start (on the host for local, in the sandbox for compose)
-    #[arg(long, value_name = "CMD", default_value = "python3")]
-    python: String,
+    /// Python interpreter to start, on the host for local, in the sandbox otherwise [default:
+    /// python3; on the host, the interpreter python3 resolves to, not a version manager's shim]
+    #[arg(long, value_name = "CMD")]
+    python: Option<String>,
     /// Command prefix of the `cmd` transport, split as a shell would ("podman exec -i box")
     #[arg(long, value_name = "COMMAND")]
     prefix: Option<String>,
@@ -40,6 +41,9 @@ impl SandboxArgs {
     pub fn options(self) -> anyhow::Result<SandboxOptions> {
         if self.service.trim().is_empty() {
             return Err(usage("--service: give the Compose service name"));
+        }
+        if self.python.as_deref().is_some_and(|p| p.trim().is_empty()) {
+            return Err(usage("--python: give an interpreter, e.g. python3"));
         }
         // Declared first, so that --backends may name mcp:NAME.
         let mcp = self.mcp.declare()?;

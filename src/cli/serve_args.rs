@@ -42,9 +42,10 @@ pub struct ServeArgs {
     /// Compose service the code runs in
     #[arg(long, value_name = "NAME", default_value = "sandbox")]
     service: String,
-    /// Python interpreter to start (on the host for local, in the sandbox for compose)
-    #[arg(long, value_name = "CMD", default_value = "python3")]
-    python: String,
+    /// Python interpreter to start [default: python3 in the sandbox; on the host, the one
+    /// python3 resolves to]
+    #[arg(long, value_name = "CMD")]
+    python: Option<String>,
     /// Command prefix of the `cmd` transport, split as a shell would ("podman exec -i box")
     #[arg(long, value_name = "COMMAND")]
     prefix: Option<String>,

@@ -1,5 +1,6 @@
 //! `sandbox-bench compare BASE NEW`: two results files row by row, with bootstrap intervals
-//! from their histograms; exit 1 when a row is slower beyond the threshold.
+//! from their histograms; exit 1 when a row is slower beyond the threshold, or NEW lost calls,
+//! samples or the row itself.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -25,7 +26,8 @@ pub struct CompareOptions {
     pub quiet: bool,
 }
 
-/// `sandbox-bench compare BASE NEW`: exit 1 when a row regressed beyond the threshold.
+/// `sandbox-bench compare BASE NEW`: exit 1 when a row is slower beyond the threshold, or NEW
+/// lost calls, samples or the row itself.
 pub fn compare(opts: CompareOptions) -> Result<ExitCode> {
     let (base, new) = (read_results(&opts.base)?, read_results(&opts.new)?);
     let options = compare::Options {
@@ -43,9 +45,8 @@ pub fn compare(opts: CompareOptions) -> Result<ExitCode> {
     bar.finish_and_clear();
     if c.rows.is_empty() {
         return Err(usage(format!(
-            "'{}' and '{}' share no backend × workload: nothing to compare",
-            opts.base.display(),
-            opts.new.display()
+            "'{}' has no backend × workload: nothing to compare against",
+            opts.base.display()
         )));
     }
     let text = if opts.markdown {
@@ -65,13 +66,8 @@ pub fn compare(opts: CompareOptions) -> Result<ExitCode> {
         t
     };
     emit(text.as_bytes(), opts.output.as_deref())?;
-    let regressed = c.regressions().count();
-    if regressed > 0 {
-        eprintln!(
-            "error: {regressed} rows are slower beyond ±{:.1} % ({})",
-            opts.threshold * 100.0,
-            opts.metric.name()
-        );
+    if c.regressions().next().is_some() {
+        eprintln!("error: {}", comparison::summary(&c));
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)

@@ -5,11 +5,12 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use super::{check_output_writable, now, save_json};
+use super::{check_output_writable, save_json};
 use crate::probes::fault_probes::{self as faults, FaultResults};
 use crate::probes::{self, ProbeOptions};
 use crate::report::probe_tables;
-use crate::results::Host;
+use crate::results::now;
+use crate::results::{Header, PROBE_SCHEMA_VERSION};
 use crate::strategy::TIMEOUT_GRACE;
 
 /// `sandbox-bench faults`: exit 0 when the table is all green, 1 when not.
@@ -36,11 +37,7 @@ pub fn faults(opts: &ProbeOptions) -> Result<ExitCode> {
         ));
     }
     let results = FaultResults {
-        schema_version: 1,
-        tool_version: env!("CARGO_PKG_VERSION").into(),
-        started_at,
-        finished_at: now(),
-        host: Host::detect(),
+        header: Header::finished_now(PROBE_SCHEMA_VERSION, started_at),
         backends: backends.iter().map(|(b, _)| b.to_string()).collect(),
         timeout_s: opts.timeout.as_secs_f64(),
         grace_s: TIMEOUT_GRACE.as_secs_f64(),

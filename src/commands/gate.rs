@@ -1,5 +1,6 @@
 //! `sandbox-bench gate NEW --against BASE`: fail (exit 1) when a backend lost too much of its
-//! speed-up over the run's baseline backend, compared with a reference run.
+//! speed-up over the run's baseline backend, compared with a reference run, or lost a backend
+//! or calls.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use super::read_results;
+use crate::analysis::losses;
 use crate::analysis::speedup_gate as gate;
 use crate::error::usage;
 
@@ -26,19 +28,10 @@ pub fn gate(opts: GateOptions) -> Result<ExitCode> {
     let mut failed = false;
     for c in &checks {
         failed |= c.failed;
-        let change = if c.loss >= 0.0 {
-            format!("{:.1} % of it lost", c.loss * 100.0)
-        } else {
-            format!("{:.1} % gained", -c.loss * 100.0)
-        };
         println!(
-            "{} {}: p50 speed-up over {} {} in the baseline, {} now ({change}; at most {:.0} % may be lost)",
+            "{} {}",
             if c.failed { "FAIL" } else { "ok  " },
-            c.backend,
-            c.baseline,
-            crate::report::format_ratio(c.base_ratio),
-            crate::report::format_ratio(c.new_ratio),
-            opts.max_loss * 100.0
+            gate_line(c, opts.max_loss)
         );
     }
     Ok(if failed {
@@ -46,4 +39,35 @@ pub fn gate(opts: GateOptions) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// What one gate check found, after its `ok`/`FAIL`.
+fn gate_line(c: &gate::RatioCheck, max_loss: f64) -> String {
+    use crate::report::format_ratio;
+    let mut line = match c.ratios {
+        _ if c.is_baseline() => format!("{} (the baseline):", c.backend),
+        Some(r) => {
+            let change = if r.loss >= 0.0 {
+                format!("{:.1} % of it lost", r.loss * 100.0)
+            } else {
+                format!("{:.1} % gained", -r.loss * 100.0)
+            };
+            format!(
+                "{}: p50 speed-up over {} {} → {} ({change}; at most {:.0} % may be lost)",
+                c.backend,
+                c.baseline,
+                format_ratio(r.base),
+                format_ratio(r.new),
+                max_loss * 100.0
+            )
+        }
+        None => format!(
+            "{}: no speed-up over {} in both runs",
+            c.backend, c.baseline
+        ),
+    };
+    if !c.lost.is_empty() {
+        line.push_str(&format!(" lost: {}", losses::describe(&c.lost)));
+    }
+    line
 }

@@ -5,11 +5,12 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use super::{check_output_writable, now, save_json};
+use super::{check_output_writable, save_json};
 use crate::probes::isolation_probes::{self as isolation, IsolationResults};
 use crate::probes::{self, ProbeOptions};
 use crate::report::probe_tables;
-use crate::results::Host;
+use crate::results::now;
+use crate::results::{Header, PROBE_SCHEMA_VERSION};
 
 /// `sandbox-bench isolation`: a finding, not a failure, so it exits 0 unless calls failed.
 pub fn isolation(opts: &ProbeOptions) -> Result<ExitCode> {
@@ -35,11 +36,7 @@ pub fn isolation(opts: &ProbeOptions) -> Result<ExitCode> {
         speed.push(isolation::measure_speed(*backend, transport, opts.timeout));
     }
     let results = IsolationResults {
-        schema_version: 1,
-        tool_version: env!("CARGO_PKG_VERSION").into(),
-        started_at,
-        finished_at: now(),
-        host: Host::detect(),
+        header: Header::finished_now(PROBE_SCHEMA_VERSION, started_at),
         backends: backends.iter().map(|(b, _)| b.to_string()).collect(),
         speed,
         outcomes,

@@ -1,4 +1,4 @@
-//! `sandbox-bench list`: the transports, strategies, aliases and workloads `run` accepts, read
+//! `sandbox-bench list`: the transports, engines, strategies, aliases and workloads `run` accepts, read
 //! from the same registry the parser uses.
 
 use std::path::Path;
@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::bench::workload;
-use crate::sandbox::backend::{ALIASES, TransportKind};
+use crate::sandbox::backend::{ALIASES, Engine, TransportKind};
 use crate::strategy::STRATEGIES;
 
 /// `sandbox-bench list`.
@@ -15,6 +15,10 @@ pub fn list(workloads_dir: &Path) -> Result<ExitCode> {
     println!("Transports:");
     for t in TransportKind::ALL {
         println!("  {:<12} {}", t.name(), t.about());
+    }
+    println!("Engines (transport@engine:strategy):");
+    for e in Engine::ALL {
+        println!("  {:<12} {}", e.name(), e.about());
     }
     println!("Strategies:");
     for (name, about) in STRATEGIES {

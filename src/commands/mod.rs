@@ -75,8 +75,3 @@ fn emit(bytes: &[u8], output: Option<&Path>) -> Result<()> {
         }
     }
 }
-
-/// The time now, in RFC 3339 to the second.
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}

@@ -9,7 +9,8 @@ use anyhow::{Context, Result};
 use super::{emit, read_results};
 use crate::bench::stats;
 use crate::error::usage;
-use crate::report::{hgrm, html, json, markdown};
+use crate::report::console::{self, View};
+use crate::report::{bmf, github_benchmark, hgrm, html, json, markdown};
 use crate::results::{BenchmarkResults, write_atomically};
 
 /// Output formats of `report`.
@@ -19,6 +20,8 @@ pub enum ReportFormat {
     Markdown,
     Json,
     Html,
+    GithubBenchmark,
+    Bmf,
 }
 
 /// Options of `sandbox-bench report`, already checked.
@@ -29,6 +32,7 @@ pub struct ReportOptions {
     pub output: Option<PathBuf>,
     pub export_hgrm: Option<PathBuf>,
     pub quiet: bool,
+    pub view: View,
 }
 
 /// Writes one `.hgrm` file per backend × workload into `dir`; returns how many.
@@ -57,17 +61,14 @@ pub fn export_hgrm(results: &BenchmarkResults, dir: &Path) -> Result<usize> {
 pub fn report(opts: ReportOptions) -> Result<ExitCode> {
     let results = read_results(&opts.file)?;
     let bytes = match opts.format {
-        ReportFormat::Table => {
-            super::run::print_report(&results);
-            None
-        }
-        ReportFormat::Markdown => Some(markdown::render(&results).into_bytes()),
-        ReportFormat::Json => Some(json::render(&results).context("cannot encode the results")?),
-        ReportFormat::Html => Some(html::render(&results).into_bytes()),
+        ReportFormat::Table => console::render(&results, opts.view).into_bytes(),
+        ReportFormat::Markdown => markdown::render(&results).into_bytes(),
+        ReportFormat::Json => json::render(&results).context("cannot encode the results")?,
+        ReportFormat::Html => html::render(&results).into_bytes(),
+        ReportFormat::GithubBenchmark => github_benchmark::render(&results).into_bytes(),
+        ReportFormat::Bmf => bmf::render(&results).into_bytes(),
     };
-    if let Some(bytes) = bytes {
-        emit(&bytes, opts.output.as_deref())?;
-    }
+    emit(&bytes, opts.output.as_deref())?;
     if let Some(dir) = &opts.export_hgrm {
         let n = export_hgrm(&results, dir)?;
         if !opts.quiet {

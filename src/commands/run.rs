@@ -12,16 +12,18 @@ use std::time::Duration;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{check_output_writable, now};
+use super::check_output_writable;
 use crate::agent::AgentOptions;
-use crate::bench::machine_load::LoadMonitor;
+use crate::bench::machine_load::{LoadMonitor, MachineSample};
 use crate::bench::runner::{self, Load, Measurement, Plan, RunOutput};
 use crate::bench::schedule::Order;
 use crate::bench::warnings::{self, Warning};
 use crate::bench::workload::{self, Workload};
 use crate::error::usage;
-use crate::report::table;
-use crate::results::{self, BenchmarkResults, Entry, Host, LoadShape, Settings, Tool, Versions};
+use crate::report::console::{self, View};
+use crate::results::{
+    self, BenchmarkResults, Entry, Header, Host, LoadShape, Settings, Versions, now,
+};
 use crate::sandbox::backend::Backend;
 use crate::sandbox::compose_stack::Stack;
 use crate::sandbox::{self, Sandbox, SandboxOptions};
@@ -45,18 +47,22 @@ pub struct RunOptions {
     pub rounds: usize,
     /// Empty calls per backend that measure its floor (0: none).
     pub calibration: usize,
+    /// How long calls are kept apart each time a pair resumes after another backend ran.
+    pub switch_warmup: Duration,
     pub load: Load,
     /// Modules every agent imports at start.
     pub preload: Vec<String>,
     /// Folder for `.hgrm` percentile distributions, one per backend × workload.
     pub export_hgrm: Option<PathBuf>,
+    /// How the console report is drawn.
+    pub view: View,
 }
 
 /// What the measuring step gives back.
 struct Measured {
     output: RunOutput,
     started_at: String,
-    max_load: f64,
+    machine: MachineSample,
     interrupted: bool,
 }
 
@@ -138,6 +144,7 @@ fn make_plan(
             preload: opts.preload.clone(),
             reset: false,
         },
+        switch_warmup: opts.switch_warmup,
     }
 }
 
@@ -160,12 +167,12 @@ fn measure(opts: &RunOptions, plan: &Plan, stop: &AtomicBool) -> Measured {
     let progress = progress_bar(opts, plan.total_calls());
     let load = LoadMonitor::start();
     let output = runner::run(plan, &progress, stop);
-    let max_load = load.stop();
+    let machine = load.stop();
     progress.finish_and_clear();
     Measured {
         output,
         started_at,
-        max_load,
+        machine,
         interrupted: stop.load(Ordering::SeqCst),
     }
 }
@@ -178,7 +185,7 @@ fn record_pythons(versions: &mut Versions, plan: &Plan, measurements: &[Measurem
             .iter()
             .find(|(b, _)| b.to_string() == m.backend)
         {
-            Some((b, _)) if b.transport.needs_docker() => &mut versions.sandbox_python,
+            Some((b, _)) if b.sandboxed() => &mut versions.sandbox_python,
             _ => &mut versions.local_python,
         };
         if slot.is_none() {
@@ -198,23 +205,29 @@ fn assemble(
 ) -> BenchmarkResults {
     let measurements = &measured.output.measurements;
     let host = Host::detect();
-    let warnings = collect_warnings(
+    let mut warnings = collect_warnings(
         measurements,
-        measured.max_load,
+        &measured.machine,
         host.cpus,
         opts.load.clients(),
     );
+    for (backend, floor) in &measured.output.fork_floors {
+        if let Err(e) = floor {
+            warnings.push(Warning {
+                kind: "fork_floor".into(),
+                backend: Some(backend.clone()),
+                workload: None,
+                message: format!("the sandbox's fork floor could not be measured: {e}"),
+            });
+        }
+    }
     let order = plan.order;
     BenchmarkResults {
-        schema_version: results::SCHEMA_VERSION,
-        tool: Tool {
-            name: env!("CARGO_PKG_NAME").into(),
-            version: env!("CARGO_PKG_VERSION").into(),
+        header: Header {
+            host,
+            ..Header::finished_now(results::SCHEMA_VERSION, measured.started_at.clone())
         },
-        started_at: measured.started_at.clone(),
-        finished_at: now(),
         complete: !measured.interrupted,
-        host,
         versions,
         settings: Settings {
             backends: plan.backends.iter().map(|(b, _)| b.to_string()).collect(),
@@ -240,6 +253,8 @@ fn assemble(
                 Order::Sequential => None,
             },
             calibration_calls: opts.calibration,
+            switch_warmup_ms: matches!(order, Order::Interleaved { .. })
+                .then_some(opts.switch_warmup.as_secs_f64() * 1000.0),
             prefix: opts.sandbox.prefix.as_ref().map(|words| {
                 shlex::try_join(words.iter().map(String::as_str))
                     .unwrap_or_else(|_| words.join(" "))
@@ -254,14 +269,21 @@ fn assemble(
             .collect(),
         results: measurements.iter().map(Entry::from_measurement).collect(),
         warnings,
-        max_load: Some(measured.max_load),
+        max_load: Some(measured.machine.load_max),
+        fork_floors: measured
+            .output
+            .fork_floors
+            .iter()
+            .filter_map(|(b, f)| Some((b.clone(), *f.as_ref().ok()?)))
+            .collect(),
+        machine: Some(measured.machine.clone()),
     }
 }
 
 /// Saves the results (and the .hgrm files), then prints the report.
 fn save_and_print(opts: &RunOptions, results: &BenchmarkResults) -> Result<()> {
     let copy = results::save(results, &opts.output)?;
-    print_report(results);
+    print!("{}", console::render(results, opts.view));
     if let Some(dir) = &opts.export_hgrm {
         let n = super::report::export_hgrm(results, dir)?;
         opts.sandbox.notice(&format!(
@@ -295,46 +317,6 @@ fn exit_code(results: &BenchmarkResults, interrupted: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Prints the tables, the verdicts and any errors to stdout.
-pub fn print_report(results: &BenchmarkResults) {
-    println!("Latency per backend × workload (successful measured calls)");
-    println!("{}", table::latency_table(results));
-    if let Some(comparison) = table::comparison_table(results) {
-        println!("\nAgainst the baseline, {}", results.settings.baseline);
-        println!("{comparison}");
-    }
-    if let Some(waterfall) = crate::report::waterfall::waterfall_table(results) {
-        println!("\nWhere the time goes (per-call layers, outermost first)");
-        println!("{waterfall}");
-    }
-    for line in table::verdicts(results) {
-        println!("{line}");
-    }
-    if let Some(floor) = table::floor_table(results) {
-        println!(
-            "\nFloor: {} empty calls per backend, measured first",
-            results.settings.calibration_calls
-        );
-        println!("{floor}");
-    }
-    if !results.warnings.is_empty() {
-        println!("\nWarnings:");
-        for w in &results.warnings {
-            match (&w.backend, &w.workload) {
-                (Some(b), Some(wl)) => println!("  {b} · {wl}: {}", w.message),
-                _ => println!("  {}", w.message),
-            }
-        }
-    }
-    let errors = table::error_notes(results);
-    if !errors.is_empty() {
-        println!("\nErrors:");
-        for line in errors {
-            println!("  {line}");
-        }
-    }
-}
-
 fn progress_bar(opts: &RunOptions, total: u64) -> ProgressBar {
     if opts.sandbox.quiet || !std::io::stderr().is_terminal() || !std::io::stdout().is_terminal() {
         return ProgressBar::hidden();
@@ -352,7 +334,7 @@ fn progress_bar(opts: &RunOptions, total: u64) -> ProgressBar {
 /// Every reason to doubt a figure of this run.
 fn collect_warnings(
     measurements: &[Measurement],
-    max_load: f64,
+    machine: &MachineSample,
     cpus: usize,
     clients: usize,
 ) -> Vec<Warning> {
@@ -365,7 +347,8 @@ fn collect_warnings(
         .map(|m| (m.backend.clone(), m.workload.clone(), m.samples.len()))
         .collect();
     found.extend(warnings::few_samples(&rows));
-    found.extend(warnings::machine_load(max_load, cpus, clients));
+    found.extend(warnings::machine_load(machine.load_max, cpus, clients));
+    found.extend(warnings::cpu_steal(machine));
     found
 }
 

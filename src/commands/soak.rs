@@ -5,10 +5,12 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use super::{check_output_writable, now, save_json};
+use super::{check_output_writable, save_json};
+use crate::probes::soak_loop::SoakResults;
 use crate::probes::{self, ProbeOptions};
 use crate::report::probe_tables;
-use crate::results::Host;
+use crate::results::now;
+use crate::results::{Header, PROBE_SCHEMA_VERSION};
 
 /// `sandbox-bench soak`: exit 0 when every call answered right, 1 when not.
 pub fn soak(opts: &ProbeOptions, calls: u64, workloads_dir: &std::path::Path) -> Result<ExitCode> {
@@ -35,17 +37,15 @@ pub fn soak(opts: &ProbeOptions, calls: u64, workloads_dir: &std::path::Path) ->
             opts.timeout,
         ));
     }
-    let results = serde_json::json!({
-        "schema_version": 1,
-        "tool_version": env!("CARGO_PKG_VERSION"),
-        "started_at": started_at,
-        "finished_at": now(),
-        "host": Host::detect(),
-        "outcomes": outcomes,
-    });
+    let results = SoakResults {
+        header: Header::finished_now(PROBE_SCHEMA_VERSION, started_at),
+        calls,
+        timeout_s: opts.timeout.as_secs_f64(),
+        outcomes,
+    };
     save_json(&results, &opts.output, opts.sandbox.quiet)?;
-    println!("{}", probe_tables::soak_table(&outcomes));
-    if outcomes.iter().any(|o| o.errors > 0) {
+    println!("{}", probe_tables::soak_table(&results.outcomes));
+    if results.outcomes.iter().any(|o| o.errors > 0) {
         eprintln!("error: some soak calls failed (see the table)");
         return Ok(ExitCode::FAILURE);
     }

@@ -151,11 +151,8 @@ pub struct FaultOutcome {
 /// Everything `faults` writes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FaultResults {
-    pub schema_version: u32,
-    pub tool_version: String,
-    pub started_at: String,
-    pub finished_at: String,
-    pub host: crate::results::Host,
+    #[serde(flatten)]
+    pub header: crate::results::Header,
     pub backends: Vec<String>,
     pub timeout_s: f64,
     /// What the harness adds to the timeout before it kills an agent itself.
@@ -174,7 +171,7 @@ pub fn run_backend(
     timeout: Duration,
     mut progress: impl FnMut(&FaultOutcome),
 ) -> Vec<FaultOutcome> {
-    let sandboxed = backend.transport.needs_docker();
+    let sandboxed = backend.sandboxed();
     let before = probes::leftover_scan::leftovers(transport.as_ref()).unwrap_or_default();
     let mut outcomes = Vec::new();
     for probe in PROBES {

@@ -77,10 +77,12 @@ pub const PROBES: [Probe; 8] = [
             "import os\nresult = os.path.exists('/tmp/sb-file-{token}')",
         )
     },
+    // Memory held by a module the interpreter keeps loaded (`os`, loaded before any call;
+    // a module the call itself imports is unloaded again by `reset`).
     probe(
         "module_memory",
-        "import json\njson.sb_hold_{token} = bytearray(32 << 20)",
-        "import json\nresult = hasattr(json, 'sb_hold_{token}')",
+        "import os\nos.sb_hold_{token} = bytearray(32 << 20)",
+        "import os\nresult = hasattr(os, 'sb_hold_{token}')",
     ),
 ];
 
@@ -104,11 +106,8 @@ pub struct BackendSpeed {
 /// Everything `isolation` writes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IsolationResults {
-    pub schema_version: u32,
-    pub tool_version: String,
-    pub started_at: String,
-    pub finished_at: String,
-    pub host: crate::results::Host,
+    #[serde(flatten)]
+    pub header: crate::results::Header,
     pub backends: Vec<String>,
     pub speed: Vec<BackendSpeed>,
     pub outcomes: Vec<IsolationOutcome>,

@@ -18,6 +18,17 @@ use crate::transport::Transport;
 const RSS_CODE: &str =
     "result = int([l for l in open('/proc/self/status') if l.startswith('VmRSS')][0].split()[1])";
 
+/// Everything `soak` writes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SoakResults {
+    #[serde(flatten)]
+    pub header: crate::results::Header,
+    /// Calls per backend.
+    pub calls: u64,
+    pub timeout_s: f64,
+    pub outcomes: Vec<SoakOutcome>,
+}
+
 /// One backend's soak.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SoakOutcome {

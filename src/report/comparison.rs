@@ -6,6 +6,7 @@ use comfy_table::{Cell, CellAlignment, Color, ContentArrangement, Table};
 
 use super::{format_us, markdown};
 use crate::analysis::compare_rows::{Comparison, Row, Verdict};
+use crate::analysis::losses::{self, Loss};
 
 const HEADER: [&str; 7] = [
     "Backend", "Workload", "Calls", "Base", "New", "Change", "Verdict",
@@ -24,17 +25,28 @@ fn cells(c: &Comparison, r: &Row) -> Vec<String> {
                 percent(ch.high)
             ),
         ),
+        None if r.lost.contains(&Loss::Missing) => ("–".into(), "–".into(), "–".into()),
         None => ("–".into(), "–".into(), "no samples".into()),
     };
-    let mut verdict = r.verdict.label().to_string();
+    let mut verdict = if r.lost.is_empty() {
+        r.verdict.label().to_string()
+    } else {
+        String::new()
+    };
     if r.verdict == Verdict::Slower {
-        verdict.push_str(&format!(
-            " (beyond {})",
+        verdict = format!(
+            "slower (beyond {})",
             percent(c.options.threshold).trim_start_matches('+')
-        ));
+        );
     }
-    if r.errors > 0 {
-        verdict.push_str(&format!(" ⚠ {} failed calls", r.errors));
+    if !r.lost.is_empty() {
+        let sep = if verdict.is_empty() { "" } else { "; " };
+        verdict = format!("{verdict}{sep}regressed: {}", losses::describe(&r.lost));
+    } else if r.base_errors + r.new_errors > 0 {
+        verdict.push_str(&format!(
+            " ⚠ failed calls {} → {}",
+            r.base_errors, r.new_errors
+        ));
     }
     vec![
         r.backend.clone(),
@@ -71,19 +83,53 @@ pub fn method(c: &Comparison) -> String {
 /// Lines on rows missing from one file and on the outcome.
 pub fn notes(c: &Comparison) -> Vec<String> {
     let mut out = Vec::new();
-    if !c.only_in_base.is_empty() {
-        out.push(format!("only in BASE: {}", c.only_in_base.join(", ")));
+    let missing: Vec<String> = c
+        .rows
+        .iter()
+        .filter(|r| r.lost.contains(&Loss::Missing))
+        .map(|r| format!("{} × {}", r.backend, r.workload))
+        .collect();
+    if !missing.is_empty() {
+        out.push(format!("missing in NEW: {}", missing.join(", ")));
     }
     if !c.only_in_new.is_empty() {
-        out.push(format!("only in NEW: {}", c.only_in_new.join(", ")));
+        out.push(format!(
+            "only in NEW (not compared): {}",
+            c.only_in_new.join(", ")
+        ));
     }
-    let slower = c.regressions().count();
-    out.push(if slower == 0 {
-        format!("no regression among {} rows", c.rows.len())
-    } else {
-        format!("{slower} of {} rows regressed", c.rows.len())
-    });
+    out.push(summary(c));
     out
+}
+
+/// The outcome in one line: how many rows regressed, and how.
+pub fn summary(c: &Comparison) -> String {
+    let regressed = c.regressions().count();
+    if regressed == 0 {
+        return format!("no regression among {} rows", c.rows.len());
+    }
+    let slower = c
+        .rows
+        .iter()
+        .filter(|r| r.verdict == Verdict::Slower)
+        .count();
+    let lost = c.rows.iter().filter(|r| !r.lost.is_empty()).count();
+    let mut how = Vec::new();
+    if slower > 0 {
+        how.push(format!(
+            "{slower} slower beyond ±{:.1} % ({})",
+            c.options.threshold * 100.0,
+            c.options.metric.name()
+        ));
+    }
+    if lost > 0 {
+        how.push(format!("{lost} lost calls, samples or the row"));
+    }
+    format!(
+        "{regressed} of {} rows regressed: {}",
+        c.rows.len(),
+        how.join(", ")
+    )
 }
 
 /// The console table; verdicts are coloured only when `color` is true.
@@ -104,10 +150,12 @@ pub fn console(c: &Comparison, color: bool) -> Table {
     for r in &c.rows {
         let mut row: Vec<Cell> = cells(c, r).into_iter().map(Cell::new).collect();
         if color && let Some(last) = row.pop() {
-            row.push(match r.verdict {
-                Verdict::Slower => last.fg(Color::Red),
-                Verdict::Faster => last.fg(Color::Green),
-                Verdict::NoChange => last,
+            row.push(if r.regressed() {
+                last.fg(Color::Red)
+            } else if r.verdict == Verdict::Faster {
+                last.fg(Color::Green)
+            } else {
+                last
             });
         }
         table.add_row(row);
@@ -140,9 +188,11 @@ mod tests {
             workload: workload.into(),
             base_calls: 50,
             new_calls: 50,
-            errors: 0,
+            base_errors: 0,
+            new_errors: 0,
             change: Some(change),
             verdict,
+            lost: vec![],
         };
         Comparison {
             options: Options {
@@ -174,7 +224,6 @@ mod tests {
                     Verdict::NoChange,
                 ),
             ],
-            only_in_base: vec![],
             only_in_new: vec!["local:per-call × dict_ops".into()],
             row_confidence: 0.975,
         }
@@ -188,10 +237,13 @@ mod tests {
         ), "{text}");
         assert!(text.contains("| loop_calc | 50 → 50 | 400 µs | 404 µs | +1.0 % [-5.0 %, +6.0 %] | no significant change |"), "{text}");
         assert!(
-            text.contains("- only in NEW: local:per-call × dict_ops\n"),
+            text.contains("- only in NEW (not compared): local:per-call × dict_ops\n"),
             "{text}"
         );
-        assert!(text.contains("- 1 of 2 rows regressed\n"), "{text}");
+        assert!(
+            text.contains("- 1 of 2 rows regressed: 1 slower beyond ±10.0 % (p50)\n"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -199,5 +251,41 @@ mod tests {
         let text = console(&comparison(), false).to_string();
         assert!(!text.contains('\u{1b}'), "{text}");
         assert!(text.contains("slower"));
+    }
+
+    #[test]
+    fn lost_rows_say_what_was_lost() {
+        let mut c = comparison();
+        c.rows.truncate(1);
+        c.rows[0].verdict = Verdict::NoChange;
+        c.rows[0].change = None;
+        c.rows[0].new_calls = 0;
+        c.rows[0].new_errors = 53;
+        c.rows[0].lost = vec![Loss::NoSamples, Loss::MoreErrors { base: 0, new: 53 }];
+        let mut missing = c.rows[0].clone();
+        missing.workload = "dict_ops".into();
+        missing.new_errors = 0;
+        missing.lost = vec![Loss::Missing];
+        c.rows.push(missing);
+        let text = markdown(&c);
+        assert!(
+            text.contains(
+                "| compose:persistent | simple_calc | 50 → 0 | – | – | no samples \
+                 | regressed: no successful call, errors 0 → 53 |"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("| dict_ops | 50 → 0 | – | – | – | regressed: missing in NEW |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("- missing in NEW: compose:persistent × dict_ops\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("- 2 of 2 rows regressed: 2 lost calls, samples or the row\n"),
+            "{text}"
+        );
     }
 }

@@ -87,14 +87,14 @@ pub fn render(results: &BenchmarkResults) -> String {
          <title>sandbox-bench report</title><style>{STYLE}</style></head><body>\
          <h1>sandbox-bench report</h1><p class=\"meta\">{} · {} cpus · kernel {} · {} · \
          started {} · {}</p>",
-        escape(&results.host.os),
-        results.host.cpus,
-        escape(&results.host.kernel),
+        escape(&results.header.host.os),
+        results.header.host.cpus,
+        escape(&results.header.host.kernel),
         results.versions.docker.as_deref().map_or_else(
             || "no Docker".to_string(),
             |d| format!("Docker {}", escape(d))
         ),
-        escape(&results.started_at),
+        escape(&results.header.started_at),
         if results.complete {
             "complete"
         } else {

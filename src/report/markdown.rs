@@ -53,14 +53,14 @@ pub fn render(results: &BenchmarkResults) -> String {
     let mut out = String::from("## sandbox-bench results\n\n");
     out.push_str(&format!(
         "{} · {} cpus · {} · started {}{}\n\n",
-        results.host.os,
-        results.host.cpus,
+        results.header.host.os,
+        results.header.host.cpus,
         results
             .versions
             .docker
             .as_deref()
             .map_or_else(|| "no Docker".to_string(), |d| format!("Docker {d}")),
-        results.started_at,
+        results.header.started_at,
         if results.complete {
             ""
         } else {

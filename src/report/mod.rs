@@ -1,10 +1,15 @@
 //! Renderers: results in, text out. They never measure and never write files.
 
+pub mod bmf;
 pub mod comparison;
+pub mod console;
+pub mod github_benchmark;
+pub mod grid;
 pub mod hgrm;
 pub mod html;
 pub mod json;
 pub mod markdown;
+pub mod points;
 pub mod probe_tables;
 pub mod svg;
 pub mod table;
@@ -19,6 +24,18 @@ pub fn format_us(us: f64) -> String {
     } else {
         format!("{} s", sig3(us / 1_000_000.0))
     }
+}
+
+/// A mean and its standard deviation in the mean's unit: `1.48 ± 1.82 ms`, `631 ± 1820 µs`.
+pub fn format_mean_sd(mean_us: f64, sd_us: f64) -> String {
+    let (scale, unit) = if mean_us < 1000.0 {
+        (1.0, "µs")
+    } else if mean_us < 1_000_000.0 {
+        (1000.0, "ms")
+    } else {
+        (1_000_000.0, "s")
+    };
+    format!("{} ± {} {unit}", sig3(mean_us / scale), sig3(sd_us / scale))
 }
 
 /// A ratio such as `412×` or `1.26×`.
@@ -55,5 +72,8 @@ mod tests {
         assert_eq!(format_ratio(412.4), "412×");
         assert_eq!(format_ratio(1.264), "1.26×");
         assert_eq!(format_ratio(f64::NAN), "–");
+        assert_eq!(format_mean_sd(1480.0, 1820.0), "1.48 ± 1.82 ms");
+        assert_eq!(format_mean_sd(631.0, 1820.0), "631 ± 1820 µs");
+        assert_eq!(format_mean_sd(255_000.0, 21_900.0), "255 ± 21.9 ms");
     }
 }

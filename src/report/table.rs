@@ -3,7 +3,8 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, ContentArrangement, Table};
 
-use super::{format_ratio, format_us};
+use super::{format_mean_sd, format_ratio, format_us};
+use crate::analysis::bootstrap::{self, Metric};
 use crate::bench::stats;
 use crate::bench::warnings;
 use crate::results::{BenchmarkResults, Entry};
@@ -44,6 +45,7 @@ pub fn latency_table(results: &BenchmarkResults) -> Table {
         "Above floor",
         "Exec p50",
         "Rest p50",
+        "Switch p50",
     ]);
     for e in &results.results {
         let mut row = vec![
@@ -63,7 +65,7 @@ pub fn latency_table(results: &BenchmarkResults) -> Table {
                     }
                 };
                 row.extend([
-                    format!("{} ± {}", format_us(l.mean), format_us(l.stddev)),
+                    format_mean_sd(l.mean, l.stddev),
                     format_us(l.min),
                     format_us(l.p50),
                     format_us(l.p90),
@@ -83,20 +85,39 @@ pub fn latency_table(results: &BenchmarkResults) -> Table {
             (Some(l), Some(x)) => row.extend([format_us(x.p50), format_us(l.p50 - x.p50)]),
             _ => row.extend(["–".to_string(), "–".to_string()]),
         }
+        row.push(
+            e.switch_warmup_us
+                .as_ref()
+                .map_or("–".into(), |s| format_us(s.p50)),
+        );
         table.add_row(row);
     }
     table
 }
 
 /// The p50's distance above the backend's floor, and its share of the p50: the estimated cost
-/// of executing the code rather than reaching the interpreter.
+/// of executing the code rather than reaching the interpreter. "in noise" when the bootstrap
+/// interval of the p50's change from the floor holds zero: no difference can be told.
 fn above_floor(results: &BenchmarkResults, e: &Entry) -> String {
-    match (results.floor_p50(&e.backend), &e.latency_us) {
-        (Some(floor), Some(l)) => {
-            let above = (l.p50 - floor).max(0.0);
+    let floor = results.calibration.iter().find(|c| c.backend == e.backend);
+    let (Some(floor), Some(l)) = (floor, &e.latency_us) else {
+        return "–".into();
+    };
+    let sorted = |h: &str| stats::decode(h).map(|h| bootstrap::samples(&h)).ok();
+    let settings = bootstrap::Settings {
+        resamples: 1000,
+        ..bootstrap::Settings::default()
+    };
+    let change = sorted(&floor.histogram)
+        .zip(sorted(&e.histogram))
+        .and_then(|(f, r)| bootstrap::change(&f, &r, Metric::P50, settings));
+    match change {
+        Some(c) if c.low > 0.0 => {
+            let above = c.new / 1000.0 - c.base / 1000.0;
             format!("{} ({:.0} %)", format_us(above), above / l.p50 * 100.0)
         }
-        _ => "–".into(),
+        Some(_) => "in noise".into(),
+        None => "–".into(),
     }
 }
 
@@ -170,7 +191,7 @@ pub fn comparison_table(results: &BenchmarkResults) -> Option<Table> {
         "Baseline p50",
         "p50",
         "p50 speed-up",
-        "Mean latency cut",
+        "Mean cut",
         "Throughput",
     ]);
     let of = |backend: &str| -> Vec<&Entry> {

@@ -1,6 +1,8 @@
 //! Where the time of a per-call backend goes: with the per-call backends of several layers in
 //! one run (Compose CLI → Docker CLI → Engine API → the host's own interpreter), each layer's
 //! cost is the p50 difference to the next layer down, ending in the agent's own exec time.
+//! Podman's per-call backends make a second waterfall: its own CLI (`podman exec -i`, the cmd
+//! prefix) over its Engine API.
 
 use comfy_table::Table;
 
@@ -13,6 +15,18 @@ const LAYERS: [(&str, &str); 4] = [
     ("compose:per-call", "Compose CLI"),
     ("docker:per-call", "Docker CLI"),
     ("api:per-call", "Engine API + container exec"),
+    ("local:per-call", "interpreter start + framing"),
+];
+
+/// The same on Podman: Compose and the Docker CLI reach it through its socket, its own CLI
+/// does not (`podman exec` runs the exec itself), so the CLI layer is Podman's.
+const PODMAN_LAYERS: [(&str, &str); 4] = [
+    (
+        "compose@podman:per-call",
+        "Compose CLI + Podman service, not Podman CLI",
+    ),
+    ("cmd@podman:per-call", "Podman CLI (podman exec -i)"),
+    ("api@podman:per-call", "Engine API + container exec"),
     ("local:per-call", "interpreter start + framing"),
 ];
 
@@ -37,7 +51,16 @@ pub struct Step {
 /// The waterfall of one workload from its layers' levels (in [`LAYERS`] order, `None` where the
 /// run did not have that backend) and the innermost layer's exec time. `None` below two layers.
 pub fn steps(levels: &[Option<Level>; 4], exec: Option<Level>) -> Option<Vec<Step>> {
-    let present: Vec<usize> = (0..LAYERS.len()).filter(|&i| levels[i].is_some()).collect();
+    steps_of(&LAYERS, levels, exec)
+}
+
+/// `steps` over the layers of one engine.
+fn steps_of(
+    layers: &[(&str, &str); 4],
+    levels: &[Option<Level>; 4],
+    exec: Option<Level>,
+) -> Option<Vec<Step>> {
+    let present: Vec<usize> = (0..layers.len()).filter(|&i| levels[i].is_some()).collect();
     if present.len() < 2 {
         return None;
     }
@@ -47,16 +70,16 @@ pub fn steps(levels: &[Option<Level>; 4], exec: Option<Level>) -> Option<Vec<Ste
         let (next_p50, until) = match present.get(k + 1) {
             Some(&j) => (levels[j]?.p50, j),
             // The innermost layer's rest is everything but the agent's own exec time.
-            None => (exec.map_or(0.0, |e| e.p50), LAYERS.len()),
+            None => (exec.map_or(0.0, |e| e.p50), layers.len()),
         };
-        let cost_of: Vec<&str> = LAYERS[i..until].iter().map(|l| l.1).collect();
+        let cost_of: Vec<&str> = layers[i..until].iter().map(|l| l.1).collect();
         let mut cost_of = cost_of.join(" + ");
-        if until == LAYERS.len() && i + 1 < LAYERS.len() {
+        if until == layers.len() && i + 1 < layers.len() {
             // An innermost layer above local also holds the interpreter start.
-            cost_of = format!("{} + interpreter start + framing", LAYERS[i].1);
+            cost_of = format!("{} + interpreter start + framing", layers[i].1);
         }
         out.push(Step {
-            name: LAYERS[i].0.to_string(),
+            name: layers[i].0.to_string(),
             total,
             cost_of,
             cost_us: total.p50 - next_p50,
@@ -111,19 +134,22 @@ pub fn waterfall_table(results: &BenchmarkResults) -> Option<Table> {
             "Made of",
         ]);
     let mut any = false;
-    for workload in &results.settings.workloads {
+    for (layers, workload) in [LAYERS, PODMAN_LAYERS]
+        .iter()
+        .flat_map(|l| results.settings.workloads.iter().map(move |w| (l, w)))
+    {
         let find = |backend: &str| {
             results
                 .results
                 .iter()
                 .find(|e| e.backend == backend && &e.workload == workload)
         };
-        let levels = LAYERS.map(|(b, _)| find(b).and_then(|e| level(&e.histogram)));
-        let innermost = LAYERS
+        let levels = layers.map(|(b, _)| find(b).and_then(|e| level(&e.histogram)));
+        let innermost = layers
             .iter()
             .rev()
             .find_map(|(b, _)| find(b).filter(|e| level(&e.histogram).is_some()));
-        let Some(rows) = steps(&levels, innermost.and_then(exec_level)) else {
+        let Some(rows) = steps_of(layers, &levels, innermost.and_then(exec_level)) else {
             continue;
         };
         any = true;
@@ -198,6 +224,25 @@ mod tests {
     fn negative_costs_are_shown_as_noise() {
         assert_eq!(signed_us(-3670.0), "−3.67 ms (noise)");
         assert_eq!(signed_us(1500.0), "1.50 ms");
+    }
+
+    #[test]
+    fn podman_layers_put_its_cli_over_its_api() {
+        let rows = steps_of(
+            &PODMAN_LAYERS,
+            &[None, at(500.0), at(300.0), None],
+            at(30.0),
+        )
+        .unwrap();
+        assert_eq!(rows[0].name, "cmd@podman:per-call");
+        assert_eq!(
+            (rows[0].cost_of.as_str(), rows[0].cost_us),
+            ("Podman CLI (podman exec -i)", 200.0)
+        );
+        assert_eq!(
+            rows[1].cost_of,
+            "Engine API + container exec + interpreter start + framing"
+        );
     }
 
     #[test]

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::bench::runner::{Load, Measurement};
+use crate::bench::machine_load::MachineSample;
+use crate::bench::runner::{ForkFloor, Load, Measurement};
 use crate::bench::stats::{self, LatencySummary};
 use crate::bench::warnings::Warning;
 
@@ -20,15 +21,48 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// How the `histogram` fields are encoded.
 pub const HISTOGRAM_ENCODING: &str = "HdrHistogram V2, base64; values in nanoseconds";
 
+/// Schema version of the files of `faults`, `isolation` and `soak` (2: the shared header).
+pub const PROBE_SCHEMA_VERSION: u32 = 2;
+
+/// The fields every results file opens with, whichever command wrote it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BenchmarkResults {
+pub struct Header {
+    /// The file's schema: [`SCHEMA_VERSION`] for `run`, [`PROBE_SCHEMA_VERSION`] for the probes.
     pub schema_version: u32,
     pub tool: Tool,
     pub started_at: String,
     pub finished_at: String,
+    pub host: Host,
+}
+
+impl Header {
+    /// The header of a file whose work started at `started_at` and finishes now.
+    pub fn finished_now(schema_version: u32, started_at: String) -> Self {
+        Header {
+            schema_version,
+            tool: Tool {
+                name: env!("CARGO_PKG_NAME").into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            started_at,
+            finished_at: now(),
+            host: Host::detect(),
+        }
+    }
+}
+
+/// The time now, in RFC 3339 to the second.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// What `run` writes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BenchmarkResults {
+    #[serde(flatten)]
+    pub header: Header,
     /// False when the run was interrupted before every call was made.
     pub complete: bool,
-    pub host: Host,
     pub versions: Versions,
     pub settings: Settings,
     pub histogram_encoding: String,
@@ -42,6 +76,13 @@ pub struct BenchmarkResults {
     /// The highest 1-minute load average seen during the run.
     #[serde(default)]
     pub max_load: Option<f64>,
+    /// Each fork backend's platform floor: fork + exit + wait of the agent's interpreter,
+    /// measured inside the sandbox.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fork_floors: BTreeMap<String, ForkFloor>,
+    /// Load and CPU steal sampled during the run; absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<MachineSample>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -62,9 +103,16 @@ pub struct Host {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Versions {
     pub docker: Option<String>,
+    /// Podman's version, when a backend ran on Podman.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub podman: Option<String>,
     pub compose: Option<String>,
     pub sandbox_python: Option<String>,
     pub local_python: Option<String>,
+    /// The host interpreter the local transport started (`--python`, or the one `python3`
+    /// resolves to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_interpreter: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -90,6 +138,10 @@ pub struct Settings {
     /// The shape of the load: closed-loop clients or an open-loop rate.
     #[serde(default)]
     pub load: LoadShape,
+    /// How long calls were kept apart as the switch warm-up each time a pair resumed after
+    /// another backend (at least one call); `None` without interleaving (and in older files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch_warmup_ms: Option<f64>,
     /// Modules every agent imported at start.
     #[serde(default)]
     pub preload: Vec<String>,
@@ -163,14 +215,12 @@ pub struct Entry {
     /// The agent-reported exec times, encoded as `histogram` is; absent in older files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exec_histogram: Option<String>,
-}
-
-impl BenchmarkResults {
-    /// The floor of `backend`: the p50 of its empty calls, in microseconds.
-    pub fn floor_p50(&self, backend: &str) -> Option<f64> {
-        let entry = self.calibration.iter().find(|c| c.backend == backend)?;
-        Some(entry.latency_us.as_ref()?.p50)
-    }
+    /// Calls made right after a switch from another backend, kept out of every figure above.
+    #[serde(default)]
+    pub switch_warmup_calls: usize,
+    /// Their latency: what resuming after another backend costs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch_warmup_us: Option<LatencySummary>,
 }
 
 impl Entry {
@@ -191,6 +241,8 @@ impl Entry {
             restarts: m.restarts,
             histogram: stats::encode(&m.latency),
             exec_histogram: Some(stats::encode(&m.exec)),
+            switch_warmup_calls: m.switch_calls,
+            switch_warmup_us: stats::summarize(&m.switch),
         }
     }
 
@@ -248,7 +300,7 @@ pub fn save(results: &BenchmarkResults, output: &Path) -> anyhow::Result<PathBuf
         Some(p) if !p.as_os_str().is_empty() => p.join("results"),
         _ => PathBuf::from("results"),
     };
-    let stamp = results.started_at.replace([':', '-'], "");
+    let stamp = results.header.started_at.replace([':', '-'], "");
     let copy = dir.join(format!("benchmark_results-{stamp}.json"));
     std::fs::create_dir_all(&dir)
         .and_then(|()| write_atomically(&copy, &json))
@@ -270,5 +322,78 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         let e = write_atomically(&dir.path().join("no/such/dir/r.json"), b"x");
         assert!(e.is_err());
+    }
+}
+
+/// Results files made up for unit tests of what reads them: no run, exact latencies.
+#[cfg(test)]
+pub(crate) mod synthetic {
+    use super::BenchmarkResults;
+    use crate::bench::stats;
+
+    /// One backend × workload: its successful calls' latencies (µs) and its failed calls.
+    #[derive(Clone)]
+    pub struct Row<'a> {
+        pub backend: &'a str,
+        pub workload: &'a str,
+        pub latencies_us: Vec<u64>,
+        pub errors: usize,
+    }
+
+    /// A row of `n` successful calls at `us` µs each, none failed.
+    pub fn row<'a>(backend: &'a str, workload: &'a str, us: u64, n: usize) -> Row<'a> {
+        Row {
+            backend,
+            workload,
+            latencies_us: vec![us; n],
+            errors: 0,
+        }
+    }
+
+    /// A complete results file of `rows`, `baseline` its baseline backend.
+    pub fn results(baseline: &str, rows: &[Row]) -> BenchmarkResults {
+        let mut backends: Vec<&str> = Vec::new();
+        let mut workloads: Vec<&str> = Vec::new();
+        for r in rows {
+            if !backends.contains(&r.backend) {
+                backends.push(r.backend);
+            }
+            if !workloads.contains(&r.workload) {
+                workloads.push(r.workload);
+            }
+        }
+        let entries: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|r| {
+                let mut h = stats::new_histogram();
+                for us in &r.latencies_us {
+                    h.record(us * 1000)
+                        .expect("latency within the histogram's range");
+                }
+                serde_json::json!({
+                    "backend": r.backend, "workload": r.workload,
+                    "calls": r.latencies_us.len() + r.errors, "errors": r.errors,
+                    "warmup_errors": 0,
+                    "errors_by_kind": if r.errors > 0 {
+                        serde_json::json!({"ZeroDivisionError": r.errors})
+                    } else {
+                        serde_json::json!({})
+                    },
+                    "error_samples": [], "latency_us": stats::summarize(&h), "exec_us": null,
+                    "throughput_per_s": 1.0, "elapsed_s": 1.0, "cold_start_us": null,
+                    "restarts": 0, "histogram": stats::encode(&h)
+                })
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "schema_version": super::SCHEMA_VERSION, "tool": {"name": "t", "version": "0"},
+            "started_at": "", "finished_at": "", "complete": true,
+            "host": {"cpus": 2, "os": "", "kernel": "", "arch": ""}, "versions": {},
+            "settings": {"backends": backends, "baseline": baseline, "workloads": workloads,
+                "calls_scale": 1.0, "warmup": 2, "timeout_s": 30.0, "compose_file": null,
+                "service": null, "order": "sequential"},
+            "histogram_encoding": super::HISTOGRAM_ENCODING, "results": entries
+        }))
+        .expect("a valid results file")
     }
 }

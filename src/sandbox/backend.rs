@@ -1,5 +1,7 @@
 //! Backends: a transport × a strategy, named `transport:strategy` (`compose:per-call`), with the
-//! original benchmark's two arms as aliases (`compose-exec`, `persistent`).
+//! original benchmark's two arms as aliases (`compose-exec`, `persistent`). A transport may name
+//! the engine it goes through: `transport@engine:strategy` (`api@podman:persistent`); without
+//! one it is Docker.
 
 use std::fmt;
 
@@ -78,10 +80,53 @@ impl TransportKind {
     }
 }
 
+/// The container engine a backend's sandbox runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// The Docker engine (`docker`, /var/run/docker.sock or `DOCKER_HOST`).
+    #[default]
+    Docker,
+    /// Podman, through its CLI and the Docker-compatible socket of `podman system service`.
+    Podman,
+}
+
+impl Engine {
+    pub const ALL: [Engine; 2] = [Engine::Docker, Engine::Podman];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Docker => "docker",
+            Engine::Podman => "podman",
+        }
+    }
+
+    /// One line on the engine, for listings.
+    pub fn about(self) -> &'static str {
+        match self {
+            Engine::Docker => "the default: transport:strategy without @engine runs on Docker",
+            Engine::Podman => {
+                "on Podman, via its Docker-compatible socket (cmd@podman: podman exec -i)"
+            }
+        }
+    }
+
+    /// Why `transport` cannot run on this engine, `None` when it can.
+    pub fn refuses(self, transport: TransportKind) -> Option<&'static str> {
+        match (self, transport) {
+            (Engine::Docker, _) => None,
+            (Engine::Podman, TransportKind::Local) => {
+                Some("local runs the host's python3, on no engine")
+            }
+            (Engine::Podman, _) => None,
+        }
+    }
+}
+
 /// One backend to measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backend {
     pub transport: TransportKind,
+    pub engine: Engine,
     pub strategy: Strategy,
 }
 
@@ -109,9 +154,25 @@ impl Backend {
             let server = crate::mcp::lookup(strategy)?;
             return Ok(Backend {
                 transport: TransportKind::Mcp,
+                engine: Engine::Docker,
                 strategy: Strategy::Mcp(server),
             });
         }
+        let (transport, engine) = match transport.split_once('@') {
+            Some((transport, engine)) => {
+                let engine = Engine::ALL
+                    .into_iter()
+                    .find(|e| e.name() == engine)
+                    .ok_or_else(|| {
+                        format!(
+                            "unknown engine '{engine}' in '{text}' (known: {})",
+                            names(Engine::ALL.map(Engine::name))
+                        )
+                    })?;
+                (transport, engine)
+            }
+            None => (transport, Engine::Docker),
+        };
         let transport = TransportKind::ALL
             .into_iter()
             .find(|t| t.name() == transport)
@@ -121,11 +182,23 @@ impl Backend {
                     names(TransportKind::ALL.map(TransportKind::name))
                 )
             })?;
+        if let Some(why) = engine.refuses(transport) {
+            return Err(format!(
+                "'{text}' is not available on {}: {why}",
+                engine.name()
+            ));
+        }
         let strategy = Strategy::parse(strategy).map_err(|e| format!("{e} in '{text}'"))?;
         Ok(Backend {
             transport,
+            engine,
             strategy,
         })
+    }
+
+    /// Whether the backend's code runs in a sandbox this harness set up (limits apply).
+    pub fn sandboxed(&self) -> bool {
+        self.transport.needs_docker() || self.engine == Engine::Podman
     }
 
     /// Parses a comma-separated list, refusing an empty list and repeats.
@@ -147,7 +220,16 @@ impl Backend {
 
 impl fmt::Display for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.transport.name(), self.strategy.name())
+        match self.engine {
+            Engine::Docker => write!(f, "{}:{}", self.transport.name(), self.strategy.name()),
+            engine => write!(
+                f,
+                "{}@{}:{}",
+                self.transport.name(),
+                engine.name(),
+                self.strategy.name()
+            ),
+        }
     }
 }
 
@@ -192,6 +274,39 @@ mod tests {
         let e = Backend::parse("fast").unwrap_err();
         assert!(
             e.contains("transport:strategy") && e.contains("compose-exec"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_engine_follows_the_transport() {
+        let b = Backend::parse("api@podman:persistent").unwrap();
+        assert_eq!(
+            (b.transport, b.engine, b.strategy),
+            (TransportKind::Api, Engine::Podman, Strategy::Persistent)
+        );
+        assert!(b.sandboxed());
+        assert_eq!(b.to_string(), "api@podman:persistent");
+        assert_eq!(
+            Backend::parse("cmd@docker:per-call").unwrap().to_string(),
+            "cmd:per-call"
+        );
+        assert!(!Backend::parse("cmd:per-call").unwrap().sandboxed());
+        assert!(Backend::parse("cmd@podman:per-call").unwrap().sandboxed());
+        let list = Backend::parse_list("compose:per-call,compose@podman:per-call").unwrap();
+        assert_eq!(list.len(), 2);
+    }
+
+    #[test]
+    fn engines_say_what_they_cannot_run() {
+        let e = Backend::parse("api@kube:persistent").unwrap_err();
+        assert!(
+            e.contains("unknown engine 'kube'") && e.contains("docker, podman"),
+            "{e}"
+        );
+        let e = Backend::parse("local@podman:per-call").unwrap_err();
+        assert!(
+            e.contains("not available on podman") && e.contains("no engine"),
             "{e}"
         );
     }

@@ -17,7 +17,21 @@ struct Finished {
 
 /// Runs `program args` to completion within `limit`; `None` if it could not start or hung.
 fn capture(program: &str, args: &[&str], limit: Duration) -> Option<Finished> {
-    let handle = duct::cmd(program, args)
+    capture_on(None, program, args, limit)
+}
+
+/// `capture`, with `DOCKER_HOST` set to `host` when one is given (another engine's socket).
+fn capture_on(
+    host: Option<&str>,
+    program: &str,
+    args: &[&str],
+    limit: Duration,
+) -> Option<Finished> {
+    let mut command = duct::cmd(program, args);
+    if let Some(host) = host {
+        command = command.env("DOCKER_HOST", host);
+    }
+    let handle = command
         .stdin_null()
         .stdout_capture()
         .stderr_capture()
@@ -57,11 +71,35 @@ pub fn compose_version() -> Option<String> {
     (out.success && !out.stdout.is_empty()).then_some(out.stdout)
 }
 
+/// Where Podman's Docker-compatible socket is: `CONTAINER_HOST` (Podman's own variable) when set
+/// to a unix socket, else the rootful default that scripts/setup-podman.sh serves.
+pub fn podman_host() -> String {
+    std::env::var("CONTAINER_HOST")
+        .ok()
+        .filter(|h| h.starts_with("unix://"))
+        .unwrap_or_else(|| "unix:///run/podman/podman.sock".to_string())
+}
+
+/// Podman's version when its service answers on `host` and its CLI runs, `None` otherwise.
+pub fn podman_version(host: &str) -> Option<String> {
+    let limit = Duration::from_secs(15);
+    let format = ["version", "--format", "{{.Server.Version}}"];
+    let served = capture_on(Some(host), "docker", &format, limit)?;
+    let cli = capture(
+        "podman",
+        &["version", "--format", "{{.Client.Version}}"],
+        limit,
+    )?;
+    (served.success && cli.success && !cli.stdout.is_empty()).then_some(cli.stdout)
+}
+
 /// The Compose service the sandbox runs in.
 #[derive(Debug, Clone)]
 pub struct Stack {
     pub file: PathBuf,
     pub service: String,
+    /// `DOCKER_HOST` of the engine it runs on; `None`: Docker's own default.
+    pub host: Option<String>,
 }
 
 impl Stack {
@@ -76,7 +114,26 @@ impl Stack {
         Ok(Stack {
             file,
             service: service.to_string(),
+            host: None,
         })
+    }
+
+    /// The same service on the engine whose Docker-compatible socket is `host`.
+    pub fn on(mut self, host: &str) -> Self {
+        self.host = Some(host.to_string());
+        self
+    }
+
+    /// Runs `docker args` against this stack's engine within `limit`.
+    fn docker(&self, args: &[&str], limit: Duration) -> Option<Finished> {
+        capture_on(self.host.as_deref(), "docker", args, limit)
+    }
+
+    /// The `DOCKER_HOST=… ` to put before a command shown to the user.
+    fn shown_host(&self) -> String {
+        self.host
+            .as_ref()
+            .map_or_else(String::new, |h| format!("DOCKER_HOST={h} "))
     }
 
     /// Starts the service (`docker compose up -d --wait`) unless it is already running.
@@ -85,7 +142,7 @@ impl Stack {
         let compose = |args: &[&str], secs| {
             let mut argv = vec!["compose", "-f", &file];
             argv.extend_from_slice(args);
-            capture("docker", &argv, Duration::from_secs(secs))
+            self.docker(&argv, Duration::from_secs(secs))
         };
         let running = compose(&["ps", "--status", "running", "-q", &self.service], 60);
         if running.is_some_and(|o| o.success && !o.stdout.is_empty()) {
@@ -99,15 +156,16 @@ impl Stack {
     pub fn up(&self) -> Result<()> {
         let file = self.file.to_string_lossy();
         let args = ["compose", "-f", &file, "up", "-d", "--wait", &self.service];
-        match capture("docker", &args, Duration::from_secs(300)) {
+        let shown = self.shown_host();
+        match self.docker(&args, Duration::from_secs(300)) {
             Some(out) if out.success => Ok(()),
             Some(out) => Err(usage(format!(
-                "cannot start service '{}' of '{file}': {} (see `docker compose -f {file} up -d`)",
+                "cannot start service '{}' of '{file}': {} (see `{shown}docker compose -f {file} up -d`)",
                 self.service,
                 last_line(&out.stderr)
             ))),
             None => Err(usage(format!(
-                "`docker compose -f {file} up -d --wait` did not finish within 5 minutes"
+                "`{shown}docker compose -f {file} up -d --wait` did not finish within 5 minutes"
             ))),
         }
     }
@@ -126,7 +184,8 @@ impl Stack {
     pub fn container_id(&self) -> Result<String> {
         let file = self.file.to_string_lossy();
         let args = ["compose", "-f", &file, "ps", "-q", &self.service];
-        match capture("docker", &args, Duration::from_secs(60)) {
+        let shown = self.shown_host();
+        match self.docker(&args, Duration::from_secs(60)) {
             Some(out) if out.success && !out.stdout.is_empty() => Ok(out
                 .stdout
                 .lines()
@@ -135,12 +194,12 @@ impl Stack {
                 .trim()
                 .to_string()),
             Some(out) => Err(usage(format!(
-                "no running container for service '{}' of '{file}': {} (see `docker compose -f {file} ps`)",
+                "no running container for service '{}' of '{file}': {} (see `{shown}docker compose -f {file} ps`)",
                 self.service,
                 last_line(&out.stderr)
             ))),
             None => Err(usage(format!(
-                "`docker compose -f {file} ps -q {}` did not answer within a minute",
+                "`{shown}docker compose -f {file} ps -q {}` did not answer within a minute",
                 self.service
             ))),
         }

@@ -13,8 +13,10 @@ use anyhow::Result;
 
 use crate::error::usage;
 use crate::results::Versions;
-use crate::transport::{Api, Compose, Container, DockerExec, Local, Prefix, Socket, Transport};
-use backend::{Backend, TransportKind};
+use crate::transport::{
+    Api, Compose, Container, DockerExec, Local, OnHost, Prefix, Socket, Transport,
+};
+use backend::{Backend, Engine, TransportKind};
 use compose_stack::Stack;
 
 /// Which backends, and how to reach the sandbox, as the user gave them (already checked).
@@ -24,7 +26,9 @@ pub struct SandboxOptions {
     pub backends: Option<Vec<Backend>>,
     pub compose_file: PathBuf,
     pub service: String,
-    pub python: String,
+    /// `--python`; `None`: `python3` in the sandbox, and on the host the interpreter `python3`
+    /// resolves to (see [`crate::transport::host_python`]).
+    pub python: Option<String>,
     /// The `cmd` transport's prefix, split into words.
     pub prefix: Option<Vec<String>>,
     /// No notices on stderr.
@@ -64,58 +68,98 @@ pub fn choose_backends(opts: &SandboxOptions) -> Result<(Vec<Backend>, Option<St
 
 /// The backends, each with its transport, and what was found on the way.
 pub struct Sandbox {
+    /// The sandbox service of the first engine used (the same compose file on each engine).
     pub stack: Option<Stack>,
     pub versions: Versions,
     pub transports: Vec<(Backend, Arc<dyn Transport>)>,
 }
 
-/// Checks the engine, brings the sandbox up when a backend needs it, and builds the transports.
-/// `docker` is the engine's version when one answers.
+/// The sandbox on one engine: its Compose service and, when a transport needs it, the id of the
+/// service's container.
+struct OnEngine {
+    engine: Engine,
+    stack: Stack,
+    container: Option<String>,
+}
+
+/// Checks the engines, brings the sandbox up on each engine a backend needs, and builds the
+/// transports. `docker` is the Docker engine's version when one answers.
 pub fn prepare(
     backends: &[Backend],
     reach: &SandboxOptions,
     docker: Option<String>,
 ) -> Result<Sandbox> {
     if reach.prefix.is_none()
-        && let Some(b) = backends.iter().find(|b| b.transport == TransportKind::Cmd)
+        && let Some(b) = backends
+            .iter()
+            .find(|b| b.transport == TransportKind::Cmd && b.engine == Engine::Docker)
     {
         return Err(usage(format!(
             "{b} needs --prefix: give the command that runs a program in the sandbox, e.g. \
-             --prefix \"kubectl exec -i my-pod --\""
+             --prefix \"kubectl exec -i my-pod --\" (or name cmd@podman:…)"
         )));
     }
-    let needs_docker = backends.iter().any(|b| b.transport.needs_docker());
     let mut versions = Versions::default();
-    let stack = if needs_docker {
-        let Some(engine) = docker else {
-            let named: Vec<String> = backends
-                .iter()
-                .filter(|b| b.transport.needs_docker())
-                .map(ToString::to_string)
-                .collect();
-            return Err(usage(format!(
-                "{} need a Docker engine and none answers: start one (`bash scripts/setup-docker.sh` \
-                 as root) or choose local backends",
-                named.join(", ")
-            )));
+    let host_python = backends
+        .iter()
+        .any(|b| b.transport == TransportKind::Local)
+        .then(|| {
+            reach
+                .python
+                .clone()
+                .unwrap_or_else(crate::transport::host_python)
+        });
+    versions.local_interpreter.clone_from(&host_python);
+    let mut engines = Vec::new();
+    for engine in Engine::ALL {
+        let on: Vec<&Backend> = backends
+            .iter()
+            .filter(|b| b.engine == engine && b.sandboxed())
+            .collect();
+        if on.is_empty() {
+            continue;
+        }
+        let named = on.iter().map(ToString::to_string).collect::<Vec<_>>();
+        let stack = match engine {
+            Engine::Docker => {
+                let Some(version) = docker.clone() else {
+                    return Err(usage(format!(
+                        "{} need a Docker engine and none answers: start one \
+                         (`bash scripts/setup-docker.sh` as root) or choose local backends",
+                        named.join(", ")
+                    )));
+                };
+                versions.docker = Some(version);
+                Stack::new(&reach.compose_file, &reach.service)?
+            }
+            Engine::Podman => {
+                let host = compose_stack::podman_host();
+                let Some(version) = compose_stack::podman_version(&host) else {
+                    return Err(usage(format!(
+                        "{} need Podman and its service on {host}, which does not answer: \
+                         start it (`bash scripts/setup-podman.sh` as root) or set CONTAINER_HOST",
+                        named.join(", ")
+                    )));
+                };
+                versions.podman = Some(version);
+                Stack::new(&reach.compose_file, &reach.service)?.on(&host)
+            }
         };
-        versions.docker = Some(engine);
-        versions.compose = compose_stack::compose_version();
+        if versions.compose.is_none() {
+            versions.compose = compose_stack::compose_version();
+        }
         if versions.compose.is_none() {
             return Err(usage(
                 "`docker compose` is missing: install Compose v2 (`bash scripts/setup-docker.sh`)",
             ));
         }
-        let stack = Stack::new(&reach.compose_file, &reach.service)?;
         reach.notice(&format!(
-            "sandbox: service '{}' of {}",
+            "sandbox: service '{}' of {} on {}",
             stack.service,
-            stack.file.display()
+            stack.file.display(),
+            engine.name()
         ));
-        if backends
-            .iter()
-            .any(|b| b.transport == TransportKind::Socket)
-        {
+        if on.iter().any(|b| b.transport == TransportKind::Socket) {
             let dir = stack.shared_dir();
             crate::transport::prepare_dir(&dir).map_err(|e| {
                 usage(format!(
@@ -128,96 +172,125 @@ pub fn prepare(
         } else {
             stack.ensure_up()?;
         }
-        Some(stack)
-    } else {
-        None
-    };
-
-    let container = match &stack {
-        Some(stack)
-            if backends.iter().any(|b| {
-                matches!(
-                    b.transport,
-                    TransportKind::Docker | TransportKind::Socket | TransportKind::Api
-                )
-            }) =>
-        {
+        let container = if on.iter().any(|b| {
+            matches!(
+                b.transport,
+                TransportKind::Docker
+                    | TransportKind::Socket
+                    | TransportKind::Api
+                    | TransportKind::Cmd
+            )
+        }) {
             Some(stack.container_id()?)
-        }
-        _ => None,
-    };
+        } else {
+            None
+        };
+        engines.push(OnEngine {
+            engine,
+            stack,
+            container,
+        });
+    }
+
     let transports = backends
         .iter()
         .map(|b| {
-            let t = transport(b.transport, reach, stack.as_ref(), container.as_deref())?;
-            Ok((*b, t))
+            let on = engines.iter().find(|e| e.engine == b.engine);
+            Ok((*b, transport(b, reach, on, host_python.as_deref())?))
         })
         .collect::<Result<_>>()?;
     Ok(Sandbox {
-        stack,
+        stack: engines.first().map(|e| e.stack.clone()),
         versions,
         transports,
     })
 }
 
-/// The transport of one kind, over the stack and container that `prepare` set up.
+/// The transport of one backend, over the stack and container that `prepare` set up on its
+/// engine (on an engine other than Docker, the `docker` commands go to that engine's socket),
+/// or over the host interpreter it chose.
 fn transport(
-    kind: TransportKind,
+    backend: &Backend,
     reach: &SandboxOptions,
-    stack: Option<&Stack>,
-    container: Option<&str>,
+    on: Option<&OnEngine>,
+    host_python: Option<&str>,
 ) -> Result<Arc<dyn Transport>> {
-    let python = reach.python.to_string();
+    let kind = backend.transport;
+    let python = reach.python.clone().unwrap_or_else(|| "python3".into());
+    // `prepare` set up the stack, container and prefix each kind needs; a kind without them is a
+    // bug here, never a reason to measure something else under its name.
+    let missing = || anyhow::anyhow!("internal: no sandbox set up for {backend}");
+    let stack = on.map(|o| &o.stack);
+    let container = on.and_then(|o| o.container.as_deref());
+    let host = stack.and_then(|s| s.host.clone());
     let exec = |container: &str| DockerExec {
         container: container.to_string(),
         python: python.clone(),
     };
-    // `prepare` set up the stack, container and prefix each kind needs; a kind without them is a
-    // bug here, never a reason to measure something else under its name.
-    let missing = || {
-        anyhow::anyhow!(
-            "internal: no sandbox set up for the {} transport",
-            kind.name()
-        )
+    // A command transport, sent to the stack's engine.
+    let on_engine = |inner: Arc<dyn Transport>| -> Arc<dyn Transport> {
+        match &host {
+            Some(host) => Arc::new(OnHost {
+                inner,
+                host: host.clone(),
+            }),
+            None => inner,
+        }
     };
     Ok(match kind {
+        TransportKind::Local => Arc::new(Local {
+            python: host_python.ok_or_else(missing)?.to_string(),
+        }),
         // An MCP backend's server runs the code its own way; this transport is never used.
-        TransportKind::Local | TransportKind::Mcp => Arc::new(Local { python }),
+        TransportKind::Mcp => Arc::new(Local {
+            python: "python3".into(),
+        }),
         TransportKind::Compose => {
             let stack = stack.ok_or_else(missing)?;
-            Arc::new(Compose {
+            on_engine(Arc::new(Compose {
                 file: stack.file.clone(),
                 service: stack.service.clone(),
                 python,
-            })
+            }))
         }
-        TransportKind::Docker => Arc::new(exec(container.ok_or_else(missing)?)),
+        TransportKind::Docker => on_engine(Arc::new(exec(container.ok_or_else(missing)?))),
         TransportKind::Socket => {
             let stack = stack.ok_or_else(missing)?;
-            Arc::new(Socket::new(
-                exec(container.ok_or_else(missing)?),
-                &stack.shared_dir(),
-            ))
+            Arc::new(
+                Socket::new(exec(container.ok_or_else(missing)?), &stack.shared_dir())
+                    .on_host(host.as_deref()),
+            )
         }
         TransportKind::Api => {
-            let api = Api::connect(container.ok_or_else(missing)?, &python).map_err(|e| {
-                usage(format!(
-                    "{e}: the api transport needs the engine's socket (DOCKER_HOST=unix://… or /var/run/docker.sock)"
-                ))
-            })?;
+            let api = Api::connect_on(host.as_deref(), container.ok_or_else(missing)?, &python)
+                .map_err(|e| {
+                    usage(format!(
+                        "{e}: {backend} needs the engine's socket ({})",
+                        host.as_deref()
+                            .unwrap_or("DOCKER_HOST=unix://… or /var/run/docker.sock")
+                    ))
+                })?;
             Arc::new(api)
         }
+        TransportKind::Cmd if backend.engine == Engine::Podman => Arc::new(Prefix {
+            argv: vec![
+                "podman".into(),
+                "exec".into(),
+                "-i".into(),
+                container.ok_or_else(missing)?.to_string(),
+            ],
+            python,
+        }),
         TransportKind::Cmd => Arc::new(Prefix {
             argv: reach.prefix.clone().ok_or_else(missing)?,
             python,
         }),
         TransportKind::Container => {
             let stack = stack.ok_or_else(missing)?;
-            Arc::new(Container::new(
-                stack.file.clone(),
-                stack.service.clone(),
-                python,
-            ))
+            Arc::new(
+                Container::new(stack.file.clone(), stack.service.clone(), python)
+                    .on_host(host.as_deref()),
+            )
         }
     })
 }

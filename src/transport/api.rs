@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 use tokio::runtime::Runtime;
 
-use super::{Control, Started, Transport};
+use super::{Control, Started, Transport, with_host};
 
 /// Runs programs in one container through the Engine API.
 pub struct Api {
@@ -22,19 +22,30 @@ pub struct Api {
     docker: Docker,
     container: String,
     python: String,
+    /// The engine's socket when not Docker's default, for the equivalent CLI command.
+    host: Option<String>,
 }
 
 impl Api {
     /// Connects to the engine (`DOCKER_HOST` or /var/run/docker.sock) and settles on the API
     /// version both sides speak (1.41 for Docker 20.10).
     pub fn connect(container: &str, python: &str) -> Result<Self, String> {
+        Self::connect_on(None, container, python)
+    }
+
+    /// `connect`, to the engine whose Docker-compatible socket is `host` (`unix:///…`) when one
+    /// is given: Podman's service speaks API 1.41 too.
+    pub fn connect_on(host: Option<&str>, container: &str, python: &str) -> Result<Self, String> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .map_err(|e| format!("cannot start the Engine API client: {e}"))?;
-        let docker = Docker::connect_with_unix_defaults()
-            .map_err(|e| format!("cannot reach the Docker Engine API: {e}"))?;
+        let docker = match host {
+            Some(host) => Docker::connect_with_unix(host, 120, bollard::API_DEFAULT_VERSION),
+            None => Docker::connect_with_unix_defaults(),
+        }
+        .map_err(|e| format!("cannot reach the Docker Engine API: {e}"))?;
         let docker = runtime
             .block_on(docker.negotiate_version())
             .map_err(|e| format!("the Docker Engine API does not answer: {e}"))?;
@@ -43,6 +54,7 @@ impl Api {
             docker,
             container: container.to_string(),
             python: python.to_string(),
+            host: host.map(String::from),
         })
     }
 
@@ -81,12 +93,12 @@ impl Transport for Api {
     }
 
     fn command(&self, program: &str, args: &[String]) -> duct::Expression {
-        // Only the trait's default `start` and `kill_in_sandbox` use a command, and this
-        // transport replaces both: this is the equivalent CLI command, for messages only.
+        // The trait's `start` and `kill_in_sandbox` are replaced here; this equivalent CLI
+        // command, on the same engine, serves messages and the probes' look into the sandbox.
         let mut argv = vec!["exec".to_string(), "-i".into(), self.container.clone()];
         argv.push(program.into());
         argv.extend(args.iter().cloned());
-        duct::cmd("docker", argv)
+        with_host(duct::cmd("docker", argv), self.host.as_deref())
     }
 
     fn start(&self, program: &str, args: &[String]) -> std::io::Result<Started> {

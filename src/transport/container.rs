@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::Transport;
+use super::{Transport, with_host};
 
 /// Runs each program in a new container of a Compose service.
 pub struct Container {
@@ -15,6 +15,8 @@ pub struct Container {
     pub service: String,
     pub python: String,
     last: Mutex<Option<String>>,
+    /// `DOCKER_HOST` of the engine to run on; `None`: Docker's default.
+    host: Option<String>,
 }
 
 /// Numbers the containers of this process: names must be unique across every transport.
@@ -27,7 +29,14 @@ impl Container {
             service,
             python,
             last: Mutex::new(None),
+            host: None,
         }
+    }
+
+    /// The same transport, on the engine whose Docker-compatible socket is `host`.
+    pub fn on_host(mut self, host: Option<&str>) -> Self {
+        self.host = host.map(String::from);
+        self
     }
 }
 
@@ -58,7 +67,7 @@ impl Transport for Container {
             program.into(),
         ];
         argv.extend(args.iter().map(Into::into));
-        duct::cmd("docker", argv)
+        with_host(duct::cmd("docker", argv), self.host.as_deref())
     }
 
     fn python(&self) -> &str {
@@ -69,12 +78,15 @@ impl Transport for Container {
         let Some(name) = self.last.lock().ok().and_then(|mut l| l.take()) else {
             return;
         };
-        if let Ok(handle) = duct::cmd("docker", ["kill", name.as_str()])
-            .stdin_null()
-            .stdout_null()
-            .stderr_null()
-            .unchecked()
-            .start()
+        if let Ok(handle) = with_host(
+            duct::cmd("docker", ["kill", name.as_str()]),
+            self.host.as_deref(),
+        )
+        .stdin_null()
+        .stdout_null()
+        .stderr_null()
+        .unchecked()
+        .start()
             && !matches!(handle.wait_timeout(Duration::from_secs(20)), Ok(Some(_)))
         {
             let _ = handle.kill();

@@ -9,6 +9,7 @@ mod docker;
 #[cfg(test)]
 pub mod fake;
 mod local;
+mod on_host;
 mod socket;
 mod started;
 
@@ -17,7 +18,8 @@ pub use cmd::{Prefix, parse_prefix};
 pub use compose::Compose;
 pub use container::Container;
 pub use docker::DockerExec;
-pub use local::Local;
+pub use local::{Local, host_python};
+pub use on_host::{OnHost, with_host};
 pub use socket::{CONTAINER_DIR, Socket, prepare_dir};
 pub use started::{Control, Started, spawn};
 

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{Control, DockerExec, Started, Transport};
+use super::{Control, DockerExec, Started, Transport, with_host};
 
 /// The shared directory's path inside the container (see docker-compose.yml).
 pub const CONTAINER_DIR: &str = "/run/sandbox-bench";
@@ -27,6 +27,8 @@ pub struct Socket {
     /// The same file as the container sees it.
     container_path: String,
     started: Mutex<bool>,
+    /// `DOCKER_HOST` of the engine the container runs on; `None`: Docker's default.
+    host: Option<String>,
 }
 
 /// Creates the shared directory (before the container starts, or Docker creates it owned by
@@ -55,7 +57,14 @@ impl Socket {
             host_path: host_dir.join(&name),
             container_path: format!("{CONTAINER_DIR}/{name}"),
             started: Mutex::new(false),
+            host: None,
         }
+    }
+
+    /// The same transport, on the engine whose Docker-compatible socket is `host`.
+    pub fn on_host(mut self, host: Option<&str>) -> Self {
+        self.host = host.map(String::from);
+        self
     }
 
     /// Starts the server in the container on first use and waits until it accepts.
@@ -78,7 +87,7 @@ impl Socket {
             "socket",
             &self.container_path,
         ];
-        let out = duct::cmd("docker", args)
+        let out = with_host(duct::cmd("docker", args), self.host.as_deref())
             .stdin_null()
             .stdout_null()
             .stderr_capture()
@@ -117,7 +126,7 @@ impl Transport for Socket {
 
     fn command(&self, program: &str, args: &[String]) -> duct::Expression {
         // Used to kill a stuck agent from inside the container.
-        self.exec.command(program, args)
+        with_host(self.exec.command(program, args), self.host.as_deref())
     }
 
     fn start(&self, _program: &str, args: &[String]) -> std::io::Result<Started> {

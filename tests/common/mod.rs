@@ -3,9 +3,12 @@
 #![allow(dead_code)]
 
 pub mod sandbox;
+pub mod skip;
 
 use std::path::{Path, PathBuf};
 
+use hdrhistogram::Histogram;
+use sandbox_bench::bench::stats;
 use serde_json::Value;
 
 pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -15,6 +18,14 @@ pub fn bench() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_sandbox-bench"));
     cmd.current_dir(ROOT).env("NO_COLOR", "1");
     cmd
+}
+
+/// Fails naming the first line of `text` wider than `width` characters.
+pub fn assert_fits(text: &str, width: usize) {
+    for line in text.lines() {
+        let n = line.chars().count();
+        assert!(n <= width, "a line of {n} characters:\n{line}\nin:\n{text}");
+    }
 }
 
 /// Reads a results file written by `run`.
@@ -46,15 +57,29 @@ pub fn write_workload(dir: &Path, name: &str, calls: u32, cases: &[(&str, &str)]
     path
 }
 
-/// Checks every entry of a results file: no errors, and latency figures that hang together.
-pub fn assert_clean(results: &Value, backends: &[&str], workloads: &[&str]) {
+/// The seven built-in workloads at `--calls-scale 0.1`, with their measured calls.
+pub const SEVEN_AT_A_TENTH: [(&str, u64); 7] = [
+    ("simple_calc", 5),
+    ("loop_calc", 3),
+    ("string_ops", 3),
+    ("list_comp", 3),
+    ("dict_ops", 3),
+    ("json_parsing", 3),
+    ("mixed_workload", 5),
+];
+
+/// Checks every entry of a results file: each backend × workload made exactly the calls given,
+/// none failed, and latency figures that hang together.
+pub fn assert_clean(results: &Value, backends: &[&str], workloads: &[(&str, u64)]) {
     let entries = results["results"].as_array().unwrap();
     assert_eq!(entries.len(), backends.len() * workloads.len());
     for b in backends {
-        for w in workloads {
+        for &(w, calls) in workloads {
             let e = entry(results, b, w);
+            assert_eq!(e["calls"], calls, "{b} × {w}: {e}");
             assert_eq!(e["errors"], 0, "{b} × {w}: {e}");
             assert_eq!(e["warmup_errors"], 0, "{b} × {w}: {e}");
+            assert_eq!(e["errors_by_kind"], serde_json::json!({}), "{b} × {w}");
             let l = &e["latency_us"];
             let (min, p50, p99, max) = (
                 l["min"].as_f64().unwrap(),
@@ -76,4 +101,36 @@ pub fn assert_clean(results: &Value, backends: &[&str], workloads: &[&str]) {
             );
         }
     }
+}
+
+/// Writes `from` changed by `edit` to `to`: a second input whose difference is known exactly.
+pub fn rewrite(from: &Path, to: &Path, edit: impl FnOnce(&mut Value)) -> PathBuf {
+    let mut v = read_results(from);
+    edit(&mut v);
+    std::fs::write(to, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    to.to_path_buf()
+}
+
+/// Replaces the histogram of each row `which` selects by `f` of it.
+pub fn each_histogram(
+    v: &mut Value,
+    which: impl Fn(&Value) -> bool,
+    f: impl Fn(&Histogram<u64>) -> Histogram<u64>,
+) {
+    for e in v["results"].as_array_mut().unwrap() {
+        if which(e) {
+            let h = stats::decode(e["histogram"].as_str().unwrap()).unwrap();
+            e["histogram"] = stats::encode(&f(&h)).into();
+        }
+    }
+}
+
+/// Every latency of `h` times `factor`, a power of two: HdrHistogram's buckets scale with it.
+pub fn times(h: &Histogram<u64>, factor: u64) -> Histogram<u64> {
+    let mut out = stats::new_histogram();
+    for x in h.iter_recorded() {
+        let value = h.highest_equivalent(x.value_iterated_to());
+        out.record_n(value * factor, x.count_at_value()).unwrap();
+    }
+    out
 }

@@ -1,0 +1,313 @@
+//! The agent's own cost, kept measured: `cargo bench --bench agent_cost` drives the project's
+//! agent and a reference in the same process, calls interleaved one by one, and prints their
+//! ratios. Every reply is checked; a wrong one stops the bench.
+//!
+//! - loop: the agent in `loop` mode against a minimal loop agent (read a line, `json.loads`,
+//!   `exec(compile(…))`, `json.dumps`, write) over the same pipes and the same driver;
+//! - oneshot: starting the agent for one call against a bare `python3 -c` of the same code;
+//! - fork (when a Docker engine answers): compose:fork against compose:persistent, and the
+//!   sandbox's own `fork()`+`_exit()`+`waitpid()` floor measured by python3 inside it.
+//!
+//! Environment: AGENT_COST_CALLS (loop calls, default 3000), AGENT_COST_STARTS (oneshot starts,
+//! default 40), AGENT_COST_FORK_CALLS (default 1000), AGENT_COST_ONLY (some of
+//! `loop,oneshot,fork`; default all), AGENT_COST_AGAINST (another agent.py, e.g. an older one
+//! from `git show REV:src/agent/agent.py`, run as a third loop agent beside the two), and
+//! SANDBOX_BENCH_PYTHON (default python3).
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sandbox_bench::agent::{self, AgentOptions, AgentProcess, Mode, Request};
+use sandbox_bench::sandbox::compose_stack::{self, Stack};
+use sandbox_bench::strategy::{Call, Executor, Strategy};
+use sandbox_bench::transport::{Compose, Local, Transport};
+
+const CODE: &str = "result = 1 + 1";
+const EXPECTED: &str = "2";
+const WARMUP: usize = 200;
+
+/// The reference: what any loop agent must do, and nothing more.
+const MINIMAL_AGENT: &str = r#"import json, sys
+out = sys.stdout.buffer
+out.write(b'{"ready": true, "protocol": 1, "python": "", "pid": 0}\n')
+for line in sys.stdin.buffer:
+    q = json.loads(line)
+    ns = {"__name__": "__main__"}
+    exec(compile(q["code"], "<code>", "exec"), ns)
+    r = ns.get("result")
+    reply = {"id": q["id"], "ok": True, "result": None if r is None else repr(r), "stdout": "",
+             "stderr": "", "error": None, "exec_ns": 0, "truncated": False}
+    out.write((json.dumps(reply) + "\n").encode())
+"#;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(samples: &mut [Duration], q: f64) -> Duration {
+    samples.sort();
+    samples[((samples.len() - 1) as f64 * q).round() as usize]
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// p50 and p90 of `samples`, as text.
+fn describe(samples: &mut [Duration]) -> String {
+    let p50 = us(percentile(samples, 0.5));
+    let p90 = us(percentile(samples, 0.9));
+    format!(
+        "p50 {p50:>9.1} µs   p90 {p90:>9.1} µs   n={}",
+        samples.len()
+    )
+}
+
+fn start_loop_agent(transport: &dyn Transport, args: &[String]) -> AgentProcess {
+    let started = transport.start(transport.python(), args);
+    let mut process = AgentProcess::start(started).expect("the agent starts");
+    process
+        .handshake(Instant::now() + Duration::from_secs(30))
+        .expect("the agent announces itself");
+    process
+}
+
+/// One checked call on a loop agent; its round-trip time.
+fn loop_call(process: &mut AgentProcess, id: u64) -> Duration {
+    let request = Request {
+        id,
+        code: CODE,
+        stdin: None,
+        timeout_ms: Some(30_000),
+    };
+    let started = Instant::now();
+    process.send(&request).expect("the request is sent");
+    let reply = process
+        .receive(id, Instant::now() + Duration::from_secs(30))
+        .expect("the agent replies");
+    let took = started.elapsed();
+    assert_eq!(reply.result.as_deref(), Some(EXPECTED), "{reply:?}");
+    took
+}
+
+fn bench_loop(python: &str) {
+    let calls = env_usize("AGENT_COST_CALLS", 3000);
+    let local = Local {
+        python: python.into(),
+    };
+    let ours = agent::python_args(Mode::Loop, &AgentOptions::default());
+    let minimal = vec!["-u".into(), "-c".into(), MINIMAL_AGENT.into()];
+    let mut agents = vec![
+        start_loop_agent(&local, &ours),
+        start_loop_agent(&local, &minimal),
+    ];
+    let against = std::env::var("AGENT_COST_AGAINST").ok().map(|path| {
+        let source = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("AGENT_COST_AGAINST={path}: {e}"));
+        let args = vec!["-u".into(), "-c".into(), source, "loop".into()];
+        agents.push(start_loop_agent(&local, &args));
+        path
+    });
+    let mut samples = vec![Vec::new(); agents.len()];
+    for i in 0..WARMUP + calls {
+        for (agent, samples) in agents.iter_mut().zip(samples.iter_mut()) {
+            let took = loop_call(agent, i as u64);
+            if i >= WARMUP {
+                samples.push(took);
+            }
+        }
+    }
+    let minimal = us(percentile(&mut samples[1], 0.5));
+    let ratio = us(percentile(&mut samples[0], 0.5)) / minimal;
+    println!("local loop, `{CODE}`, {calls} calls each, interleaved:");
+    println!("  agent (loop)        {}", describe(&mut samples[0]));
+    println!("  minimal loop agent  {}", describe(&mut samples[1]));
+    println!("  ratio of p50s       {ratio:.2}×   (target ≤ 1.30×)");
+    if let Some(path) = against {
+        let other = us(percentile(&mut samples[2], 0.5)) / minimal;
+        println!("  {path}: {}", describe(&mut samples[2]));
+        println!("  its ratio to the minimal agent: {other:.2}×");
+    }
+}
+
+/// Wall time of one process start that runs `CODE`: bare, or the one-shot agent with a request.
+fn oneshot_start(python: &str, agent_args: Option<&[String]>) -> Duration {
+    let started = Instant::now();
+    let Some(args) = agent_args else {
+        let status = Command::new(python)
+            .args(["-c", CODE])
+            .status()
+            .expect("python3 starts");
+        assert!(status.success());
+        return started.elapsed();
+    };
+    let mut child = Command::new(python)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 starts");
+    let request = Request {
+        id: 1,
+        code: CODE,
+        stdin: None,
+        timeout_ms: Some(30_000),
+    };
+    let mut stdin = child.stdin.take().expect("piped");
+    stdin.write_all(&agent::encode(&request)).expect("sent");
+    drop(stdin);
+    let out = child.wait_with_output().expect("the agent exits");
+    let took = started.elapsed();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let reply = text.lines().nth(1).expect("a handshake and a reply");
+    let reply = agent::parse_reply(reply, 1).expect("a reply to request 1");
+    assert_eq!(reply.result.as_deref(), Some(EXPECTED), "{reply:?}");
+    took
+}
+
+fn bench_oneshot(python: &str) {
+    let starts = env_usize("AGENT_COST_STARTS", 40);
+    let args = agent::python_args(Mode::OneShot, &AgentOptions::default());
+    // Another agent.py sends what precedes its one-shot end line, if it has one.
+    let against = std::env::var("AGENT_COST_AGAINST").ok().map(|path| {
+        let source = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("AGENT_COST_AGAINST={path}: {e}"));
+        let end = "\n# ---- the one-shot agent ends here";
+        let source = source.split(end).next().unwrap_or_default().to_string();
+        (
+            path,
+            vec!["-u".into(), "-c".into(), source, "oneshot".into()],
+        )
+    });
+    let (mut bare, mut ours, mut other) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..starts + 3 {
+        let b = oneshot_start(python, None);
+        let o = oneshot_start(python, Some(&args));
+        let a = against
+            .as_ref()
+            .map(|(_, args)| oneshot_start(python, Some(args)));
+        if i >= 3 {
+            bare.push(b);
+            ours.push(o);
+            other.extend(a);
+        }
+    }
+    let ratio = us(percentile(&mut ours, 0.5)) / us(percentile(&mut bare, 0.5));
+    println!("local per-call, `{CODE}`, {starts} starts each, interleaved:");
+    println!("  agent (oneshot)     {}", describe(&mut ours));
+    println!("  bare python3 -c     {}", describe(&mut bare));
+    println!("  ratio of p50s       {ratio:.3}×  (target ≤ 1.05×)");
+    if let Some((path, _)) = against {
+        let r = us(percentile(&mut other, 0.5)) / us(percentile(&mut bare, 0.5));
+        println!("  {path}: {}", describe(&mut other));
+        println!("  its ratio to bare python3 -c: {r:.3}×");
+    }
+}
+
+/// The sandbox's python3 `fork()`+`_exit()`+`waitpid()`, µs per round, measured inside it.
+fn fork_floor(transport: &dyn Transport) -> f64 {
+    let code = "import os, time\nt = time.perf_counter()\nfor _ in range(200):\n    \
+                pid = os.fork()\n    if pid == 0:\n        os._exit(0)\n    os.waitpid(pid, 0)\n\
+                print((time.perf_counter() - t) / 200 * 1e6)";
+    let out = transport
+        .command(transport.python(), &["-c".to_string(), code.to_string()])
+        .stdout_capture()
+        .run()
+        .expect("the fork floor runs in the sandbox");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim().parse().expect("a number of µs")
+}
+
+fn checked(executor: &dyn Executor) -> Duration {
+    let call = Call {
+        code: CODE,
+        stdin: None,
+        timeout: Duration::from_secs(30),
+    };
+    let started = Instant::now();
+    let reply = executor.call(call).expect("the call succeeds");
+    let took = started.elapsed();
+    assert_eq!(reply.result.as_deref(), Some(EXPECTED), "{reply:?}");
+    took
+}
+
+fn bench_fork() {
+    if compose_stack::engine_version().is_none() || compose_stack::compose_version().is_none() {
+        println!("compose fork: SKIPPED (no Docker engine with Compose answers)");
+        return;
+    }
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("docker-compose.yml");
+    let stack = match Stack::new(&file, "sandbox").and_then(|s| s.ensure_up().map(|()| s)) {
+        Ok(stack) => stack,
+        Err(e) => {
+            println!("compose fork: SKIPPED (the sandbox does not start: {e:#})");
+            return;
+        }
+    };
+    let transport: Arc<dyn Transport> = Arc::new(Compose {
+        file: stack.file.clone(),
+        service: stack.service.clone(),
+        python: "python3".into(),
+    });
+    let calls = env_usize("AGENT_COST_FORK_CALLS", 1000);
+    let options = AgentOptions::default();
+    let executors = [
+        Strategy::Persistent.executor(Arc::clone(&transport), &options),
+        Strategy::Fork.executor(Arc::clone(&transport), &options),
+    ];
+    let mut samples = [Vec::new(), Vec::new()];
+    let mut floors = Vec::new();
+    for i in 0..WARMUP + calls {
+        if i % (calls / 4).max(1) == 0 {
+            floors.push(fork_floor(transport.as_ref()));
+        }
+        for (executor, samples) in executors.iter().zip(samples.iter_mut()) {
+            let took = checked(executor.as_ref());
+            if i >= WARMUP {
+                samples.push(took);
+            }
+        }
+    }
+    floors.sort_by(f64::total_cmp);
+    let floor = floors[floors.len() / 2];
+    let [persistent, fork] = &mut samples;
+    let (p, f) = (us(percentile(persistent, 0.5)), us(percentile(fork, 0.5)));
+    println!("compose, `{CODE}`, {calls} calls each, interleaved:");
+    println!("  compose:persistent  {}", describe(persistent));
+    println!("  compose:fork        {}", describe(fork));
+    println!(
+        "  in-sandbox python3 fork+_exit+waitpid: {floor:.1} µs (median of {})",
+        floors.len()
+    );
+    println!(
+        "  fork − persistent   {:.1} µs = {:.2}× the fork floor   (target ≤ 1.30×)",
+        f - p,
+        (f - p) / floor
+    );
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` runs nothing here.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let python = std::env::var("SANDBOX_BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    let only = std::env::var("AGENT_COST_ONLY").unwrap_or_else(|_| "loop,oneshot,fork".into());
+    let wanted = |part: &str| only.split(',').any(|p| p.trim() == part);
+    println!("(the machine may be shared: compare the ratios, not the absolute times)");
+    if wanted("loop") {
+        bench_loop(&python);
+    }
+    if wanted("oneshot") {
+        bench_oneshot(&python);
+    }
+    if wanted("fork") {
+        bench_fork();
+    }
+}

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Prepare Podman for sandbox-bench's @podman backends on Debian (run as root, after
+# scripts/setup-docker.sh, whose image it copies). Idempotent: a second run changes nothing.
+#
+#   1. installs podman (and catatonit, the init of `init: true`) with apt if missing
+#   2. writes the open-files and process limits into a containers.conf drop-in: without them
+#      runc fails on these machines with "error setting rlimit type 7: operation not permitted"
+#   3. copies the sandbox image from Docker (`docker save | podman load`) unless Podman has the
+#      same image already
+#   4. starts `podman system service` on $SOCKET (Docker-compatible API) unless one answers
+#      there; its pid is kept in $SANDBOX_BENCH_PODMAN_STATE so that scripts/stop-podman.sh
+#      stops only a service this script started
+#   5. checks that a container with the sandbox's walls starts
+#
+# Progress goes to stderr; one summary line goes to stdout.
+set -euo pipefail
+
+REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STATE_DIR=${SANDBOX_BENCH_PODMAN_STATE:-/tmp/sandbox-bench-podman}
+PID_FILE=$STATE_DIR/service.pid
+SERVICE_LOG=${SANDBOX_BENCH_PODMAN_LOG:-/var/log/sandbox-bench-podman.log}
+SOCKET=/run/podman/podman.sock
+CONF=/etc/containers/containers.conf.d/sandbox-bench.conf
+WAIT_SECONDS=30
+
+log() { echo "setup-podman: $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+[[ $(id -u) -eq 0 ]] || die "must run as root"
+command -v docker >/dev/null 2>&1 || die "no docker client: run scripts/setup-docker.sh first"
+
+# The image the Compose file names, as scripts/setup-docker.sh chose it.
+image=${SANDBOX_IMAGE:-}
+if [[ -z $image && -f $REPO_DIR/.env ]]; then
+    image=$(sed -n 's/^SANDBOX_IMAGE=//p' "$REPO_DIR/.env" | tail -n 1)
+fi
+image=${image:-python:3.12-slim}
+
+# --- 1. packages ----------------------------------------------------------
+if ! command -v podman >/dev/null 2>&1 || [[ ! -x /usr/libexec/podman/catatonit ]]; then
+    log "installing podman and catatonit with apt"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q podman catatonit >&2 ||
+        { apt-get update -q >&2 && apt-get install -y -q podman catatonit >&2; }
+fi
+podman_version=$(podman version --format '{{.Client.Version}}')
+
+# --- 2. limits ------------------------------------------------------------
+want='[containers]
+# sandbox-bench (scripts/setup-podman.sh): runc cannot raise these limits here by itself
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]'
+if [[ $(cat "$CONF" 2>/dev/null) != "$want" ]]; then
+    mkdir -p "$(dirname "$CONF")"
+    printf '%s\n' "$want" >"$CONF.tmp"
+    mv -f "$CONF.tmp" "$CONF"
+    log "wrote $CONF (nofile and nproc limits)"
+    # A running service read the old configuration: have it restarted below.
+    restart=yes
+fi
+
+# --- 3. image -------------------------------------------------------------
+docker_id=$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null) ||
+    die "Docker has no image $image: run scripts/setup-docker.sh first"
+podman_id=$(podman image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
+if [[ ${docker_id#sha256:} == "${podman_id#sha256:}" ]]; then
+    log "image $image present"
+else
+    log "copying $image from Docker (docker save | podman load)"
+    docker save "$image" | podman load -q >&2
+fi
+
+# --- 4. service -----------------------------------------------------------
+answers() { DOCKER_HOST=unix://$SOCKET docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+# is_service PID: PID is a live (not zombie) podman process
+is_service() {
+    [[ $1 =~ ^[0-9]+$ && $(cat "/proc/$1/comm" 2>/dev/null) == podman ]] &&
+        ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+if [[ -f $PID_FILE ]] && ! is_service "$(cat "$PID_FILE")"; then
+    rm -f "$PID_FILE"
+fi
+if [[ ${restart:-no} == yes && -f $PID_FILE ]]; then
+    log "restarting the service started earlier (pid $(cat "$PID_FILE")) for the new limits"
+    bash "$REPO_DIR/scripts/stop-podman.sh"
+fi
+if answers; then
+    log "a service already answers on $SOCKET"
+else
+    mkdir -p "$STATE_DIR" "$(dirname "$SOCKET")" "$(dirname "$SERVICE_LOG")"
+    rm -f "$SOCKET"
+    log "starting podman system service on unix://$SOCKET (log: $SERVICE_LOG)"
+    nohup podman system service --time=0 "unix://$SOCKET" >>"$SERVICE_LOG" 2>&1 </dev/null &
+    pid=$!
+    echo "$pid" >"$PID_FILE"
+    deadline=$((SECONDS + WAIT_SECONDS))
+    until answers; do
+        if ! kill -0 "$pid" 2>/dev/null || ((SECONDS >= deadline)); then
+            tail -n 5 "$SERVICE_LOG" >&2 || true
+            kill "$pid" 2>/dev/null || true
+            rm -f "$PID_FILE"
+            die "podman system service did not answer on $SOCKET within ${WAIT_SECONDS}s"
+        fi
+        sleep 0.2
+    done
+fi
+started_by_script=no
+[[ -f $PID_FILE ]] && started_by_script=yes
+
+# --- 5. check -------------------------------------------------------------
+out=$(podman run --rm --network none --read-only --cap-drop ALL --user 65534:65534 \
+    --security-opt no-new-privileges --pids-limit 128 --memory 512m --init \
+    "$image" python3 -c 'print(1)' 2>&1) || true
+[[ $out == 1 ]] || die "a hardened container on Podman does not start: $out"
+
+echo "setup-podman: podman $podman_version, socket unix://$SOCKET, image $image, started-by-script=$started_by_script"

@@ -1,0 +1,437 @@
+//! The console report of a run: a compact latency table (every column with `--wide`), the
+//! comparison with the baseline, the floors, the verdicts, one line per kind of warning (each
+//! warning with `--verbose`) and the errors, every line within the terminal's width.
+
+use std::collections::BTreeMap;
+
+use super::grid::{Grid, wrap};
+use super::markdown::cells;
+use super::{format_us, table, waterfall};
+use crate::bench::warnings::Warning;
+use crate::results::BenchmarkResults;
+
+/// The columns of the default latency table; the others need `--wide`.
+pub const COMPACT: [&str; 9] = [
+    "Backend",
+    "Workload",
+    "Calls",
+    "Errors",
+    "p50",
+    "p95",
+    "p99",
+    "Mean ± σ",
+    "Calls/s",
+];
+
+/// The width a report is drawn for when nothing tells a terminal's.
+pub const DEFAULT_WIDTH: usize = 100;
+
+/// How the console report is drawn.
+#[derive(Debug, Clone, Copy)]
+pub struct View {
+    /// Every column of the latency table, however wide.
+    pub wide: bool,
+    /// Each warning on its own, not one line per kind.
+    pub verbose: bool,
+    /// The terminal's width: no line is longer (but `--wide` tables).
+    pub width: usize,
+}
+
+impl View {
+    /// The default view for a terminal of this width.
+    pub fn new(width: usize) -> Self {
+        View {
+            wide: false,
+            verbose: false,
+            width,
+        }
+    }
+}
+
+/// The width of the terminal: `COLUMNS` when set, else the size of the terminal on stdout,
+/// else [`DEFAULT_WIDTH`] (piped output gets the same compact table).
+pub fn terminal_width() -> usize {
+    if let Some(n) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| *n >= 20)
+    {
+        return n;
+    }
+    terminal_size::terminal_size_of(std::io::stdout())
+        .map_or(DEFAULT_WIDTH, |(w, _)| usize::from(w.0))
+}
+
+/// The whole console report.
+pub fn render(results: &BenchmarkResults, view: View) -> String {
+    let mut out = String::new();
+    // Sentences stay readable on a very wide terminal.
+    let prose = view.width.min(120);
+    let para = |out: &mut String, text: &str| {
+        out.push_str(&wrap(text, prose, "  "));
+        out.push('\n');
+    };
+    para(
+        &mut out,
+        "Latency per backend × workload (successful measured calls)",
+    );
+    let (header, rows) = cells(&table::latency_table(results));
+    let full = Grid::from_cells(header, rows, 2);
+    let (grid, limit) = if view.wide {
+        (full, None)
+    } else {
+        (full.select(&COMPACT), Some(view.width))
+    };
+    push_grid(&mut out, &grid, limit);
+    if !view.wide {
+        para(
+            &mut out,
+            "More columns (min, p90, p99.9, max, cold start, floor, exec time, switch): --wide",
+        );
+    }
+    if let Some(line) = switch_line(results) {
+        para(&mut out, &line);
+    }
+    for line in fork_floor_lines(results) {
+        para(&mut out, &line);
+    }
+    if let Some(t) = table::comparison_table(results) {
+        out.push('\n');
+        para(
+            &mut out,
+            &format!("Against the baseline, {}", results.settings.baseline),
+        );
+        let (header, rows) = cells(&t);
+        push_grid(
+            &mut out,
+            &Grid::from_cells(header, rows, 2),
+            Some(view.width),
+        );
+    }
+    if let Some(t) = waterfall::waterfall_table(results) {
+        out.push('\n');
+        para(
+            &mut out,
+            "Where the time goes (per-call layers, outermost first)",
+        );
+        let (header, rows) = cells(&t);
+        let grid = Grid::from_cells(header, rows, 2)
+            .left_aligned(4)
+            .wrapping_last();
+        push_grid(&mut out, &grid, Some(view.width));
+    }
+    for line in table::verdicts(results) {
+        para(&mut out, &line);
+    }
+    if let Some(t) = table::floor_table(results) {
+        out.push('\n');
+        para(
+            &mut out,
+            &format!(
+                "Floor: {} empty calls per backend, measured first",
+                results.settings.calibration_calls
+            ),
+        );
+        let (header, rows) = cells(&t);
+        push_grid(
+            &mut out,
+            &Grid::from_cells(header, rows, 1),
+            Some(view.width),
+        );
+    }
+    if let Some(m) = &results.machine {
+        out.push('\n');
+        para(
+            &mut out,
+            &format!(
+                "Machine during the run: load average up to {:.2} (mean {:.2}) on {} cores; \
+                 CPU {:.0} % busy, {:.1} % stolen by the hypervisor (worst second {:.0} %)",
+                m.load_max,
+                m.load_mean,
+                results.header.host.cpus,
+                m.busy_percent,
+                m.steal_percent,
+                m.steal_max_percent
+            ),
+        );
+    }
+    if !results.warnings.is_empty() {
+        out.push('\n');
+        if view.verbose {
+            para(&mut out, "Warnings:");
+            for w in &results.warnings {
+                let text = match (&w.backend, &w.workload) {
+                    (Some(b), Some(wl)) => format!("  {b} · {wl}: {}", w.message),
+                    _ => format!("  {}", w.message),
+                };
+                out.push_str(&wrap(&text, prose, "    "));
+                out.push('\n');
+            }
+        } else {
+            para(
+                &mut out,
+                "Warnings (each one: --verbose; all in the results file):",
+            );
+            for line in grouped(&results.warnings, prose) {
+                out.push_str(&line);
+                out.push('\n');
+            }
+        }
+    }
+    let errors = table::error_notes(results);
+    if !errors.is_empty() {
+        out.push('\n');
+        para(&mut out, "Errors:");
+        for line in errors {
+            // The counts, then the first message on a line of its own.
+            let (counts, first) = line.split_once("; first: ").unwrap_or((&line, ""));
+            out.push_str(&wrap(&format!("  {counts}"), prose, "    "));
+            out.push('\n');
+            if !first.is_empty() {
+                out.push_str(&wrap(&format!("    first: {first}"), prose, "      "));
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+/// What resuming after another backend cost: per backend, the p50 of its switch warm-up calls
+/// (kept out of the table) beside the p50 of its measured calls, both the median over its rows.
+pub fn switch_line(results: &BenchmarkResults) -> Option<String> {
+    let ms = results.settings.switch_warmup_ms?;
+    let median = |mut v: Vec<f64>| -> Option<f64> {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied()
+    };
+    let parts: Vec<String> = results
+        .settings
+        .backends
+        .iter()
+        .filter_map(|b| {
+            let rows = results.results.iter().filter(|e| &e.backend == b);
+            let calls: usize = rows.clone().map(|e| e.switch_warmup_calls).sum();
+            let switch = median(
+                rows.clone()
+                    .filter_map(|e| Some(e.switch_warmup_us.as_ref()?.p50))
+                    .collect(),
+            )?;
+            let steady = median(
+                rows.filter_map(|e| Some(e.latency_us.as_ref()?.p50))
+                    .collect(),
+            )?;
+            Some(format!(
+                "{b} {} ({calls} calls; measured p50 {})",
+                format_us(switch),
+                format_us(steady)
+            ))
+        })
+        .collect();
+    (!parts.is_empty()).then(|| {
+        format!(
+            "Switch warm-up, {ms:.0} ms of empty calls after another backend ran, kept out of \
+             the figures: p50 {}",
+            parts.join("; ")
+        )
+    })
+}
+
+/// Beside each fork backend's p50s, the sandbox's own fork + exit + wait: the part of the
+/// p50 that belongs to the platform, not to the strategy.
+pub fn fork_floor_lines(results: &BenchmarkResults) -> Vec<String> {
+    results
+        .fork_floors
+        .iter()
+        .map(|(backend, f)| {
+            let p50s: Vec<f64> = results
+                .results
+                .iter()
+                .filter(|e| &e.backend == backend)
+                .filter_map(|e| e.latency_us.as_ref().map(|l| l.p50))
+                .collect();
+            let (lo, hi) = p50s
+                .iter()
+                .fold((f64::INFINITY, 0.0f64), |(a, b), &x| (a.min(x), b.max(x)));
+            let p50 = match p50s.len() {
+                0 => "no p50".to_string(),
+                1 => format!("p50 {}", format_us(lo)),
+                n => format!("p50 {}–{} over {n} workloads", format_us(lo), format_us(hi)),
+            };
+            format!(
+                "{backend}: {p50}; the sandbox's own fork + exit + wait of its interpreter \
+                 takes {} of that (p25–p75 {}–{}, {} forks)",
+                format_us(f.p50_us),
+                format_us(f.p25_us),
+                format_us(f.p75_us),
+                f.forks
+            )
+        })
+        .collect()
+}
+
+fn push_grid(out: &mut String, grid: &Grid, limit: Option<usize>) {
+    let r = grid.render(limit);
+    out.push_str(&r.text);
+    if r.dropped > 0 {
+        out.push_str(&format!(
+            "({} more columns do not fit {} characters: widen the terminal)\n",
+            r.dropped,
+            limit.unwrap_or(0)
+        ));
+    }
+}
+
+/// What one kind of warning means, in a few words.
+fn kind_summary(kind: &str) -> &'static str {
+    match kind {
+        "outliers" => "slow outliers (modified Z-score above 14)",
+        "high_cv" => "σ above 50 % of the mean: read the p50, not the mean",
+        "slow_start" => "first calls much slower: raise --warmup",
+        "growing_latency" => "latency grew through the run: a queue built up",
+        _ => "",
+    }
+}
+
+/// One line per kind of warning, in the order kinds first appear, naming the rows concerned;
+/// each line within `width` characters.
+pub fn grouped(warnings: &[Warning], width: usize) -> Vec<String> {
+    let mut kinds: Vec<&str> = Vec::new();
+    for w in warnings {
+        if !kinds.contains(&w.kind.as_str()) {
+            kinds.push(&w.kind);
+        }
+    }
+    kinds
+        .into_iter()
+        .map(|kind| {
+            let of_kind: Vec<&Warning> = warnings.iter().filter(|w| w.kind == kind).collect();
+            let candidates = kind_line(kind, &of_kind);
+            let fits = candidates
+                .iter()
+                .find(|c| c.chars().count() <= width)
+                .or(candidates.last());
+            let line = fits.cloned().unwrap_or_default();
+            truncate(&line, width)
+        })
+        .collect()
+}
+
+/// The line of one kind, most detailed first: rows by name, then by count.
+fn kind_line(kind: &str, warnings: &[&Warning]) -> Vec<String> {
+    let mut by_backend: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut general: Vec<&str> = Vec::new();
+    for w in warnings {
+        match (&w.backend, &w.workload) {
+            (Some(b), Some(wl)) => by_backend.entry(b).or_default().push(wl),
+            _ => general.push(&w.message),
+        }
+    }
+    if by_backend.is_empty() {
+        let more = match general.len() {
+            0 | 1 => String::new(),
+            n => format!(" (+{} more)", n - 1),
+        };
+        let mut lines = vec![format!("  {kind}: {}", general.join("; "))];
+        // The first message, shortened clause by clause from its end.
+        let first = general.first().copied().unwrap_or_default();
+        let cuts = first
+            .match_indices("; ")
+            .chain(first.match_indices(": "))
+            .map(|(i, _)| i);
+        let mut cuts: Vec<usize> = cuts.chain(std::iter::once(first.len())).collect();
+        cuts.sort_unstable_by(|a, b| b.cmp(a));
+        lines.extend(
+            cuts.into_iter()
+                .map(|i| format!("  {kind}: {}{more}", &first[..i])),
+        );
+        return lines;
+    }
+    let rows: usize = by_backend.values().map(Vec::len).sum();
+    let named: Vec<String> = by_backend
+        .iter()
+        .map(|(b, wls)| format!("{b} ({})", wls.join(", ")))
+        .collect();
+    let counted: Vec<String> = by_backend
+        .iter()
+        .map(|(b, wls)| format!("{b} ×{}", wls.len()))
+        .collect();
+    let what = kind_summary(kind);
+    let in_rows = format!("{kind} in {rows} row{}", if rows == 1 { "" } else { "s" });
+    let head = if what.is_empty() {
+        format!("  {in_rows}")
+    } else {
+        format!("  {in_rows}, {what}")
+    };
+    vec![
+        format!("{head}: {}", named.join("; ")),
+        format!("  {in_rows}: {}", named.join("; ")),
+        format!("{head}: {}", counted.join(", ")),
+        format!("  {in_rows}: {}", counted.join(", ")),
+    ]
+}
+
+fn truncate(line: &str, width: usize) -> String {
+    if line.chars().count() <= width {
+        return line.to_string();
+    }
+    let mut cut: String = line.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn about(kind: &str, backend: &str, workload: &str) -> Warning {
+        Warning {
+            kind: kind.into(),
+            backend: Some(backend.into()),
+            workload: Some(workload.into()),
+            message: format!("{kind} details"),
+        }
+    }
+
+    #[test]
+    fn one_line_per_kind_names_its_rows() {
+        let ws = vec![
+            about("outliers", "compose:persistent", "simple_calc"),
+            about("high_cv", "compose:persistent", "simple_calc"),
+            about("outliers", "compose:persistent", "loop_calc"),
+            about("outliers", "compose:per-call", "loop_calc"),
+            Warning {
+                kind: "machine_load".into(),
+                backend: None,
+                workload: None,
+                message: "the load reached 3.1: other work ran".into(),
+            },
+        ];
+        let lines = grouped(&ws, 140);
+        assert_eq!(
+            lines,
+            [
+                "  outliers in 3 rows, slow outliers (modified Z-score above 14): \
+                 compose:per-call (loop_calc); compose:persistent (simple_calc, loop_calc)",
+                "  high_cv in 1 row, σ above 50 % of the mean: read the p50, not the mean: \
+                 compose:persistent (simple_calc)",
+                "  machine_load: the load reached 3.1: other work ran",
+            ]
+        );
+        assert_eq!(
+            grouped(&ws, 100)[0],
+            "  outliers in 3 rows: compose:per-call (loop_calc); compose:persistent (simple_calc, loop_calc)"
+        );
+        let narrow = grouped(&ws, 70);
+        assert_eq!(
+            narrow[0],
+            "  outliers in 3 rows: compose:per-call ×1, compose:persistent ×2"
+        );
+        assert!(narrow.iter().all(|l| l.chars().count() <= 70), "{narrow:?}");
+        assert!(grouped(&ws, 40)[0].ends_with('…'));
+        assert_eq!(
+            narrow[2],
+            "  machine_load: the load reached 3.1: other work ran"
+        );
+        assert_eq!(grouped(&ws, 40)[2], "  machine_load: the load reached 3.1");
+    }
+}
