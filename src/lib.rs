@@ -14,6 +14,7 @@ pub mod bench;
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod mcp;
 pub mod probes;
 pub mod report;
 pub mod results;

@@ -114,6 +114,7 @@ impl Failure {
             Failure::Code { kind, .. } if kind == "Timeout" => "timeout",
             // A fork child that died: the process running the code is gone, as with a crash.
             Failure::Code { kind, .. } if kind == "ChildDied" => "agent_died",
+            Failure::Code { kind, .. } if kind == "ToolError" => "tool_error",
             Failure::Code { .. } => "code_error",
             Failure::Wrong { .. } => "wrong_answer",
         }

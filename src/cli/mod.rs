@@ -5,10 +5,12 @@
 mod compare_args;
 mod display_args;
 mod gate_args;
+mod mcp_args;
 mod probe_args;
 mod report_args;
 mod run_args;
 mod sandbox_args;
+mod serve_args;
 mod values;
 
 use std::process::ExitCode;
@@ -40,6 +42,10 @@ enum Command {
     Isolation(ProbeArgs),
     /// Make many checked calls on one executor and report errors and the agent's memory.
     Soak(SoakArgs),
+    /// Serve an MCP server whose python_execute tool runs code on a backend of this project,
+    /// over stdio or streamable HTTP on 127.0.0.1.
+    #[command(after_help = serve_args::AFTER_SERVE_HELP)]
+    Serve(serve_args::ServeArgs),
     /// List the transports, strategies, aliases and workloads that `run` accepts.
     List {
         /// Folder of workload files.
@@ -84,6 +90,7 @@ pub fn main() -> ExitCode {
             .probe
             .into_options("soak_results.json")
             .and_then(|o| commands::soak::soak(&o, args.calls, &args.workloads_dir)),
+        Command::Serve(args) => args.options().and_then(crate::mcp::serve::serve),
         Command::List { workloads_dir } => commands::list::list(&workloads_dir),
         Command::Report(args) => args.options().and_then(commands::report::report),
         Command::Compare(args) => args.options().and_then(commands::compare::compare),

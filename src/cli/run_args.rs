@@ -30,7 +30,10 @@ Examples:
   sandbox-bench run --backends compose:persistent,compose:pool=2 --concurrency 2
   sandbox-bench run --backends compose:per-call --rate 10 --duration 5
   sandbox-bench run --backends cmd:persistent --prefix \"kubectl exec -i my-pod --\"
-  sandbox-bench run --backends api:per-call,api@podman:per-call   (Podman: docs/podman.md)";
+  sandbox-bench run --backends api:per-call,api@podman:per-call   (Podman: docs/podman.md)
+  sandbox-bench run --backends compose:persistent \\
+      --mcp \"sdk=.venv-mcp/bin/python mcp/python_execute_server.py --executor persistent\" \\
+      --mcp http=http://127.0.0.1:8765/mcp";
 
 /// The text after `run --help`'s flags: the backend registry, then how a run goes.
 pub fn after_run_help() -> String {
@@ -151,6 +154,8 @@ pub struct RunArgs {
 impl RunArgs {
     /// Checks the flags.
     pub fn options(self) -> anyhow::Result<RunOptions> {
+        // First: it declares the MCP servers that --baseline may name.
+        let sandbox = self.sandbox.options()?;
         let baseline = self
             .baseline
             .as_deref()
@@ -187,7 +192,7 @@ impl RunArgs {
             return Err(usage("--rounds: give at least 1"));
         }
         Ok(RunOptions {
-            sandbox: self.sandbox.options()?,
+            sandbox,
             baseline,
             workloads,
             workloads_dir: self.workloads_dir,

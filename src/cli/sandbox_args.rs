@@ -32,6 +32,8 @@ pub struct SandboxArgs {
     /// No progress and no notices on stderr; tables still go to stdout
     #[arg(short, long)]
     quiet: bool,
+    #[command(flatten)]
+    mcp: super::mcp_args::McpArgs,
 }
 
 impl SandboxArgs {
@@ -43,12 +45,15 @@ impl SandboxArgs {
         if self.python.as_deref().is_some_and(|p| p.trim().is_empty()) {
             return Err(usage("--python: give an interpreter, e.g. python3"));
         }
+        // Declared first, so that --backends may name mcp:NAME.
+        let mcp = self.mcp.declare()?;
+        let backends = self
+            .backends
+            .as_deref()
+            .map(|list| values::backends("--backends", list))
+            .transpose()?;
         Ok(SandboxOptions {
-            backends: self
-                .backends
-                .as_deref()
-                .map(|list| values::backends("--backends", list))
-                .transpose()?,
+            backends: super::mcp_args::with_mcp(backends, mcp),
             compose_file: self.compose_file,
             service: self.service,
             python: self.python,

@@ -28,6 +28,16 @@ pub fn list(workloads_dir: &Path) -> Result<ExitCode> {
     for (alias, full) in ALIASES {
         println!("  {alias:<12} {full}");
     }
+    println!("MCP servers:");
+    println!("  {:<12} {}", "mcp:NAME", TransportKind::Mcp.about());
+    println!(
+        "  {:<12} e.g. --mcp sdk=\"python3 server.py\" --mcp h=http://127.0.0.1:8765/mcp",
+        ""
+    );
+    println!(
+        "  {:<12} (--mcp-tool, --mcp-code-arg, --mcp-answer print|repr)",
+        ""
+    );
     println!("Workloads in {}:", workloads_dir.display());
     for w in workload::load_dir(workloads_dir)? {
         let calls = w.scaled_calls(1.0);

@@ -17,6 +17,8 @@ pub enum TransportKind {
     Socket,
     Api,
     Container,
+    /// An MCP server declared with `--mcp NAME=…` (not listed in `ALL`: its strategy is the server).
+    Mcp,
 }
 
 impl TransportKind {
@@ -39,6 +41,7 @@ impl TransportKind {
             TransportKind::Socket => "socket",
             TransportKind::Api => "api",
             TransportKind::Container => "container",
+            TransportKind::Mcp => "mcp",
         }
     }
 
@@ -60,6 +63,7 @@ impl TransportKind {
             TransportKind::Container => {
                 "`docker compose run --rm -T <service>`: a new container per start"
             }
+            TransportKind::Mcp => "an MCP server's tool (mcp:NAME, declared with --mcp NAME=…)",
         }
     }
 
@@ -146,6 +150,14 @@ impl Backend {
                 ALIASES.iter().map(|a| a.0).collect::<Vec<_>>().join(", ")
             ));
         };
+        if transport == "mcp" {
+            let server = crate::mcp::lookup(strategy)?;
+            return Ok(Backend {
+                transport: TransportKind::Mcp,
+                engine: Engine::Docker,
+                strategy: Strategy::Mcp(server),
+            });
+        }
         let (transport, engine) = match transport.split_once('@') {
             Some((transport, engine)) => {
                 let engine = Engine::ALL

@@ -283,6 +283,10 @@ fn transport(
                 python: host_python.ok_or_else(missing)?.to_string(),
             })
         }
+        // An MCP backend's server runs the code its own way; this transport is never used.
+        TransportKind::Mcp => Arc::new(Local {
+            python: "python3".into(),
+        }),
         TransportKind::Compose => {
             let stack = stack.ok_or_else(missing)?;
             on_engine(Arc::new(Compose {

@@ -29,6 +29,9 @@ pub enum CallError {
     Protocol(String),
     #[error("cannot start the agent: {0}")]
     Spawn(String),
+    /// A JSON-RPC error from an MCP server.
+    #[error("JSON-RPC error {0}")]
+    Rpc(String),
 }
 
 impl CallError {
@@ -39,6 +42,7 @@ impl CallError {
             CallError::AgentDied(_) => "agent_died",
             CallError::Protocol(_) => "protocol",
             CallError::Spawn(_) => "spawn",
+            CallError::Rpc(_) => "jsonrpc",
         }
     }
 }
@@ -84,6 +88,8 @@ pub enum Strategy {
     Fork,
     /// Persistent, with interpreter state restored after each call and a restart every K calls.
     Reset(u32),
+    /// An MCP server's tool (backend `mcp:NAME`), declared with `--mcp`.
+    Mcp(&'static crate::mcp::McpServer),
 }
 
 /// How each strategy is written, with what it does, for `--help`, listings and errors.
@@ -159,6 +165,7 @@ impl Strategy {
             Strategy::Pool(n) => format!("pool={n}"),
             Strategy::Fork => "fork".into(),
             Strategy::Reset(k) => format!("reset={k}"),
+            Strategy::Mcp(server) => server.name.clone(),
         }
     }
 
@@ -189,6 +196,8 @@ impl Strategy {
                 };
                 Box::new(Pooled::new(vec![slot(Mode::Loop, options, Some(k))]))
             }
+            // The server runs the code its own way: the transport is not used.
+            Strategy::Mcp(server) => Box::new(crate::mcp::McpExecutor::new(server)),
         }
     }
 }

@@ -1,0 +1,62 @@
+//! The flags that declare MCP servers as backends (`--mcp NAME=COMMAND|URL` → `mcp:NAME`),
+//! flattened into every command that reaches a sandbox.
+
+use clap::Args;
+
+use crate::error::usage;
+use crate::mcp::{self, Answer, McpServer};
+use crate::sandbox::backend::{Backend, TransportKind};
+use crate::strategy::Strategy;
+
+/// MCP servers measured as backends.
+#[derive(Args, Debug)]
+pub struct McpArgs {
+    /// Add backend mcp:NAME: an MCP server started as COMMAND (stdio) or reached at URL
+    /// (streamable HTTP); repeatable. With no --backends, the MCP servers alone run
+    #[arg(long, value_name = "NAME=COMMAND|URL")]
+    mcp: Vec<String>,
+    /// The MCP tool that runs the code
+    #[arg(long, value_name = "TOOL", default_value = "python_execute")]
+    mcp_tool: String,
+    /// The tool's argument that carries the code
+    #[arg(long, value_name = "ARG", default_value = "code")]
+    mcp_code_arg: String,
+    /// How the tool answers: print (what the code printed: `print(repr(result))` is appended
+    /// and the last line checked) or repr (its text is repr(result))
+    #[arg(long, value_name = "MODE", default_value = "print", value_parser = ["print", "repr"])]
+    mcp_answer: String,
+}
+
+impl McpArgs {
+    /// Declares the servers, so that other flags may name `mcp:NAME`, and returns their backends.
+    pub fn declare(&self) -> anyhow::Result<Vec<Backend>> {
+        let answer = Answer::parse(&self.mcp_answer).map_err(usage)?;
+        self.mcp
+            .iter()
+            .map(|spec| {
+                let server = McpServer::parse(spec, &self.mcp_tool, &self.mcp_code_arg, answer)
+                    .and_then(mcp::declare)
+                    .map_err(|e| usage(format!("--mcp: {e}")))?;
+                Ok(Backend {
+                    transport: TransportKind::Mcp,
+                    engine: crate::sandbox::backend::Engine::Docker,
+                    strategy: Strategy::Mcp(server),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Adds the declared MCP backends to a backend list (the MCP backends alone when none is given).
+pub fn with_mcp(backends: Option<Vec<Backend>>, mcp: Vec<Backend>) -> Option<Vec<Backend>> {
+    if mcp.is_empty() {
+        return backends;
+    }
+    let mut list = backends.unwrap_or_default();
+    for b in mcp {
+        if !list.contains(&b) {
+            list.push(b);
+        }
+    }
+    Some(list)
+}

@@ -1,0 +1,434 @@
+//! The MCP client backend: one MCP session per executor, over stdio (the server started as a
+//! child process) or streamable HTTP, with the official Rust SDK (`rmcp`). The cold start is the
+//! server's start, `initialize` and `tools/list`; each call is one `tools/call`.
+
+use std::collections::VecDeque;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject};
+use rmcp::service::{RunningService, ServiceError};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::runtime::Runtime;
+
+use super::{Answer, McpServer, Target};
+use crate::agent::{CodeError, Reply};
+use crate::strategy::{Call, CallError, Executor, TIMEOUT_GRACE};
+
+/// Lines of the server's stderr kept for error samples.
+const STDERR_LINES: usize = 12;
+/// How long `initialize` and `tools/list` may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a server may take to exit once its input is closed, before it is killed.
+const EXIT_GRACE: Duration = Duration::from_secs(3);
+
+/// The runtime every MCP session runs on; callers block on it from their own threads.
+pub(crate) fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("mcp")
+            .enable_all()
+            .build()
+            .expect("a tokio runtime starts")
+    })
+}
+
+/// The last lines a server wrote on stderr.
+#[derive(Default)]
+struct Tail(VecDeque<String>);
+
+impl Tail {
+    fn text(tail: &Mutex<Tail>) -> String {
+        let tail = tail.lock().unwrap_or_else(|e| e.into_inner());
+        tail.0.iter().cloned().collect::<Vec<_>>().join(" | ")
+    }
+}
+
+/// One live session.
+struct Session {
+    client: RunningService<RoleClient, ()>,
+    /// The stdio server's process, owned here so it is stopped with the session.
+    child: Mutex<Option<Child>>,
+    stderr: Arc<Mutex<Tail>>,
+    takes_input: bool,
+}
+
+impl Session {
+    fn stderr(&self) -> String {
+        let text = Tail::text(&self.stderr);
+        if text.is_empty() {
+            String::new()
+        } else {
+            format!("; server stderr: {text}")
+        }
+    }
+
+    /// Closes the session and stops a stdio server: its input closes, so it can exit on its
+    /// own and stop what it started; if it has not within a grace period, SIGTERM asks it to,
+    /// and after another it is killed.
+    async fn close(self) {
+        let _ = self.client.cancel().await;
+        let child = self.child.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let Some(mut child) = child else {
+            return;
+        };
+        if tokio::time::timeout(EXIT_GRACE, child.wait()).await.is_ok() {
+            return;
+        }
+        if let Some(pid) = child.id() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await;
+            if tokio::time::timeout(EXIT_GRACE, child.wait()).await.is_ok() {
+                return;
+            }
+        }
+        let _ = child.kill().await;
+    }
+}
+
+/// Runs calls as `tools/call` requests of one MCP session; a dead or stuck session is closed and
+/// a new one started on the next call (counted as a restart).
+pub struct McpExecutor {
+    server: &'static McpServer,
+    session: Mutex<Option<Arc<Session>>>,
+    restarts: AtomicU32,
+}
+
+impl McpExecutor {
+    pub fn new(server: &'static McpServer) -> Self {
+        McpExecutor {
+            server,
+            session: Mutex::new(None),
+            restarts: AtomicU32::new(0),
+        }
+    }
+
+    /// The live session, started (initialize, tools/list) if there is none.
+    fn session(&self) -> Result<Arc<Session>, CallError> {
+        let mut slot = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(session) = slot.as_ref() {
+            return Ok(Arc::clone(session));
+        }
+        let session = Arc::new(runtime().block_on(connect(self.server))?);
+        *slot = Some(Arc::clone(&session));
+        Ok(session)
+    }
+
+    /// Drops `session` if it is still the live one, and stops it in the background.
+    fn discard(&self, session: Arc<Session>) {
+        let mut slot = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.as_ref().is_some_and(|s| Arc::ptr_eq(s, &session)) {
+            *slot = None;
+            self.restarts.fetch_add(1, Ordering::Relaxed);
+        }
+        drop(slot);
+        if let Ok(session) = Arc::try_unwrap(session) {
+            runtime().block_on(session.close());
+        }
+    }
+}
+
+impl Drop for McpExecutor {
+    fn drop(&mut self) {
+        let session = self
+            .session
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(session) = session.and_then(|s| Arc::try_unwrap(s).ok()) {
+            runtime().block_on(session.close());
+        }
+    }
+}
+
+impl Executor for McpExecutor {
+    fn call(&self, call: Call) -> Result<Reply, CallError> {
+        let session = self.session()?;
+        let code = match self.server.answer {
+            Answer::Repr => call.code.to_string(),
+            Answer::Print => format!("{}\nprint(repr(result))", call.code),
+        };
+        let mut arguments = JsonObject::new();
+        arguments.insert(self.server.code_arg.clone(), Value::String(code));
+        if let Some(stdin) = call.stdin {
+            if !session.takes_input {
+                return Err(CallError::Protocol(format!(
+                    "the case gives stdin but tool '{}' has no `input` argument",
+                    self.server.tool
+                )));
+            }
+            arguments.insert("input".into(), Value::String(stdin.to_string()));
+        }
+        let params = CallToolRequestParams::new(self.server.tool.clone()).with_arguments(arguments);
+        let limit = call.timeout + TIMEOUT_GRACE;
+        let outcome = runtime().block_on(async {
+            tokio::time::timeout(limit, session.client.call_tool(params)).await
+        });
+        match outcome {
+            Ok(Ok(result)) => Ok(reply(&result, self.server.answer)),
+            // The server answered with a JSON-RPC error: the session is still good.
+            Ok(Err(ServiceError::McpError(e))) => {
+                Err(CallError::Rpc(format!("{}: {}", e.code.0, e.message)))
+            }
+            Ok(Err(e)) => {
+                let stderr = session.stderr();
+                let status = runtime().block_on(exit_status(&session));
+                self.discard(session);
+                Err(CallError::AgentDied(format!(
+                    "the MCP server is gone ({e}{status}){stderr}"
+                )))
+            }
+            Err(_) => {
+                // A server that let a call run past its limit is stopped, not trusted again.
+                self.discard(session);
+                Err(CallError::Timeout)
+            }
+        }
+    }
+
+    fn python_version(&self) -> Option<String> {
+        None
+    }
+
+    fn restarts(&self) -> u32 {
+        self.restarts.load(Ordering::Relaxed)
+    }
+
+    fn start_all(&self, _timeout: Duration) -> Result<(), CallError> {
+        self.session().map(|_| ())
+    }
+}
+
+/// The stdio server's exit status, when it has exited (waiting a moment for it to finish).
+async fn exit_status(session: &Session) -> String {
+    let mut child = session
+        .child
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    let status = match child.as_mut() {
+        Some(c) => tokio::time::timeout(Duration::from_millis(500), c.wait())
+            .await
+            .ok()
+            .and_then(Result::ok),
+        None => None,
+    };
+    *session.child.lock().unwrap_or_else(|e| e.into_inner()) = child;
+    status.map_or(String::new(), |s| format!("; {s}"))
+}
+
+/// Starts a session: the server (stdio) or a connection (HTTP), `initialize`, then `tools/list`,
+/// which must hold the tool with the code argument.
+async fn connect(server: &McpServer) -> Result<Session, CallError> {
+    let stderr = Arc::new(Mutex::new(Tail::default()));
+    let (client, child) = match &server.target {
+        Target::Stdio(argv) => {
+            let mut command = Command::new(&argv[0]);
+            command
+                .args(&argv[1..])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .kill_on_drop(true);
+            let mut child = command
+                .spawn()
+                .map_err(|e| CallError::Spawn(format!("cannot start '{}': {e}", argv[0])))?;
+            let (Some(stdout), Some(stdin), Some(err)) =
+                (child.stdout.take(), child.stdin.take(), child.stderr.take())
+            else {
+                return Err(CallError::Spawn("the server's pipes are missing".into()));
+            };
+            let tail = Arc::clone(&stderr);
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(err).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
+                    if tail.0.len() == STDERR_LINES {
+                        tail.0.pop_front();
+                    }
+                    tail.0.push_back(line);
+                }
+            });
+            let started = tokio::time::timeout(CONNECT_TIMEOUT, ().serve((stdout, stdin))).await;
+            match started {
+                Ok(Ok(client)) => (client, Some(child)),
+                failed => {
+                    let _ = child.kill().await;
+                    let why = match failed {
+                        Ok(Err(e)) => e.to_string(),
+                        _ => "no answer to initialize".into(),
+                    };
+                    return Err(CallError::Spawn(format!(
+                        "MCP server '{}' did not start: {why}; stderr: {}",
+                        server.name,
+                        Tail::text(&stderr)
+                    )));
+                }
+            }
+        }
+        Target::Http(url) => {
+            let transport = StreamableHttpClientTransport::from_uri(url.as_str());
+            match tokio::time::timeout(CONNECT_TIMEOUT, ().serve(transport)).await {
+                Ok(Ok(client)) => (client, None),
+                Ok(Err(e)) => {
+                    return Err(CallError::Spawn(format!(
+                        "cannot reach MCP server '{}' at {url}: {e}",
+                        server.name
+                    )));
+                }
+                Err(_) => {
+                    return Err(CallError::Spawn(format!(
+                        "MCP server '{}' at {url}: no answer to initialize",
+                        server.name
+                    )));
+                }
+            }
+        }
+    };
+    let session = Session {
+        client,
+        child: Mutex::new(child),
+        stderr,
+        takes_input: false,
+    };
+    let tools = match tokio::time::timeout(CONNECT_TIMEOUT, session.client.list_all_tools()).await {
+        Ok(Ok(tools)) => tools,
+        failed => {
+            let why = match failed {
+                Ok(Err(e)) => e.to_string(),
+                _ => "no answer".into(),
+            };
+            let stderr = session.stderr();
+            session.close().await;
+            return Err(CallError::Spawn(format!(
+                "tools/list failed: {why}{stderr}"
+            )));
+        }
+    };
+    let Some(tool) = tools.iter().find(|t| t.name == server.tool) else {
+        let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+        session.close().await;
+        return Err(CallError::Spawn(format!(
+            "MCP server '{}' has no tool '{}' (it has: {})",
+            server.name,
+            server.tool,
+            names.join(", ")
+        )));
+    };
+    let properties = tool
+        .input_schema
+        .get("properties")
+        .and_then(Value::as_object);
+    if properties.is_some_and(|p| !p.contains_key(&server.code_arg)) {
+        session.close().await;
+        return Err(CallError::Spawn(format!(
+            "tool '{}' takes no argument '{}'",
+            server.tool, server.code_arg
+        )));
+    }
+    let takes_input = properties.is_some_and(|p| p.contains_key("input"));
+    Ok(Session {
+        takes_input,
+        ..session
+    })
+}
+
+/// The tool's answer as a reply the runner checks: `isError` is a tool error; otherwise the
+/// result is the text (`repr`) or the last line the code printed (`print`).
+pub(crate) fn reply(result: &CallToolResult, answer: Answer) -> Reply {
+    let text: Vec<&str> = result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.as_str()))
+        .collect();
+    let text = text.join("\n");
+    let mut reply = Reply {
+        id: None,
+        ok: true,
+        result: None,
+        stdout: String::new(),
+        stderr: String::new(),
+        error: None,
+        exec_ns: 0,
+        truncated: false,
+    };
+    if result.is_error == Some(true) {
+        reply.ok = false;
+        reply.error = Some(CodeError {
+            kind: "ToolError".into(),
+            message: text.trim().to_string(),
+            traceback: String::new(),
+        });
+        return reply;
+    }
+    match answer {
+        Answer::Repr => reply.result = Some(text),
+        Answer::Print => {
+            let printed = result
+                .structured_content
+                .as_ref()
+                .and_then(stdout_field)
+                .or_else(|| {
+                    serde_json::from_str::<Value>(&text)
+                        .ok()
+                        .as_ref()
+                        .and_then(stdout_field)
+                })
+                .unwrap_or(text);
+            reply.result = printed
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .map(str::to_string);
+            reply.stdout = printed;
+        }
+    }
+    reply
+}
+
+/// The `stdout` field of a JSON object answer.
+fn stdout_field(value: &Value) -> Option<String> {
+    value.get("stdout")?.as_str().map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rmcp::model::ContentBlock;
+
+    fn result(text: &str, is_error: bool) -> CallToolResult {
+        let mut r = CallToolResult::success(vec![ContentBlock::text(text)]);
+        r.is_error = Some(is_error);
+        r
+    }
+
+    #[test]
+    fn answers_are_read_by_mode() {
+        let r = reply(&result("2", false), Answer::Repr);
+        assert_eq!(r.result.as_deref(), Some("2"));
+        let json = r#"{"status": "success", "stdout": "hello\n'ab'\n", "stderr": ""}"#;
+        let r = reply(&result(json, false), Answer::Print);
+        assert_eq!(r.result.as_deref(), Some("'ab'"));
+        let r = reply(&result("x\n42\n\n", false), Answer::Print);
+        assert_eq!(r.result.as_deref(), Some("42"));
+        let r = reply(&result("", false), Answer::Print);
+        assert_eq!(r.result, None);
+        let r = reply(&result("Error: boom", true), Answer::Print);
+        assert!(!r.ok);
+        let e = r.error.unwrap();
+        assert_eq!(
+            (e.kind.as_str(), e.message.as_str()),
+            ("ToolError", "Error: boom")
+        );
+    }
+}

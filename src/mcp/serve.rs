@@ -1,0 +1,233 @@
+//! `sandbox-bench serve`: an MCP server (rmcp) whose one tool, `python_execute(code, input)`,
+//! runs the code on a backend of this project (`compose:persistent`, `compose:fork`,
+//! `local:pool=4`…), over stdio or streamable HTTP on 127.0.0.1. It answers as the original
+//! server did, `{"status": "success", "stdout": …, "stderr": …}`, plus `result`, the repr of the
+//! code's `result` variable; code that raised, or a call that failed, is a tool error.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::service::TowerToHyperService;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::RequestContext;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
+use serde_json::{Value, json};
+
+use crate::agent::{AgentOptions, Reply};
+use crate::sandbox::backend::Backend;
+use crate::sandbox::{self, SandboxOptions};
+use crate::strategy::{Call, CallError, Executor};
+
+/// The tool's name.
+pub const TOOL: &str = "python_execute";
+
+/// How `serve` listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listen {
+    Stdio,
+    /// Streamable HTTP at `http://127.0.0.1:PORT/mcp`.
+    Http(u16),
+}
+
+/// What `serve` was asked for, checked.
+pub struct ServeOptions {
+    pub backend: Backend,
+    pub listen: Listen,
+    pub timeout: Duration,
+    pub sandbox: SandboxOptions,
+}
+
+/// The MCP side: the tool, over one executor shared by every session.
+#[derive(Clone)]
+struct Handler {
+    executor: Arc<dyn Executor>,
+    timeout: Duration,
+    backend: String,
+}
+
+impl Handler {
+    fn tool() -> Tool {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "code": {"type": "string", "description": "Python code to execute"},
+                "input": {"type": ["string", "null"], "description": "its standard input"},
+            },
+            "required": ["code"],
+        });
+        let Value::Object(schema) = schema else {
+            unreachable!("a JSON object literal")
+        };
+        Tool::new(
+            TOOL,
+            "Execute Python code in the sandbox and return what it printed",
+            schema,
+        )
+    }
+
+    async fn run(&self, params: CallToolRequestParams) -> Result<CallToolResult, ErrorData> {
+        if params.name != TOOL {
+            return Err(ErrorData::invalid_params(
+                format!("no tool '{}' (this server has {TOOL})", params.name),
+                None,
+            ));
+        }
+        let args = params.arguments.unwrap_or_default();
+        let Some(code) = args.get("code").and_then(Value::as_str).map(str::to_string) else {
+            return Err(ErrorData::invalid_params("`code` must be a string", None));
+        };
+        let input = args
+            .get("input")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let executor = Arc::clone(&self.executor);
+        let timeout = self.timeout;
+        let outcome = tokio::task::spawn_blocking(move || {
+            executor.call(Call {
+                code: &code,
+                stdin: input.as_deref(),
+                timeout,
+            })
+        })
+        .await
+        .map_err(|e| ErrorData::internal_error(format!("the call panicked: {e}"), None))?;
+        Ok(answer(outcome))
+    }
+}
+
+/// The tool's answer for one call's outcome.
+fn answer(outcome: Result<Reply, CallError>) -> CallToolResult {
+    let text = |t: String| vec![ContentBlock::text(t)];
+    match outcome {
+        Ok(reply) => match reply.error {
+            None => {
+                let body = json!({
+                    "status": "success",
+                    "stdout": reply.stdout,
+                    "stderr": reply.stderr,
+                    "result": reply.result,
+                });
+                CallToolResult::success(text(body.to_string()))
+            }
+            Some(e) => CallToolResult::error(text(format!(
+                "{}: {}\n{}{}",
+                e.kind, e.message, e.traceback, reply.stderr
+            ))),
+        },
+        Err(e) => CallToolResult::error(text(format!("{} ({})", e, e.kind()))),
+    }
+}
+
+impl ServerHandler for Handler {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new(
+                "sandbox-bench",
+                env!("CARGO_PKG_VERSION"),
+            ))
+            .with_instructions(format!("python_execute runs code on {}", self.backend))
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(vec![Self::tool()]))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        self.run(request).await.map(CallToolResponse::Complete)
+    }
+}
+
+/// `sandbox-bench serve`: prepares the backend, then serves until the client leaves (stdio) or
+/// the process is stopped (HTTP).
+pub fn serve(opts: ServeOptions) -> Result<ExitCode> {
+    let (_, docker) = sandbox::choose_backends(&SandboxOptions {
+        backends: Some(vec![opts.backend]),
+        ..opts.sandbox.clone()
+    })?;
+    let prepared = sandbox::prepare(&[opts.backend], &opts.sandbox, docker)?;
+    let (_, transport) = prepared
+        .transports
+        .into_iter()
+        .next()
+        .context("internal: no transport prepared")?;
+    let executor: Arc<dyn Executor> = Arc::from(
+        opts.backend
+            .strategy
+            .executor(transport, &AgentOptions::default()),
+    );
+    // The sandbox starts before the first client call, not during it.
+    executor
+        .start_all(opts.timeout)
+        .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", opts.backend))?;
+    let handler = Handler {
+        executor,
+        timeout: opts.timeout,
+        backend: opts.backend.to_string(),
+    };
+    let runtime = super::client::runtime();
+    match opts.listen {
+        Listen::Stdio => runtime.block_on(async {
+            let service = handler.serve(rmcp::transport::stdio()).await?;
+            service.waiting().await?;
+            anyhow::Ok(())
+        })?,
+        Listen::Http(port) => runtime.block_on(serve_http(handler, port, &opts.sandbox))?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve_http(handler: Handler, port: u16, sandbox: &SandboxOptions) -> Result<()> {
+    let service = TowerToHyperService::new(StreamableHttpService::new(
+        move || Ok(handler.clone()),
+        LocalSessionManager::default().into(),
+        StreamableHttpServerConfig::default(),
+    ));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| crate::error::usage(format!("--port {port}: cannot listen ({e})")))?;
+    sandbox.notice(&format!(
+        "serving MCP at http://{}/mcp",
+        listener.local_addr()?
+    ));
+    loop {
+        let (stream, _) = tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = terminated() => break,
+            accepted = listener.accept() => accepted?,
+        };
+        let service = service.clone();
+        tokio::spawn(async move {
+            let _ = Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+    Ok(())
+}
+
+/// Resolves on SIGTERM.
+async fn terminated() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            term.recv().await;
+        }
+        Err(_) => std::future::pending().await,
+    }
+}
