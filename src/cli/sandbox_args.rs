@@ -16,6 +16,19 @@ pub struct SandboxArgs {
     /// answers, else local:per-call,local:persistent]
     #[arg(short, long, value_name = "LIST")]
     backends: Option<String>,
+    #[command(flatten)]
+    place: SandboxPlace,
+    /// No progress and no notices on stderr; tables still go to stdout
+    #[arg(short, long)]
+    quiet: bool,
+    #[command(flatten)]
+    mcp: super::mcp_args::McpArgs,
+}
+
+/// Where the sandbox is and what to start in it: shared by the commands that take a list of
+/// backends and by `serve`, which takes one.
+#[derive(Args, Debug)]
+pub struct SandboxPlace {
     /// Compose file of the sandbox service
     #[arg(long, value_name = "FILE", default_value = "docker-compose.yml")]
     compose_file: PathBuf,
@@ -29,22 +42,35 @@ pub struct SandboxArgs {
     /// Command prefix of the `cmd` transport, split as a shell would ("podman exec -i box")
     #[arg(long, value_name = "COMMAND")]
     prefix: Option<String>,
-    /// No progress and no notices on stderr; tables still go to stdout
-    #[arg(short, long)]
-    quiet: bool,
-    #[command(flatten)]
-    mcp: super::mcp_args::McpArgs,
 }
 
-impl SandboxArgs {
-    /// Checks the flags.
-    pub fn options(self) -> anyhow::Result<SandboxOptions> {
+impl SandboxPlace {
+    /// Checks the flags and completes the options with the backends chosen elsewhere.
+    pub fn options(
+        self,
+        backends: Option<Vec<crate::sandbox::backend::Backend>>,
+        quiet: bool,
+    ) -> anyhow::Result<SandboxOptions> {
         if self.service.trim().is_empty() {
             return Err(usage("--service: give the Compose service name"));
         }
         if self.python.as_deref().is_some_and(|p| p.trim().is_empty()) {
             return Err(usage("--python: give an interpreter, e.g. python3"));
         }
+        Ok(SandboxOptions {
+            backends,
+            compose_file: self.compose_file,
+            service: self.service,
+            python: self.python,
+            prefix: self.prefix.as_deref().map(values::prefix).transpose()?,
+            quiet,
+        })
+    }
+}
+
+impl SandboxArgs {
+    /// Checks the flags.
+    pub fn options(self) -> anyhow::Result<SandboxOptions> {
         // Declared first, so that --backends may name mcp:NAME.
         let mcp = self.mcp.declare()?;
         let backends = self
@@ -52,13 +78,7 @@ impl SandboxArgs {
             .as_deref()
             .map(|list| values::backends("--backends", list))
             .transpose()?;
-        Ok(SandboxOptions {
-            backends: super::mcp_args::with_mcp(backends, mcp),
-            compose_file: self.compose_file,
-            service: self.service,
-            python: self.python,
-            prefix: self.prefix.as_deref().map(values::prefix).transpose()?,
-            quiet: self.quiet,
-        })
+        self.place
+            .options(super::mcp_args::with_mcp(backends, mcp), self.quiet)
     }
 }

@@ -1,13 +1,10 @@
 //! Flags of `serve`: the backend the MCP tool runs on, and where the server listens.
 
-use std::path::PathBuf;
-
 use clap::Args;
 
 use super::values;
 use crate::error::usage;
 use crate::mcp::serve::{Listen, ServeOptions};
-use crate::sandbox::SandboxOptions;
 use crate::sandbox::backend::TransportKind;
 
 pub const AFTER_SERVE_HELP: &str = "\
@@ -36,19 +33,8 @@ pub struct ServeArgs {
         allow_negative_numbers = true
     )]
     timeout: String,
-    /// Compose file of the sandbox service
-    #[arg(long, value_name = "FILE", default_value = "docker-compose.yml")]
-    compose_file: PathBuf,
-    /// Compose service the code runs in
-    #[arg(long, value_name = "NAME", default_value = "sandbox")]
-    service: String,
-    /// Python interpreter to start [default: python3 in the sandbox; on the host, the one
-    /// python3 resolves to]
-    #[arg(long, value_name = "CMD")]
-    python: Option<String>,
-    /// Command prefix of the `cmd` transport, split as a shell would ("podman exec -i box")
-    #[arg(long, value_name = "COMMAND")]
-    prefix: Option<String>,
+    #[command(flatten)]
+    place: super::sandbox_args::SandboxPlace,
 }
 
 impl ServeArgs {
@@ -60,18 +46,7 @@ impl ServeArgs {
                 "--backend: serve runs code on a sandbox backend, not an MCP server",
             ));
         }
-        if self.service.trim().is_empty() {
-            return Err(usage("--service: give the Compose service name"));
-        }
-        let timeout = match self.timeout.trim().parse::<f64>() {
-            Ok(t) if t.is_finite() && t > 0.0 && t <= 86_400.0 => t,
-            _ => {
-                return Err(usage(format!(
-                    "--timeout: '{}' is not a number of seconds above 0",
-                    self.timeout
-                )));
-            }
-        };
+        let timeout = values::positive("--timeout", &self.timeout, 86_400.0)?;
         Ok(ServeOptions {
             backend,
             listen: match self.transport.as_str() {
@@ -79,15 +54,8 @@ impl ServeArgs {
                 _ => Listen::Stdio,
             },
             timeout: std::time::Duration::from_secs_f64(timeout),
-            sandbox: SandboxOptions {
-                backends: Some(vec![backend]),
-                compose_file: self.compose_file,
-                service: self.service,
-                python: self.python,
-                prefix: self.prefix.as_deref().map(values::prefix).transpose()?,
-                // stdout may be the MCP channel: notices go to stderr, which is free.
-                quiet: false,
-            },
+            // stdout may be the MCP channel: notices go to stderr, which is free.
+            sandbox: self.place.options(Some(vec![backend]), false)?,
         })
     }
 }
