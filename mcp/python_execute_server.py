@@ -89,7 +89,7 @@ class PerCallExecutor:
             done = subprocess.run(argv, input=input or "", capture_output=True, text=True,
                                   timeout=self.timeout + GRACE_S)
         except subprocess.TimeoutExpired:
-            raise ToolError(f"timeout after {limit}s (the docker client did not return)")
+            raise ToolError(f"timeout after {limit}s (the docker client did not return)") from None
         if done.returncode == 137:
             raise ToolError(f"timeout after {limit}s (killed)\n{done.stderr[-2000:]}")
         if done.returncode != 0:
@@ -166,7 +166,7 @@ class PersistentExecutor:
                 self.proc.stdin.flush()
             except (BrokenPipeError, OSError):
                 stderr = self._stop()
-                raise ToolError(f"the persistent interpreter died\n{stderr}")
+                raise ToolError(f"the persistent interpreter died\n{stderr}") from None
             line = self._next_line(self.timeout + GRACE_S)
             if line == "<timeout>":
                 self._stop()
