@@ -166,7 +166,9 @@ fn oneshot_start(python: &str, agent_args: Option<&[String]>) -> Duration {
     let took = started.elapsed();
     let text = String::from_utf8_lossy(&out.stdout);
     let reply = text.lines().nth(1).expect("a handshake and a reply");
-    let reply = agent::parse_reply(reply, 1).expect("a reply to request 1");
+    let reply = agent::parse_reply(reply, 1)
+        .expect("a well-formed reply")
+        .expect("a reply to request 1");
     assert_eq!(reply.result.as_deref(), Some(EXPECTED), "{reply:?}");
     took
 }

@@ -148,22 +148,26 @@ pub fn parse_ack(line: &str) -> Option<u64> {
     serde_json::from_str::<Ack>(line).ok().map(|a| a.ack)
 }
 
-/// Parses a reply line and checks that it answers request `id`.
-pub fn parse_reply(line: &str, id: u64) -> Result<Reply, String> {
+/// Parses a reply line and checks that it answers request `id`. A reply to an earlier request
+/// is `None`, for the caller to skip: a late duplicate, from a fork child that answered just as
+/// its zygote gave up on it at the time limit and answered `Timeout` in its place.
+pub fn parse_reply(line: &str, id: u64) -> Result<Option<Reply>, String> {
     let reply: Reply = serde_json::from_str(line)
         .map_err(|e| format!("malformed reply {}: {e}", excerpt(line)))?;
-    if reply.id != Some(id) {
-        let detail = reply
-            .error
-            .as_ref()
-            .map(|e| e.message.as_str())
-            .unwrap_or("");
-        return Err(format!(
-            "reply for request {:?} while waiting for {id} {detail}",
-            reply.id
-        ));
+    match reply.id {
+        Some(answered) if answered == id => Ok(Some(reply)),
+        Some(answered) if answered < id => Ok(None),
+        answered => {
+            let detail = reply
+                .error
+                .as_ref()
+                .map(|e| e.message.as_str())
+                .unwrap_or("");
+            Err(format!(
+                "reply for request {answered:?} while waiting for {id} {detail}"
+            ))
+        }
     }
-    Ok(reply)
 }
 
 /// The start of a line, for error messages.
@@ -211,9 +215,15 @@ mod tests {
     #[test]
     fn reply_must_answer_the_request() {
         let line = r#"{"id": 3, "ok": false, "result": null, "stdout": "", "stderr": "", "error": {"type": "ZeroDivisionError", "message": "division by zero", "traceback": "..."}, "exec_ns": 10, "truncated": false}"#;
-        let reply = parse_reply(line, 3).unwrap();
+        let reply = parse_reply(line, 3)
+            .unwrap()
+            .expect("the reply to request 3");
         assert_eq!(reply.error.unwrap().kind, "ZeroDivisionError");
-        assert!(parse_reply(line, 4).unwrap_err().contains("waiting for 4"));
+        assert!(parse_reply(line, 2).unwrap_err().contains("waiting for 2"));
+        assert!(
+            parse_reply(line, 4).unwrap().is_none(),
+            "a late reply to request 3 is skipped"
+        );
         assert!(
             parse_reply("{\"id\": 3}", 3)
                 .unwrap_err()

@@ -94,7 +94,13 @@ impl AgentProcess {
             let line = self.next_line(deadline)?;
             match super::parse_ack(&line) {
                 Some(acked) => self.acked = Some(acked),
-                None => return super::parse_reply(&line, id).map_err(CallError::Protocol),
+                None => {
+                    if let Some(reply) =
+                        super::parse_reply(&line, id).map_err(CallError::Protocol)?
+                    {
+                        return Ok(reply);
+                    }
+                }
             }
         }
     }
