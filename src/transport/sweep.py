@@ -36,7 +36,9 @@ def targets(what):
             init = f.read().split(b"\0")[0]
     except OSError:
         init = b""
-    if init.endswith((b"docker-init", b"tini")):  # its first child is the service's command
+    # An init wrapper (Docker's docker-init is tini, Podman's podman-init is catatonit): its
+    # first child is the service's command, which must outlive every sweep.
+    if init.endswith((b"docker-init", b"tini", b"podman-init", b"catatonit", b"dumb-init")):
         firsts = sorted((p for p, v in procs.items() if v[0] == 1), key=lambda p: procs[p][1])
         keep.update(firsts[:1])
     if what != "orphans":
