@@ -28,7 +28,25 @@ def processes():
     return found
 
 
+INITS = (b"docker-init", b"tini", b"podman-init", b"catatonit", b"dumb-init")
+
+
+def in_sandbox():
+    """Whether pid 1 is a container's init wrapper or the sandbox service's own command. A
+    `cmd` prefix may run this on a host, where every tree under pid 1 is the machine's own
+    (daemons, shells, CI jobs): there nothing is swept. Marker files such as /.dockerenv are
+    no test: some hosts are built from container images and keep one."""
+    try:
+        with open("/proc/1/cmdline", "rb") as f:
+            init = os.path.basename(f.read().split(b"\0")[0])
+    except OSError:
+        return False
+    return init in INITS or init == b"sleep"
+
+
 def targets(what):
+    if not in_sandbox():
+        return []
     procs = processes()
     keep = {1, os.getpid()}
     try:
@@ -38,7 +56,7 @@ def targets(what):
         init = b""
     # An init wrapper (Docker's docker-init is tini, Podman's podman-init is catatonit): its
     # first child is the service's command, which must outlive every sweep.
-    if init.endswith((b"docker-init", b"tini", b"podman-init", b"catatonit", b"dumb-init")):
+    if init.endswith(INITS):
         firsts = sorted((p for p, v in procs.items() if v[0] == 1), key=lambda p: procs[p][1])
         keep.update(firsts[:1])
     if what != "orphans":
