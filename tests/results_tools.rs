@@ -10,23 +10,23 @@ use sandbox_bench::bench::stats;
 
 /// Runs `backends` on one workload `probe` whose code is `code`, into `dir/name.json`.
 fn run_probe(dir: &Path, name: &str, backends: &str, code: &str, calls: u32) -> PathBuf {
-    let workloads = dir.join(format!("{name}-workloads"));
-    std::fs::create_dir_all(&workloads).unwrap();
-    write_workload(&workloads, "probe", calls, &[(code, "1")]);
-    let output = dir.join(format!("{name}.json"));
-    bench()
-        .args(["run", "--quiet", "--backends", backends])
-        .arg("--workloads-dir")
-        .arg(&workloads)
-        .arg("--output")
-        .arg(&output)
-        .assert()
-        .success();
-    output
+    run_probe_exiting(dir, name, backends, code, calls, 0)
 }
 
 /// As `run_probe`, for code whose every call fails: `run` exits 1.
 fn run_probe_failing(dir: &Path, name: &str, backends: &str, code: &str, calls: u32) -> PathBuf {
+    run_probe_exiting(dir, name, backends, code, calls, 1)
+}
+
+/// As `run_probe`, with the exit code `run` must give.
+fn run_probe_exiting(
+    dir: &Path,
+    name: &str,
+    backends: &str,
+    code: &str,
+    calls: u32,
+    exit: i32,
+) -> PathBuf {
     let workloads = dir.join(format!("{name}-workloads"));
     std::fs::create_dir_all(&workloads).unwrap();
     write_workload(&workloads, "probe", calls, &[(code, "1")]);
@@ -38,7 +38,7 @@ fn run_probe_failing(dir: &Path, name: &str, backends: &str, code: &str, calls: 
         .arg("--output")
         .arg(&output)
         .assert()
-        .code(1);
+        .code(exit);
     output
 }
 
