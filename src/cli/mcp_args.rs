@@ -25,16 +25,53 @@ pub struct McpArgs {
     /// and the last line checked) or repr (its text is repr(result))
     #[arg(long, value_name = "MODE", default_value = "print", value_parser = ["print", "repr"])]
     mcp_answer: String,
+    /// The backend server NAME's tool runs on, to show its MCP layer (its latency minus that
+    /// backend's, both in this run); repeatable. Read from the command for `sandbox-bench
+    /// serve --backend B` and mcp/python_execute_server.py; give it for any other server
+    #[arg(long, value_name = "NAME=BACKEND")]
+    mcp_over: Vec<String>,
 }
 
 impl McpArgs {
     /// Declares the servers, so that other flags may name `mcp:NAME`, and returns their backends.
     pub fn declare(&self) -> anyhow::Result<Vec<Backend>> {
         let answer = Answer::parse(&self.mcp_answer).map_err(usage)?;
+        let mut over = Vec::new();
+        for spec in &self.mcp_over {
+            let (name, backend) = spec
+                .split_once('=')
+                .ok_or_else(|| usage(format!("--mcp-over: '{spec}': write NAME=BACKEND")))?;
+            let backend = Backend::parse(backend)
+                .ok()
+                .filter(|b| b.transport != TransportKind::Mcp)
+                .ok_or_else(|| {
+                    usage(format!(
+                        "--mcp-over: '{}' is not a sandbox backend (e.g. compose:persistent)",
+                        backend.trim()
+                    ))
+                })?;
+            if !self
+                .mcp
+                .iter()
+                .any(|m| m.split_once('=').map(|m| m.0.trim()) == Some(name.trim()))
+            {
+                return Err(usage(format!(
+                    "--mcp-over: no --mcp {}=… to go with it",
+                    name.trim()
+                )));
+            }
+            over.push((name.trim().to_string(), backend.to_string()));
+        }
         self.mcp
             .iter()
             .map(|spec| {
                 let server = McpServer::parse(spec, &self.mcp_tool, &self.mcp_code_arg, answer)
+                    .map(|mut server| {
+                        if let Some((_, b)) = over.iter().find(|(n, _)| *n == server.name) {
+                            server.over = Some(b.clone());
+                        }
+                        server
+                    })
                     .and_then(mcp::declare)
                     .map_err(|e| usage(format!("--mcp: {e}")))?;
                 Ok(Backend {

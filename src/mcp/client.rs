@@ -371,20 +371,20 @@ pub(crate) fn reply(result: &CallToolResult, answer: Answer) -> Reply {
         });
         return reply;
     }
+    // A JSON object answer (the original's shape; `serve` adds the agent's `exec_ns`).
+    let object = result
+        .structured_content
+        .clone()
+        .or_else(|| serde_json::from_str::<Value>(&text).ok())
+        .filter(Value::is_object);
+    reply.exec_ns = object
+        .as_ref()
+        .and_then(|o| o.get("exec_ns")?.as_u64())
+        .unwrap_or(0);
     match answer {
         Answer::Repr => reply.result = Some(text),
         Answer::Print => {
-            let printed = result
-                .structured_content
-                .as_ref()
-                .and_then(stdout_field)
-                .or_else(|| {
-                    serde_json::from_str::<Value>(&text)
-                        .ok()
-                        .as_ref()
-                        .and_then(stdout_field)
-                })
-                .unwrap_or(text);
+            let printed = object.as_ref().and_then(stdout_field).unwrap_or(text);
             reply.result = printed
                 .lines()
                 .rev()
@@ -419,6 +419,9 @@ mod tests {
         let json = r#"{"status": "success", "stdout": "hello\n'ab'\n", "stderr": ""}"#;
         let r = reply(&result(json, false), Answer::Print);
         assert_eq!(r.result.as_deref(), Some("'ab'"));
+        assert_eq!(r.exec_ns, 0);
+        let served = r#"{"status": "success", "stdout": "2\n", "exec_ns": 1234}"#;
+        assert_eq!(reply(&result(served, false), Answer::Print).exec_ns, 1234);
         let r = reply(&result("x\n42\n\n", false), Answer::Print);
         assert_eq!(r.result.as_deref(), Some("42"));
         let r = reply(&result("", false), Answer::Print);

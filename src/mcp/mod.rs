@@ -47,6 +47,10 @@ pub struct McpServer {
     /// The tool's argument that carries the code.
     pub code_arg: String,
     pub answer: Answer,
+    /// The backend whose executor the server's tool runs on (`--mcp-over NAME=BACKEND`, or
+    /// read from the command of this project's two servers): the MCP layer is this server's
+    /// latency minus that backend's, measured in the same run.
+    pub over: Option<String>,
 }
 
 impl McpServer {
@@ -79,13 +83,28 @@ impl McpServer {
         if tool.trim().is_empty() || code_arg.trim().is_empty() {
             return Err("the tool and its code argument need names".into());
         }
+        let over = match &target {
+            Target::Stdio(argv) => executor_of(argv),
+            Target::Http(_) => None,
+        };
         Ok(McpServer {
             name: name.to_string(),
             target,
             tool: tool.to_string(),
             code_arg: code_arg.to_string(),
             answer,
+            over,
         })
+    }
+
+    /// The server as its one-line description in a results file: the command or the URL.
+    pub fn target_text(&self) -> String {
+        match &self.target {
+            Target::Stdio(argv) => {
+                shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| argv.join(" "))
+            }
+            Target::Http(url) => url.clone(),
+        }
     }
 
     pub fn transport_name(&self) -> &'static str {
@@ -94,6 +113,46 @@ impl McpServer {
             Target::Http(_) => "http",
         }
     }
+}
+
+/// The backend a server started by `argv` runs its tool on, when the command is one of this
+/// project's servers: `sandbox-bench serve --backend B` runs on B (compose:persistent by
+/// default); the reproduction `python_execute_server.py --executor E` runs `docker compose exec`
+/// per call or one persistent interpreter through it, so compose:E.
+fn executor_of(argv: &[String]) -> Option<String> {
+    let value = |flag: &str| {
+        let eq = format!("{flag}=");
+        argv.iter().enumerate().find_map(|(i, a)| {
+            if a == flag {
+                argv.get(i + 1).cloned()
+            } else {
+                a.strip_prefix(&eq).map(str::to_string)
+            }
+        })
+    };
+    let named = |a: &String, file: &str| {
+        std::path::Path::new(a)
+            .file_name()
+            .is_some_and(|f| f == file)
+    };
+    let backend = if let Some(i) = argv.iter().position(|a| named(a, "sandbox-bench")) {
+        if argv.get(i + 1).map(String::as_str) != Some("serve") {
+            return None;
+        }
+        value("--backend").unwrap_or_else(|| "compose:persistent".into())
+    } else if argv.iter().any(|a| named(a, "python_execute_server.py")) {
+        format!(
+            "compose:{}",
+            value("--executor").unwrap_or_else(|| "persistent".into())
+        )
+    } else {
+        return None;
+    };
+    // Only a name this project knows is kept, written the way its results write it.
+    crate::sandbox::backend::Backend::parse(&backend)
+        .ok()
+        .filter(|b| b.transport != crate::sandbox::backend::TransportKind::Mcp)
+        .map(|b| b.to_string())
 }
 
 /// The servers declared in this process; backends refer to them by name.
@@ -161,6 +220,41 @@ mod tests {
             );
         }
         assert!(Answer::parse("json").is_err());
+    }
+
+    #[test]
+    fn this_projects_servers_say_what_they_run_on() {
+        let over = |spec: &str| {
+            McpServer::parse(spec, "t", "code", Answer::Print)
+                .unwrap()
+                .over
+        };
+        assert_eq!(
+            over("a=target/release/sandbox-bench serve --backend compose:fork").as_deref(),
+            Some("compose:fork")
+        );
+        assert_eq!(
+            over("a=sandbox-bench serve --backend=persistent --timeout 5").as_deref(),
+            Some("compose:persistent")
+        );
+        assert_eq!(
+            over("a=sandbox-bench serve").as_deref(),
+            Some("compose:persistent")
+        );
+        assert_eq!(
+            over(".a=.venv-mcp/bin/python mcp/python_execute_server.py --executor per-call")
+                .as_deref(),
+            Some("compose:per-call")
+        );
+        assert_eq!(
+            over("a=python3 mcp/python_execute_server.py").as_deref(),
+            Some("compose:persistent")
+        );
+        // Someone else's server, another subcommand, an unknown backend: nothing is guessed.
+        assert_eq!(over("a=python3 my_server.py --backend compose:fork"), None);
+        assert_eq!(over("a=sandbox-bench run --backend compose:fork"), None);
+        assert_eq!(over("a=sandbox-bench serve --backend warp:drive"), None);
+        assert_eq!(over("a=http://127.0.0.1:1/mcp"), None);
     }
 
     #[test]

@@ -115,6 +115,7 @@ fn answer(outcome: Result<Reply, CallError>) -> CallToolResult {
                     "stdout": reply.stdout,
                     "stderr": reply.stderr,
                     "result": reply.result,
+                    "exec_ns": reply.exec_ns,
                 });
                 CallToolResult::success(text(body.to_string()))
             }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::grid::{Grid, wrap};
 use super::markdown::cells;
-use super::{format_us, table, waterfall};
+use super::{format_us, mcp_layer, table, waterfall};
 use crate::bench::warnings::Warning;
 use crate::results::BenchmarkResults;
 
@@ -110,15 +110,26 @@ pub fn render(results: &BenchmarkResults, view: View) -> String {
     }
     if let Some(t) = waterfall::waterfall_table(results) {
         out.push('\n');
-        para(
-            &mut out,
-            "Where the time goes (per-call layers, outermost first)",
-        );
+        para(&mut out, "Where the time goes (layers, outermost first)");
         let (header, rows) = cells(&t);
         let grid = Grid::from_cells(header, rows, 2)
             .left_aligned(4)
             .wrapping_last();
         push_grid(&mut out, &grid, Some(view.width));
+    }
+    if let Some(t) = mcp_layer::layer_table(results) {
+        out.push('\n');
+        para(
+            &mut out,
+            "The MCP layer: each MCP server's latency minus the executor its tool runs on, \
+             both measured in this run (\"in noise\": the 95 % interval holds zero)",
+        );
+        let (header, rows) = cells(&t);
+        push_grid(
+            &mut out,
+            &Grid::from_cells(header, rows, 3),
+            Some(view.width),
+        );
     }
     for line in table::verdicts(results) {
         para(&mut out, &line);

@@ -110,6 +110,13 @@ pub fn render(results: &BenchmarkResults) -> String {
         ));
         out.push_str(&html_table(&t));
     }
+    if let Some(t) = super::mcp_layer::layer_table(results) {
+        out.push_str(
+            "<h2>The MCP layer</h2><p>Each MCP server's latency minus the executor its tool \
+             runs on, both measured in this run.</p>",
+        );
+        out.push_str(&html_table(&t));
+    }
     for v in table::verdicts(results) {
         out.push_str(&format!("<p><b>{}</b></p>", escape(&v)));
     }

@@ -4,7 +4,7 @@
 
 use comfy_table::Table;
 
-use super::table;
+use super::{mcp_layer, table};
 use crate::results::BenchmarkResults;
 
 /// The header and rows of a console table, as plain cell texts.
@@ -75,6 +75,14 @@ pub fn render(results: &BenchmarkResults) -> String {
             results.settings.baseline
         ));
         out.push_str(&from_table(&comparison));
+    }
+    if let Some(layers) = mcp_layer::layer_table(results) {
+        out.push_str(
+            "\n### The MCP layer\n\nEach MCP server's latency minus the executor its tool runs \
+             on, both measured in this run.\n\n",
+        );
+        let (header, rows) = cells(&layers);
+        out.push_str(&grid(&header, &rows, 3));
     }
     let verdicts = table::verdicts(results);
     if !verdicts.is_empty() {

@@ -9,6 +9,7 @@ pub mod hgrm;
 pub mod html;
 pub mod json;
 pub mod markdown;
+pub mod mcp_layer;
 pub mod points;
 pub mod probe_tables;
 pub mod svg;

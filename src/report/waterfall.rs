@@ -2,7 +2,8 @@
 //! one run (Compose CLI → Docker CLI → Engine API → the host's own interpreter), each layer's
 //! cost is the p50 difference to the next layer down, ending in the agent's own exec time.
 //! Podman's per-call backends make a second waterfall: its own CLI (`podman exec -i`, the cmd
-//! prefix) over its Engine API.
+//! prefix) over its Engine API. An MCP server measured beside the executor its tool runs on
+//! sits right above that executor's row: its cost is the MCP layer.
 
 use comfy_table::Table;
 
@@ -120,7 +121,8 @@ fn exec_level(e: &Entry) -> Option<Level> {
     }
 }
 
-/// The waterfall table, when the run measured per-call backends of at least two layers.
+/// The waterfall table, when the run measured per-call backends of at least two layers, or MCP
+/// servers beside the executor they run on (each server's row above its executor's).
 pub fn waterfall_table(results: &BenchmarkResults) -> Option<Table> {
     let mut table = Table::new();
     table
@@ -134,45 +136,121 @@ pub fn waterfall_table(results: &BenchmarkResults) -> Option<Table> {
             "Made of",
         ]);
     let mut any = false;
-    for (layers, workload) in [LAYERS, PODMAN_LAYERS]
-        .iter()
-        .flat_map(|l| results.settings.workloads.iter().map(move |w| (l, w)))
-    {
+    for workload in &results.settings.workloads {
         let find = |backend: &str| {
             results
                 .results
                 .iter()
                 .find(|e| e.backend == backend && &e.workload == workload)
         };
-        let levels = layers.map(|(b, _)| find(b).and_then(|e| level(&e.histogram)));
-        let innermost = layers
-            .iter()
-            .rev()
-            .find_map(|(b, _)| find(b).filter(|e| level(&e.histogram).is_some()));
-        let Some(rows) = steps_of(layers, &levels, innermost.and_then(exec_level)) else {
-            continue;
-        };
-        any = true;
-        for s in rows {
-            table.add_row(vec![
-                workload.clone(),
-                s.name,
-                format!(
-                    "{} [{}–{}]",
-                    format_us(s.total.p50),
-                    format_us(s.total.p25),
-                    format_us(s.total.p75)
-                ),
-                signed_us(s.cost_us),
-                s.cost_of,
-            ]);
+        // The executors MCP servers run on, each to get its servers' rows above it.
+        let mut unplaced: Vec<&str> = mcp_executors(results);
+        let mut chains: Vec<Vec<Step>> = Vec::new();
+        for layers in [&LAYERS, &PODMAN_LAYERS] {
+            let levels = layers.map(|(b, _)| find(b).and_then(|e| level(&e.histogram)));
+            let innermost = layers
+                .iter()
+                .rev()
+                .find_map(|(b, _)| find(b).filter(|e| level(&e.histogram).is_some()));
+            if let Some(rows) = steps_of(layers, &levels, innermost.and_then(exec_level)) {
+                unplaced.retain(|over| !rows.iter().any(|s| s.name == *over));
+                chains.push(rows);
+            }
+        }
+        // An executor outside the per-call layers (persistent, fork, …): itself, then its exec.
+        for over in unplaced {
+            let Some(e) = find(over) else { continue };
+            let Some(total) = level(&e.histogram) else {
+                continue;
+            };
+            let exec = exec_level(e);
+            let mut rows = vec![Step {
+                name: over.to_string(),
+                total,
+                cost_of: "transport + agent + framing".into(),
+                cost_us: total.p50 - exec.map_or(0.0, |x| x.p50),
+            }];
+            if let Some(exec) = exec {
+                rows.push(Step {
+                    name: "exec (agent-reported)".into(),
+                    total: exec,
+                    cost_of: "running the code".into(),
+                    cost_us: exec.p50,
+                });
+            }
+            chains.push(rows);
+        }
+        for mut rows in chains {
+            // Each MCP server goes right above the executor it runs on.
+            let mut i = 0;
+            while i < rows.len() {
+                let above = mcp_steps(results, workload, &rows[i]);
+                let n = above.len();
+                rows.splice(i..i, above);
+                i += n + 1;
+            }
+            any = true;
+            for s in rows {
+                table.add_row(vec![
+                    workload.clone(),
+                    s.name,
+                    format!(
+                        "{} [{}–{}]",
+                        format_us(s.total.p50),
+                        format_us(s.total.p25),
+                        format_us(s.total.p75)
+                    ),
+                    signed_us(s.cost_us),
+                    s.cost_of,
+                ]);
+            }
         }
     }
     any.then_some(table)
 }
 
+/// The executors this run's MCP servers run on (each once).
+fn mcp_executors(results: &BenchmarkResults) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for over in results
+        .settings
+        .mcp
+        .iter()
+        .filter_map(|m| m.over.as_deref())
+    {
+        if !out.contains(&over) {
+            out.push(over);
+        }
+    }
+    out
+}
+
+/// The rows of the MCP servers that run on `executor`'s backend: each costs its MCP layer.
+fn mcp_steps(results: &BenchmarkResults, workload: &str, executor: &Step) -> Vec<Step> {
+    results
+        .settings
+        .mcp
+        .iter()
+        .filter(|m| m.over.as_deref() == Some(executor.name.as_str()))
+        .filter_map(|m| {
+            let backend = format!("mcp:{}", m.name);
+            let e = results
+                .results
+                .iter()
+                .find(|e| e.backend == backend && e.workload == workload)?;
+            let total = level(&e.histogram)?;
+            Some(Step {
+                name: backend,
+                total,
+                cost_of: format!("MCP layer ({}) over {}", m.transport, executor.name),
+                cost_us: total.p50 - executor.total.p50,
+            })
+        })
+        .collect()
+}
+
 /// A cost that noise can make negative (a layer measured slower than the one it wraps).
-fn signed_us(us: f64) -> String {
+pub(crate) fn signed_us(us: f64) -> String {
     if us < 0.0 {
         format!("−{} (noise)", format_us(-us))
     } else {
@@ -243,6 +321,54 @@ mod tests {
             rows[1].cost_of,
             "Engine API + container exec + interpreter start + framing"
         );
+    }
+
+    #[test]
+    fn mcp_servers_sit_above_their_executor() {
+        use crate::results::McpServerRecord;
+        use crate::results::synthetic::{self, row};
+        let mut r = synthetic::results(
+            "compose:per-call",
+            &[
+                row("compose:per-call", "w", 250_000, 10),
+                row("docker:per-call", "w", 180_000, 10),
+                row("mcp:pc", "w", 252_000, 10),
+                row("compose:persistent", "w", 300, 10),
+                row("mcp:sdk", "w", 2_300, 10),
+                row("mcp:other", "w", 9_000, 10),
+            ],
+        );
+        let server = |name: &str, over: Option<&str>| McpServerRecord {
+            name: name.into(),
+            transport: "stdio".into(),
+            target: "x".into(),
+            tool: "python_execute".into(),
+            answer: "print".into(),
+            over: over.map(str::to_string),
+        };
+        r.settings.mcp = vec![
+            server("pc", Some("compose:per-call")),
+            server("sdk", Some("compose:persistent")),
+            server("other", None),
+        ];
+        let (_, rows) = crate::report::markdown::cells(&waterfall_table(&r).unwrap());
+        let names: Vec<&str> = rows.iter().map(|r| r[1].as_str()).collect();
+        // The server whose executor is unknown has no row.
+        assert_eq!(
+            names,
+            [
+                "mcp:pc",
+                "compose:per-call",
+                "docker:per-call",
+                "mcp:sdk",
+                "compose:persistent",
+            ]
+        );
+        assert_eq!(rows[0][4], "MCP layer (stdio) over compose:per-call");
+        // 252 ms over 250 ms, within the histogram's three significant figures.
+        assert!(rows[0][3].ends_with(" ms") && rows[0][3].starts_with("1.9"));
+        assert_eq!(rows[3][4], "MCP layer (stdio) over compose:persistent");
+        assert_eq!(rows[3][3], "2.00 ms");
     }
 
     #[test]
