@@ -208,6 +208,35 @@ fn malformed_workload_files_name_the_file_and_exit_2() {
 }
 
 #[test]
+fn by_default_a_fast_backend_is_measured_for_a_second_not_for_its_few_calls() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("r.json");
+    bench()
+        .env_remove("SANDBOX_BENCH_MIN_TIME")
+        .args(["run", "--quiet", "--backends", "local:persistent"])
+        .args([
+            "--workloads",
+            "simple_calc",
+            "--calls-scale",
+            "0.1",
+            "--output",
+        ])
+        .arg(&output)
+        .assert()
+        .success();
+    let results = read_results(&output);
+    assert_eq!(results["settings"]["min_time_s"], 1.0);
+    let e = entry(&results, "local:persistent", "simple_calc");
+    // Five calls planned; the second they must fill takes far more, each one a sample.
+    assert_eq!(e["planned_calls"], 5, "{e}");
+    let calls = e["calls"].as_u64().unwrap();
+    assert!(calls > 5, "{e}");
+    assert!(e["elapsed_s"].as_f64().unwrap() >= 1.0, "{e}");
+    let h = sandbox_bench::bench::stats::decode(e["histogram"].as_str().unwrap()).unwrap();
+    assert_eq!((h.len(), e["errors"].as_u64()), (calls, Some(0)));
+}
+
+#[test]
 fn bad_flags_get_one_line_errors_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let attempts: Vec<(Vec<String>, &str)> = vec![
@@ -222,6 +251,8 @@ fn bad_flags_get_one_line_errors_and_exit_2() {
         ),
         (vec!["--calls-scale".into(), "-1".into()], "--calls-scale"),
         (vec!["--timeout".into(), "soon".into()], "--timeout"),
+        (vec!["--min-time".into(), "-1".into()], "--min-time"),
+        (vec!["--min-time".into(), "a while".into()], "--min-time"),
         (
             vec!["--workloads-dir".into(), "/no/such/dir".into()],
             "--workloads-dir",

@@ -105,6 +105,7 @@ fn tally(e: &Entry, samples: &[u64]) -> Tally {
     Tally {
         ok: samples.len() as u64,
         errors: e.all_errors() as u64,
+        planned: e.planned_calls.map(|p| p as u64),
     }
 }
 

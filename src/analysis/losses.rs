@@ -11,6 +11,9 @@ pub struct Tally {
     pub ok: u64,
     /// Failed calls of any phase (measured, cold start, warm-up).
     pub errors: u64,
+    /// Measured calls the run planned; a run with a minimum time makes more, as many as fit,
+    /// so only a shortfall below the plan counts as lost. `None` (older files): every call.
+    pub planned: Option<u64>,
 }
 
 /// One reason a new run is worse than its base, whatever its speed.
@@ -45,7 +48,7 @@ pub fn losses(base: Tally, new: Option<Tally>) -> Vec<Loss> {
     let mut out = Vec::new();
     if new.ok == 0 {
         out.push(Loss::NoSamples);
-    } else if new.ok < base.ok {
+    } else if new.ok < new.planned.map_or(base.ok, |p| p.min(base.ok)) {
         out.push(Loss::FewerCalls {
             base: base.ok,
             new: new.ok,
@@ -74,7 +77,32 @@ mod tests {
     use super::*;
 
     fn tally(ok: u64, errors: u64) -> Tally {
-        Tally { ok, errors }
+        Tally {
+            ok,
+            errors,
+            planned: None,
+        }
+    }
+
+    #[test]
+    fn calls_beyond_the_plan_may_vary_but_not_fall_short_of_it() {
+        let planned = |ok: u64, planned: u64| Tally {
+            ok,
+            errors: 0,
+            planned: Some(planned),
+        };
+        // A minimum time made 2,631 calls, then 2,337: as many as fit, none lost.
+        assert_eq!(losses(planned(2631, 50), Some(planned(2337, 50))), vec![]);
+        // Fewer than the plan asked for: lost.
+        assert_eq!(
+            losses(planned(2631, 50), Some(planned(40, 50))),
+            vec![Loss::FewerCalls {
+                base: 2631,
+                new: 40
+            }]
+        );
+        // A base that made fewer than its plan sets the bar there.
+        assert_eq!(losses(planned(30, 50), Some(planned(35, 50))), vec![]);
     }
 
     #[test]

@@ -63,6 +63,10 @@ fn tally(r: &BenchmarkResults, backend: &str, workloads: &[&str]) -> Option<Tall
             .map(|e| e.calls.saturating_sub(e.errors) as u64)
             .sum(),
         errors: entries.iter().map(|e| e.all_errors() as u64).sum(),
+        planned: entries
+            .iter()
+            .map(|e| e.planned_calls.map(|p| p as u64))
+            .sum(),
     })
 }
 

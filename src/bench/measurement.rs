@@ -20,6 +20,9 @@ pub struct Measurement {
     pub workload: String,
     /// Measured calls made (warm-up and cold start excluded).
     pub calls: usize,
+    /// Measured calls the plan asked for; `calls` is more when the minimum time called for
+    /// more, less when the run was stopped.
+    pub planned: usize,
     /// Measured calls that failed; they are not in the histogram.
     pub errors: usize,
     /// Failed cold-start and warm-up calls.
@@ -59,6 +62,7 @@ impl Measurement {
             backend: String::new(),
             workload: String::new(),
             calls: 0,
+            planned: 0,
             errors: 0,
             warmup_errors: 0,
             errors_by_kind: BTreeMap::new(),

@@ -18,6 +18,8 @@ use crate::transport::Transport;
 
 /// A bound on one switch warm-up's calls, whatever the backend's speed.
 const MAX_SWITCH_CALLS: usize = 2000;
+/// A bound on the calls one slice makes to fill its minimum time.
+const MAX_SLICE_CALLS: usize = 1_000_000;
 
 /// One backend × workload: its executor, kept across slices, and what it measured so far.
 pub(super) struct Pair<'a> {
@@ -26,6 +28,8 @@ pub(super) struct Pair<'a> {
     executor: Option<Box<dyn Executor>>,
     m: Measurement,
     warmed: bool,
+    /// Measured calls made so far: the next one's number.
+    made: usize,
 }
 
 impl<'a> Pair<'a> {
@@ -45,6 +49,7 @@ impl<'a> Pair<'a> {
             ),
             m: Measurement::new(backend, workload),
             warmed: false,
+            made: 0,
         }
     }
 
@@ -150,17 +155,20 @@ impl<'a> Pair<'a> {
         }
     }
 
-    /// Runs measured calls `start .. start + len` from closed-loop clients, after the cold
-    /// start and warm-ups if this is the pair's first slice.
+    /// Runs `len` measured calls from closed-loop clients, and more while the slice has run
+    /// for less than `min_time`, after the cold start and warm-ups if this is the pair's first
+    /// slice.
     pub(super) fn run_slice(
         &mut self,
         plan: &Plan,
-        start: usize,
         len: usize,
+        min_time: Duration,
         progress: &ProgressBar,
         stop: &AtomicBool,
     ) {
-        self.drive(plan, start..start + len, None, progress, stop);
+        let start = self.made;
+        self.m.planned += len;
+        self.drive(plan, start..start + len, None, min_time, progress, stop);
     }
 
     /// Open loop: `rate` calls per second for `duration`, whatever the backend's speed; each
@@ -174,17 +182,21 @@ impl<'a> Pair<'a> {
         stop: &AtomicBool,
     ) {
         let interval = Duration::from_secs_f64(1.0 / rate);
-        let calls = 0..open_loop_calls(rate, duration);
-        self.drive(plan, calls, Some(interval), progress, stop);
+        let start = self.made;
+        let calls = start..start + open_loop_calls(rate, duration);
+        self.m.planned += calls.len();
+        self.drive(plan, calls, Some(interval), Duration::ZERO, progress, stop);
     }
 
     /// Makes calls `calls` from `plan.load.clients()` clients: each as soon as a client is
-    /// free, or, with an `interval`, not before its intended start (call n at n × interval).
+    /// free, or, with an `interval`, not before its intended start (call n at n × interval);
+    /// then, if that took less than `min_time`, more calls until it has.
     fn drive(
         &mut self,
         plan: &Plan,
         calls: Range<usize>,
         interval: Option<Duration>,
+        min_time: Duration,
         progress: &ProgressBar,
         stop: &AtomicBool,
     ) {
@@ -200,7 +212,11 @@ impl<'a> Pair<'a> {
             while !stop.load(Ordering::Relaxed) {
                 let n = next.fetch_add(1, Ordering::Relaxed);
                 if n >= calls.end {
-                    break;
+                    if started.elapsed() >= min_time || n - calls.start >= MAX_SLICE_CALLS {
+                        break;
+                    }
+                    // A call beyond the plan's count: the bar grows with it.
+                    progress.inc_length(1);
                 }
                 let intended = interval.map(|i| started + i.mul_f64((n - calls.start) as f64));
                 if let Some(wait) = intended.and_then(|t| t.checked_duration_since(Instant::now()))
@@ -216,6 +232,7 @@ impl<'a> Pair<'a> {
             out
         });
         self.m.elapsed += started.elapsed();
+        self.made = self.made.max(calls.end).max(self.made + outcomes.len());
         self.record(outcomes);
     }
 
@@ -228,7 +245,11 @@ impl<'a> Pair<'a> {
             match outcome {
                 Ok((latency, exec_ns)) => {
                     stats::record(&mut m.latency, latency);
-                    stats::record(&mut m.exec, Duration::from_nanos(exec_ns));
+                    // 0: the executor reports no exec time (an MCP server other than `serve`);
+                    // the exec figures then stay empty rather than read 0.
+                    if exec_ns > 0 {
+                        stats::record(&mut m.exec, Duration::from_nanos(exec_ns));
+                    }
                     m.samples
                         .push(u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX));
                 }

@@ -36,6 +36,9 @@ pub struct Plan {
     /// another backend's calls (at least one call): the cost of the switch, reported, not
     /// mixed into the figures. Zero: no switch warm-up.
     pub switch_warmup: Duration,
+    /// How long each backend × workload is measured for at least, spread evenly over its
+    /// slices: a pair whose slice ends sooner goes on making calls (closed loop only).
+    pub min_time: Duration,
 }
 
 /// The shape of the load: closed-loop clients, or an open-loop rate.
@@ -92,6 +95,19 @@ impl Plan {
             floors + self.slices().iter().filter(|(_, s)| *s).count()
         };
         ((per_backend + calibration) * self.backends.len() + switches) as u64
+    }
+
+    /// How many slices the pair numbered `pair` is measured in.
+    fn slices_of(&self, pair: usize) -> usize {
+        let calls: Vec<usize> = self
+            .backends
+            .iter()
+            .flat_map(|_| self.workloads.iter().map(|w| self.measured_calls(w)))
+            .collect();
+        match self.order {
+            Order::Sequential => 1,
+            Order::Interleaved { rounds, .. } => rounds.clamp(1, calls[pair].max(1)),
+        }
     }
 
     /// The slices of measured calls in order, each with whether it comes right after another
@@ -157,7 +173,7 @@ pub fn run(plan: &Plan, progress: &ProgressBar, stop: &AtomicBool) -> RunOutput 
             if i > 0 && !plan.switch_warmup.is_zero() {
                 pair.switch_warm_up(plan, progress);
             }
-            pair.run_slice(plan, 0, plan.calibration, progress, stop);
+            pair.run_slice(plan, plan.calibration, Duration::ZERO, progress, stop);
             calibration.push(pair.finish());
         }
     }
@@ -194,7 +210,8 @@ pub fn run(plan: &Plan, progress: &ProgressBar, stop: &AtomicBool) -> RunOutput 
                 if switched && !plan.switch_warmup.is_zero() {
                     pairs[slice.pair].switch_warm_up(plan, progress);
                 }
-                pairs[slice.pair].run_slice(plan, slice.start, slice.len, progress, stop)
+                let min = plan.min_time.div_f64(plan.slices_of(slice.pair) as f64);
+                pairs[slice.pair].run_slice(plan, slice.len, min, progress, stop)
             }
         }
         left[slice.pair] -= slice.len;
@@ -260,6 +277,7 @@ mod tests {
             load: Load::Closed { concurrency: 1 },
             agent: AgentOptions::default(),
             switch_warmup: Duration::ZERO,
+            min_time: Duration::ZERO,
         }
     }
 
@@ -362,6 +380,41 @@ mod tests {
         plan.switch_warmup = Duration::ZERO;
         let out = run_plan(&plan);
         assert!(out.measurements.iter().all(|m| m.switch_calls == 0));
+    }
+
+    #[test]
+    fn a_fast_pair_is_measured_for_the_minimum_time_in_every_slice() {
+        let fake = Arc::new(Fake::answering());
+        let mut plan = plan(
+            &fake,
+            Strategy::Persistent,
+            vec![workload("a", 2, 3), workload("b", 1, 1)],
+        );
+        plan.order = Order::Interleaved { seed: 5, rounds: 3 };
+        plan.min_time = Duration::from_millis(60);
+        let began = std::time::Instant::now();
+        let out = run_plan(&plan);
+        // Six planned calls for a, in three slices of at least 20 ms; one for b, in its one
+        // slice (a pair of one call is not cut), which gets the whole 60 ms.
+        assert!(began.elapsed() >= Duration::from_millis(120));
+        for m in &out.measurements {
+            let planned = if m.workload == "a" { 6 } else { 1 };
+            assert!(m.calls > planned, "{}: {} calls", m.workload, m.calls);
+            assert_eq!(m.samples.len(), m.calls);
+            assert!(m.elapsed >= Duration::from_millis(60), "{:?}", m.elapsed);
+        }
+        // Every call numbered once: the fake saw each measured call, cold start and warm-ups.
+        let measured: usize = out.measurements.iter().map(|m| m.calls).sum();
+        assert_eq!(fake.requests(), measured + 2 * (1 + 2));
+
+        // 0: exactly the planned calls.
+        plan.min_time = Duration::ZERO;
+        let calls: Vec<usize> = run_plan(&plan)
+            .measurements
+            .iter()
+            .map(|m| m.calls)
+            .collect();
+        assert_eq!(calls, [6, 1]);
     }
 
     #[test]

@@ -113,6 +113,17 @@ pub struct RunArgs {
     /// another backend ran (at least one call): the switch warm-up, reported on its own (0: none)
     #[arg(long, value_name = "MS", default_value_t = 20)]
     switch_warmup: u64,
+    /// Seconds each backend × workload is measured for at least, spread over its slices: a
+    /// backend faster than that makes more calls than the workload asks for, so its figures
+    /// describe it running steadily, not a burst of a few dozen calls (0: the workload's calls)
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value = "1",
+        env = "SANDBOX_BENCH_MIN_TIME",
+        allow_negative_numbers = true
+    )]
+    min_time: String,
     /// Empty calls per backend measured first, as its floor (0 to skip)
     #[arg(long, value_name = "N", default_value_t = 20)]
     calibration: usize,
@@ -191,6 +202,10 @@ impl RunArgs {
         if self.rounds == 0 {
             return Err(usage("--rounds: give at least 1"));
         }
+        let min_time = match self.min_time.trim() {
+            "0" | "0.0" => Duration::ZERO,
+            t => Duration::from_secs_f64(values::positive("--min-time", t, 3600.0)?),
+        };
         Ok(RunOptions {
             sandbox,
             baseline,
@@ -205,6 +220,7 @@ impl RunArgs {
             rounds: self.rounds,
             calibration: self.calibration,
             switch_warmup: Duration::from_millis(self.switch_warmup),
+            min_time,
             load,
             preload,
             export_hgrm: self.export_hgrm,

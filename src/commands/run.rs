@@ -22,11 +22,13 @@ use crate::bench::workload::{self, Workload};
 use crate::error::usage;
 use crate::report::console::{self, View};
 use crate::results::{
-    self, BenchmarkResults, Entry, Header, Host, LoadShape, Settings, Versions, now,
+    self, BenchmarkResults, Entry, Header, Host, LoadShape, McpServerRecord, Settings, Versions,
+    now,
 };
 use crate::sandbox::backend::Backend;
 use crate::sandbox::compose_stack::{SandboxInfo, Stack};
 use crate::sandbox::{self, Sandbox, SandboxOptions};
+use crate::strategy::Strategy;
 
 /// Options of `sandbox-bench run`, already checked.
 #[derive(Debug, Clone)]
@@ -49,6 +51,8 @@ pub struct RunOptions {
     pub calibration: usize,
     /// How long calls are kept apart each time a pair resumes after another backend ran.
     pub switch_warmup: Duration,
+    /// How long each backend × workload is measured for at least (closed loop).
+    pub min_time: Duration,
     pub load: Load,
     /// Modules every agent imports at start.
     pub preload: Vec<String>,
@@ -151,6 +155,7 @@ fn make_plan(
             reset: false,
         },
         switch_warmup: opts.switch_warmup,
+        min_time: opts.min_time,
     }
 }
 
@@ -271,12 +276,24 @@ fn assemble(
                 Order::Sequential => None,
             },
             calibration_calls: opts.calibration,
+            min_time_s: match opts.load {
+                Load::Closed { .. } => opts.min_time.as_secs_f64(),
+                Load::Open { .. } => 0.0,
+            },
             switch_warmup_ms: matches!(order, Order::Interleaved { .. })
                 .then_some(opts.switch_warmup.as_secs_f64() * 1000.0),
             prefix: opts.sandbox.prefix.as_ref().map(|words| {
                 shlex::try_join(words.iter().map(String::as_str))
                     .unwrap_or_else(|_| words.join(" "))
             }),
+            mcp: plan
+                .backends
+                .iter()
+                .filter_map(|(b, _)| match b.strategy {
+                    Strategy::Mcp(server) => Some(McpServerRecord::of(server)),
+                    _ => None,
+                })
+                .collect(),
         },
         histogram_encoding: results::HISTOGRAM_ENCODING.into(),
         calibration: measured

@@ -148,9 +148,49 @@ pub struct Settings {
     /// Modules every agent imported at start.
     #[serde(default)]
     pub preload: Vec<String>,
+    /// Seconds each backend × workload was measured for at least: a fast backend made more
+    /// calls than its workload's count (0, and in older files: exactly that count).
+    #[serde(default)]
+    pub min_time_s: f64,
     /// The `cmd` transport's prefix, when one was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
+    /// The MCP servers measured as `mcp:NAME` backends.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mcp: Vec<McpServerRecord>,
+}
+
+/// An MCP server measured as a backend, as the run declared it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct McpServerRecord {
+    /// The backend is `mcp:NAME`.
+    pub name: String,
+    /// `stdio` or `http`.
+    pub transport: String,
+    /// The command that started it (stdio) or its URL (HTTP).
+    pub target: String,
+    pub tool: String,
+    /// How answers were read: `print` or `repr`.
+    pub answer: String,
+    /// The backend its tool runs on, when known: its MCP layer is its latency minus that one's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub over: Option<String>,
+}
+
+impl McpServerRecord {
+    pub fn of(server: &crate::mcp::McpServer) -> Self {
+        McpServerRecord {
+            name: server.name.clone(),
+            transport: server.transport_name().into(),
+            target: server.target_text(),
+            tool: server.tool.clone(),
+            answer: match server.answer {
+                crate::mcp::Answer::Print => "print".into(),
+                crate::mcp::Answer::Repr => "repr".into(),
+            },
+            over: server.over.clone(),
+        }
+    }
 }
 
 /// How calls were issued.
@@ -202,6 +242,10 @@ pub struct Entry {
     pub backend: String,
     pub workload: String,
     pub calls: usize,
+    /// The measured calls the plan asked for (the workload's count): `calls` is more when
+    /// `settings.min_time_s` called for more; absent in older files, where the two are one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_calls: Option<usize>,
     pub errors: usize,
     pub warmup_errors: usize,
     pub errors_by_kind: BTreeMap<String, usize>,
@@ -232,6 +276,7 @@ impl Entry {
             backend: m.backend.clone(),
             workload: m.workload.clone(),
             calls: m.calls,
+            planned_calls: Some(m.planned),
             errors: m.errors,
             warmup_errors: m.warmup_errors,
             errors_by_kind: m.errors_by_kind.clone(),

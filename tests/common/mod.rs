@@ -13,10 +13,14 @@ use serde_json::Value;
 
 pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-/// The built binary, run from the repository root.
+/// The built binary, run from the repository root. Runs make exactly their workloads' calls
+/// (`--min-time 0` through its variable), so tests can count them; the test of the minimum
+/// time itself removes the variable.
 pub fn bench() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_sandbox-bench"));
-    cmd.current_dir(ROOT).env("NO_COLOR", "1");
+    cmd.current_dir(ROOT)
+        .env("NO_COLOR", "1")
+        .env("SANDBOX_BENCH_MIN_TIME", "0");
     cmd
 }
 
@@ -77,6 +81,7 @@ pub fn assert_clean(results: &Value, backends: &[&str], workloads: &[(&str, u64)
         for &(w, calls) in workloads {
             let e = entry(results, b, w);
             assert_eq!(e["calls"], calls, "{b} × {w}: {e}");
+            assert_eq!(e["planned_calls"], calls, "{b} × {w}: {e}");
             assert_eq!(e["errors"], 0, "{b} × {w}: {e}");
             assert_eq!(e["warmup_errors"], 0, "{b} × {w}: {e}");
             assert_eq!(e["errors_by_kind"], serde_json::json!({}), "{b} × {w}");
