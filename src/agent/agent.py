@@ -303,10 +303,26 @@ def become_subreaper():
         return False
 
 
+_subreaper = {"on": False}
+
+
+def _childless():
+    """Whether this process has no child at all, running or exited: one wait4 call. A
+    subreaper with none has no descendant either, since an orphan below it becomes its child
+    (and threads share their children). An exited child found is reaped: not childless."""
+    try:
+        os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
 def kill_descendants(keep=()):
     """Kills every process below this one except those in `keep` (the zygote's waiting
-    children) and what is below them. Cheap when nothing is there: only this process's child
-    lists are read."""
+    children) and what is below them. Cheap when nothing is there: one wait4 call for a
+    subreaper with no child, else only this process's child lists are read."""
+    if not keep and _subreaper["on"] and _childless():
+        return
     me, keep = os.getpid(), set(keep)
     for round in range(200):  # a fork bomb refills as it is killed: go round until it is empty
         kids = _children(me) - keep
@@ -488,7 +504,7 @@ def serve_requests(channel, answer):
 
 
 def serve(mode, preload=(), reset=False):
-    become_subreaper()
+    _subreaper["on"] = become_subreaper()
     session = RangedSession() if mode == "loop" else Session()
     channel = Channel()
     _signal.signal(_signal.SIGALRM, _on_alarm)
