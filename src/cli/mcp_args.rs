@@ -21,7 +21,7 @@ pub struct McpArgs {
     /// The tool's argument that carries the code
     #[arg(long, value_name = "ARG", default_value = "code")]
     mcp_code_arg: String,
-    /// How the tool answers: print (what the code printed: `print(repr(result))` is appended
+    /// How the tool answers: print (what the code printed: `print(repr(result))` is appended (`result` None when the code sets none)
     /// and the last line checked) or repr (its text is repr(result))
     #[arg(long, value_name = "MODE", default_value = "print", value_parser = ["print", "repr"])]
     mcp_answer: String,

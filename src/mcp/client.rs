@@ -28,13 +28,14 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a server may take to exit once its input is closed, before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(3);
 
-/// The runtime every MCP session runs on; callers block on it from their own threads.
-pub(crate) fn runtime() -> &'static Runtime {
+/// The runtime every MCP session runs on. It has no thread of its own: the caller's thread
+/// drives it for the length of each call (`block_on`), so writing the request, reading the
+/// answer and handing it back happen on one thread, with no wake-up of another in between.
+/// Between calls the sessions rest; several callers take turns driving it.
+fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("mcp")
+        tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("a tokio runtime starts")
@@ -156,7 +157,8 @@ impl Executor for McpExecutor {
         let session = self.session()?;
         let code = match self.server.answer {
             Answer::Repr => call.code.to_string(),
-            Answer::Print => format!("{}\nprint(repr(result))", call.code),
+            // `globals().get`: code that sets no `result` answers None, as the agent does.
+            Answer::Print => format!("{}\nprint(repr(globals().get('result')))", call.code),
         };
         let mut arguments = JsonObject::new();
         arguments.insert(self.server.code_arg.clone(), Value::String(code));
@@ -385,12 +387,30 @@ pub(crate) fn reply(result: &CallToolResult, answer: Answer) -> Reply {
         Answer::Repr => reply.result = Some(text),
         Answer::Print => {
             let printed = object.as_ref().and_then(stdout_field).unwrap_or(text);
-            reply.result = printed
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .map(str::to_string);
-            reply.stdout = printed;
+            // A server that says the result (`serve`: its `result` field) is taken at its word:
+            // the last line printed may be output written after the appended print (raw
+            // writes to fd 1), or the print may have printed nothing (`sys.stdout = None`).
+            let said = object.as_ref().and_then(|o| o.get("result")?.as_str());
+            if let Some(said) = said {
+                let line = format!("{said}\n");
+                reply.stdout = match printed.rfind(&line) {
+                    Some(i) if i == 0 || printed[..i].ends_with('\n') => {
+                        format!("{}{}", &printed[..i], &printed[i + line.len()..])
+                    }
+                    _ => printed.clone(),
+                };
+                reply.result = Some(said.to_string());
+                return reply;
+            }
+            // The last line printed is the `print(repr(result))` this client appended: the
+            // result, and not the code's own output, which is what comes before it.
+            let body = printed.trim_end();
+            let (own, last) = match body.rfind('\n') {
+                Some(i) => (&body[..=i], &body[i + 1..]),
+                None => ("", body),
+            };
+            reply.result = (!last.trim().is_empty()).then(|| last.to_string());
+            reply.stdout = own.to_string();
         }
     }
     reply
@@ -419,6 +439,18 @@ mod tests {
         let json = r#"{"status": "success", "stdout": "hello\n'ab'\n", "stderr": ""}"#;
         let r = reply(&result(json, false), Answer::Print);
         assert_eq!(r.result.as_deref(), Some("'ab'"));
+        // What the code printed itself, without the line appended to print the result.
+        assert_eq!(r.stdout, "hello\n");
+        let r = reply(&result("45\n", false), Answer::Print);
+        assert_eq!((r.result.as_deref(), r.stdout.as_str()), (Some("45"), ""));
+        // serve says its result: raw writes after the appended print stay the code's output.
+        let served =
+            r#"{"status": "success", "stdout": "a\n'done'\nto fd 1\n", "result": "'done'"}"#;
+        let r = reply(&result(served, false), Answer::Print);
+        assert_eq!(
+            (r.result.as_deref(), r.stdout.as_str()),
+            (Some("'done'"), "a\nto fd 1\n")
+        );
         assert_eq!(r.exec_ns, 0);
         let served = r#"{"status": "success", "stdout": "2\n", "exec_ns": 1234}"#;
         assert_eq!(reply(&result(served, false), Answer::Print).exec_ns, 1234);

@@ -21,6 +21,7 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
 use serde_json::{Value, json};
+use tokio::net::unix::pipe;
 
 use crate::agent::{AgentOptions, Reply};
 use crate::sandbox::backend::Backend;
@@ -89,17 +90,18 @@ impl Handler {
             .get("input")
             .and_then(Value::as_str)
             .map(str::to_string);
-        let executor = Arc::clone(&self.executor);
-        let timeout = self.timeout;
-        let outcome = tokio::task::spawn_blocking(move || {
-            executor.call(Call {
-                code: &code,
-                stdin: input.as_deref(),
-                timeout,
-            })
+        // The call blocks this worker, which hands its other tasks to the other worker first:
+        // no hand-over of the call to another thread and back.
+        let outcome = tokio::task::block_in_place(|| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.executor.call(Call {
+                    code: &code,
+                    stdin: input.as_deref(),
+                    timeout: self.timeout,
+                })
+            }))
         })
-        .await
-        .map_err(|e| ErrorData::internal_error(format!("the call panicked: {e}"), None))?;
+        .map_err(|_| ErrorData::internal_error("the call panicked", None))?;
         Ok(answer(outcome))
     }
 }
@@ -182,10 +184,17 @@ pub fn serve(opts: ServeOptions) -> Result<ExitCode> {
         timeout: opts.timeout,
         backend: opts.backend.to_string(),
     };
-    let runtime = super::client::runtime();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("serve")
+        .enable_all()
+        .build()?;
     match opts.listen {
         Listen::Stdio => runtime.block_on(async {
-            let service = handler.serve(rmcp::transport::stdio()).await?;
+            let service = match pipes() {
+                Some(pipes) => handler.serve(pipes).await?,
+                None => handler.serve(rmcp::transport::stdio()).await?,
+            };
             service.waiting().await?;
             anyhow::Ok(())
         })?,
@@ -221,6 +230,21 @@ async fn serve_http(handler: Handler, port: u16, sandbox: &SandboxOptions) -> Re
         });
     }
     Ok(())
+}
+
+/// stdin and stdout as pipes read and written through the runtime's own event loop, when both
+/// are pipes (as when a client starts the server): tokio's `stdin()`/`stdout()` pass every read
+/// and write to a thread of the blocking pool, a hand-over each way of every call.
+fn pipes() -> Option<(pipe::Receiver, pipe::Sender)> {
+    let fd = |n: i32| {
+        // SAFETY: fds 0 and 1 stay open for the life of the process, and from here on only the
+        // pipes returned use them (notices go to stderr).
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(n) };
+        fd.try_clone_to_owned().ok()
+    };
+    let input = pipe::Receiver::from_owned_fd(fd(0)?).ok()?;
+    let output = pipe::Sender::from_owned_fd(fd(1)?).ok()?;
+    Some((input, output))
 }
 
 /// Resolves on SIGTERM.

@@ -193,7 +193,15 @@ pub fn run_backend(
     timeout: Duration,
     mut progress: impl FnMut(&FaultOutcome),
 ) -> Vec<FaultOutcome> {
-    let sandboxed = backend.sandboxed();
+    // An MCP server runs its code where its executor does: in the sandbox when that is one.
+    let sandboxed = match backend.strategy {
+        crate::strategy::Strategy::Mcp(server) => server
+            .over
+            .as_deref()
+            .and_then(|b| Backend::parse(b).ok())
+            .is_some_and(|b| b.sandboxed()),
+        _ => backend.sandboxed(),
+    };
     let before = probes::leftover_scan::leftovers(transport.as_ref()).unwrap_or_default();
     let mut outcomes = Vec::new();
     for probe in PROBES {
