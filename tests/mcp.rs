@@ -211,8 +211,9 @@ fn serve(name: &str, backend: &str) -> String {
 fn serve_runs_the_tool_on_two_strategies_over_stdio() {
     let Some(_sandbox) = ready() else { return };
     let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
     run_clean(
-        &dir.path().join("r.json"),
+        &out,
         &[
             serve("serve-persistent", "compose:persistent"),
             serve("serve-fork", "compose:fork"),
@@ -223,6 +224,64 @@ fn serve_runs_the_tool_on_two_strategies_over_stdio() {
             "mcp:serve-fork",
         ],
     );
+    assert_eq!(processes_left(), Vec::<String>::new());
+    // Each server's executor is read from its command; serve reports the agent's exec time.
+    let results = read_results(&out);
+    let over: Vec<(&str, &str)> = results["settings"]["mcp"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["name"].as_str().unwrap(), m["over"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        over,
+        [
+            ("serve-persistent", "compose:persistent"),
+            ("serve-fork", "compose:fork")
+        ]
+    );
+    let e = entry(&results, "mcp:serve-persistent", "simple_calc");
+    assert!(e["exec_us"]["p50"].as_f64().unwrap() > 0.0, "{e}");
+    // The MCP layer of the server whose executor ran beside it, and of that one only.
+    let report = bench()
+        .env("COLUMNS", "160")
+        .arg("report")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&report.stdout);
+    let layer = text
+        .split("The MCP layer")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no MCP layer table in:\n{text}"));
+    let rows: Vec<&str> = layer
+        .lines()
+        .filter(|l| l.starts_with("mcp:") && l.contains(" (stdio) "))
+        .collect();
+    assert_eq!(rows.len(), 2, "{layer}");
+    assert!(rows.iter().all(|r| r.starts_with("mcp:serve-persistent (stdio)")));
+    assert!(rows[0].contains("simple_calc") && rows[1].contains("json_parsing"));
+}
+
+#[test]
+fn faults_through_serve_are_each_their_calls_error_and_leave_nothing() {
+    let Some(_sandbox) = ready() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("faults.json");
+    bench()
+        .args(["faults", "--quiet", "--timeout", "2", "--output"])
+        .arg(&out)
+        .args(["--mcp", &serve("serve", "compose:persistent --timeout 2")])
+        .assert()
+        .success();
+    let results = read_results(&out);
+    let outcomes = results["outcomes"].as_array().unwrap();
+    assert_eq!(outcomes.len(), 19);
+    for o in outcomes {
+        assert_eq!(o["green"], true, "{o}");
+        // Run, not skipped: the server's executor is the sandbox, limits and all.
+        assert_ne!(o["outcome"], "skipped", "{o}");
+    }
     assert_eq!(processes_left(), Vec::<String>::new());
 }
 
