@@ -259,7 +259,10 @@ fn serve_runs_the_tool_on_two_strategies_over_stdio() {
         .filter(|l| l.starts_with("mcp:") && l.contains(" (stdio) "))
         .collect();
     assert_eq!(rows.len(), 2, "{layer}");
-    assert!(rows.iter().all(|r| r.starts_with("mcp:serve-persistent (stdio)")));
+    assert!(
+        rows.iter()
+            .all(|r| r.starts_with("mcp:serve-persistent (stdio)"))
+    );
     assert!(rows[0].contains("simple_calc") && rows[1].contains("json_parsing"));
 }
 

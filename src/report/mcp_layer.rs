@@ -189,7 +189,6 @@ pub fn summary_lines(results: &BenchmarkResults) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::McpServerRecord;
     use crate::results::synthetic::{self, Row};
 
     /// 200 calls spread evenly over `base .. base + width` µs.
@@ -215,14 +214,7 @@ mod tests {
         // The empty calls are the floor, not a workload.
         r.calibration = r.results.split_off(2);
         r.settings.workloads.retain(|w| w != "empty");
-        r.settings.mcp = vec![McpServerRecord {
-            name: "sdk".into(),
-            transport: "stdio".into(),
-            target: "python3 server.py".into(),
-            tool: "python_execute".into(),
-            answer: "print".into(),
-            over: over.map(str::to_string),
-        }];
+        r.settings.mcp = vec![synthetic::mcp_server("sdk", over)];
         r
     }
 

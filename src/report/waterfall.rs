@@ -325,8 +325,7 @@ mod tests {
 
     #[test]
     fn mcp_servers_sit_above_their_executor() {
-        use crate::results::McpServerRecord;
-        use crate::results::synthetic::{self, row};
+        use crate::results::synthetic::{self, mcp_server, row};
         let mut r = synthetic::results(
             "compose:per-call",
             &[
@@ -338,18 +337,10 @@ mod tests {
                 row("mcp:other", "w", 9_000, 10),
             ],
         );
-        let server = |name: &str, over: Option<&str>| McpServerRecord {
-            name: name.into(),
-            transport: "stdio".into(),
-            target: "x".into(),
-            tool: "python_execute".into(),
-            answer: "print".into(),
-            over: over.map(str::to_string),
-        };
         r.settings.mcp = vec![
-            server("pc", Some("compose:per-call")),
-            server("sdk", Some("compose:persistent")),
-            server("other", None),
+            mcp_server("pc", Some("compose:per-call")),
+            mcp_server("sdk", Some("compose:persistent")),
+            mcp_server("other", None),
         ];
         let (_, rows) = crate::report::markdown::cells(&waterfall_table(&r).unwrap());
         let names: Vec<&str> = rows.iter().map(|r| r[1].as_str()).collect();

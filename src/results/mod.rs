@@ -398,6 +398,18 @@ pub(crate) mod synthetic {
         }
     }
 
+    /// An MCP server declared as `mcp:NAME` over stdio, running its tool on `over`.
+    pub fn mcp_server(name: &str, over: Option<&str>) -> super::McpServerRecord {
+        super::McpServerRecord {
+            name: name.into(),
+            transport: "stdio".into(),
+            target: "python3 server.py".into(),
+            tool: "python_execute".into(),
+            answer: "print".into(),
+            over: over.map(str::to_string),
+        }
+    }
+
     /// A complete results file of `rows`, `baseline` its baseline backend.
     pub fn results(baseline: &str, rows: &[Row]) -> BenchmarkResults {
         let mut backends: Vec<&str> = Vec::new();
