@@ -12,7 +12,7 @@ pub struct Tally {
     /// Failed calls of any phase (measured, cold start, warm-up).
     pub errors: u64,
     /// Measured calls the run planned; a run with a minimum time makes more, as many as fit,
-    /// so only a shortfall below the plan counts as lost. `None` (older files): every call.
+    /// so a new run owes only the base's plan. `None` (older files): every call was planned.
     pub planned: Option<u64>,
 }
 
@@ -48,11 +48,15 @@ pub fn losses(base: Tally, new: Option<Tally>) -> Vec<Loss> {
     let mut out = Vec::new();
     if new.ok == 0 {
         out.push(Loss::NoSamples);
-    } else if new.ok < new.planned.map_or(base.ok, |p| p.min(base.ok)) {
-        out.push(Loss::FewerCalls {
-            base: base.ok,
-            new: new.ok,
-        });
+    } else {
+        // What the base planned and got: calls it made beyond its plan are not owed.
+        let owed = base.planned.map_or(base.ok, |p| p.min(base.ok));
+        if new.ok < owed {
+            out.push(Loss::FewerCalls {
+                base: owed,
+                new: new.ok,
+            });
+        }
     }
     if new.errors > base.errors {
         out.push(Loss::MoreErrors {
@@ -93,13 +97,16 @@ mod tests {
         };
         // A minimum time made 2,631 calls, then 2,337: as many as fit, none lost.
         assert_eq!(losses(planned(2631, 50), Some(planned(2337, 50))), vec![]);
-        // Fewer than the plan asked for: lost.
+        // Fewer than the base's plan: lost, and said against that plan.
         assert_eq!(
             losses(planned(2631, 50), Some(planned(40, 50))),
-            vec![Loss::FewerCalls {
-                base: 2631,
-                new: 40
-            }]
+            vec![Loss::FewerCalls { base: 50, new: 40 }]
+        );
+        // A smaller run (its own plan 10) still owes the base's 50.
+        assert_eq!(losses(planned(2631, 50), Some(planned(2000, 10))), vec![]);
+        assert_eq!(
+            losses(planned(2631, 50), Some(planned(10, 10))),
+            vec![Loss::FewerCalls { base: 50, new: 10 }]
         );
         // A base that made fewer than its plan sets the bar there.
         assert_eq!(losses(planned(30, 50), Some(planned(35, 50))), vec![]);
