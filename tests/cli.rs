@@ -254,6 +254,28 @@ fn bad_flags_get_one_line_errors_and_exit_2() {
         (vec!["--min-time".into(), "-1".into()], "--min-time"),
         (vec!["--min-time".into(), "a while".into()], "--min-time"),
         (
+            vec!["--mcp-over".into(), "sdk=compose:persistent".into()],
+            "no --mcp sdk=",
+        ),
+        (
+            vec![
+                "--mcp".into(),
+                "sdk=python3 server.py".into(),
+                "--mcp-over".into(),
+                "sdk".into(),
+            ],
+            "write NAME=BACKEND",
+        ),
+        (
+            vec![
+                "--mcp".into(),
+                "sdk=python3 server.py".into(),
+                "--mcp-over".into(),
+                "sdk=warp:drive".into(),
+            ],
+            "is not a sandbox backend",
+        ),
+        (
             vec!["--workloads-dir".into(), "/no/such/dir".into()],
             "--workloads-dir",
         ),

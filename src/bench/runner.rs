@@ -97,19 +97,6 @@ impl Plan {
         ((per_backend + calibration) * self.backends.len() + switches) as u64
     }
 
-    /// How many slices the pair numbered `pair` is measured in.
-    fn slices_of(&self, pair: usize) -> usize {
-        let calls: Vec<usize> = self
-            .backends
-            .iter()
-            .flat_map(|_| self.workloads.iter().map(|w| self.measured_calls(w)))
-            .collect();
-        match self.order {
-            Order::Sequential => 1,
-            Order::Interleaved { rounds, .. } => rounds.clamp(1, calls[pair].max(1)),
-        }
-    }
-
     /// The slices of measured calls in order, each with whether it comes right after another
     /// backend's calls.
     fn slices(&self) -> Vec<(Slice, bool)> {
@@ -198,7 +185,13 @@ pub fn run(plan: &Plan, progress: &ProgressBar, stop: &AtomicBool) -> RunOutput 
         .map(|p| plan.measured_calls(p.workload))
         .collect();
     let mut measurements: Vec<Option<Measurement>> = (0..pairs.len()).map(|_| None).collect();
-    for (slice, switched) in plan.slices() {
+    let schedule = plan.slices();
+    // Each pair's minimum time is shared evenly by the slices the schedule gives it.
+    let mut slices_of = vec![0u32; pairs.len()];
+    for (slice, _) in &schedule {
+        slices_of[slice.pair] += 1;
+    }
+    for (slice, switched) in schedule {
         if stop.load(Ordering::Relaxed) {
             break;
         }
@@ -210,7 +203,7 @@ pub fn run(plan: &Plan, progress: &ProgressBar, stop: &AtomicBool) -> RunOutput 
                 if switched && !plan.switch_warmup.is_zero() {
                     pairs[slice.pair].switch_warm_up(plan, progress);
                 }
-                let min = plan.min_time.div_f64(plan.slices_of(slice.pair) as f64);
+                let min = plan.min_time / slices_of[slice.pair];
                 pairs[slice.pair].run_slice(plan, slice.len, min, progress, stop)
             }
         }

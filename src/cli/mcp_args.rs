@@ -21,8 +21,9 @@ pub struct McpArgs {
     /// The tool's argument that carries the code
     #[arg(long, value_name = "ARG", default_value = "code")]
     mcp_code_arg: String,
-    /// How the tool answers: print (what the code printed: `print(repr(result))` is appended (`result` None when the code sets none)
-    /// and the last line checked) or repr (its text is repr(result))
+    /// How the tool answers: print (what the code printed: a line printing repr(result), None
+    /// when the code sets none, is appended and the last line checked) or repr (its text is
+    /// repr(result))
     #[arg(long, value_name = "MODE", default_value = "print", value_parser = ["print", "repr"])]
     mcp_answer: String,
     /// The backend server NAME's tool runs on, to show its MCP layer (its latency minus that
@@ -36,7 +37,12 @@ impl McpArgs {
     /// Declares the servers, so that other flags may name `mcp:NAME`, and returns their backends.
     pub fn declare(&self) -> anyhow::Result<Vec<Backend>> {
         let answer = Answer::parse(&self.mcp_answer).map_err(usage)?;
-        let mut over = Vec::new();
+        let mut servers = self
+            .mcp
+            .iter()
+            .map(|spec| McpServer::parse(spec, &self.mcp_tool, &self.mcp_code_arg, answer))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| usage(format!("--mcp: {e}")))?;
         for spec in &self.mcp_over {
             let (name, backend) = spec
                 .split_once('=')
@@ -50,30 +56,21 @@ impl McpArgs {
                         backend.trim()
                     ))
                 })?;
-            if !self
-                .mcp
-                .iter()
-                .any(|m| m.split_once('=').map(|m| m.0.trim()) == Some(name.trim()))
-            {
-                return Err(usage(format!(
-                    "--mcp-over: no --mcp {}=… to go with it",
-                    name.trim()
-                )));
-            }
-            over.push((name.trim().to_string(), backend.to_string()));
+            let server = servers
+                .iter_mut()
+                .find(|s| s.name == name.trim())
+                .ok_or_else(|| {
+                    usage(format!(
+                        "--mcp-over: no --mcp {}=… to go with it",
+                        name.trim()
+                    ))
+                })?;
+            server.over = Some(backend.to_string());
         }
-        self.mcp
-            .iter()
-            .map(|spec| {
-                let server = McpServer::parse(spec, &self.mcp_tool, &self.mcp_code_arg, answer)
-                    .map(|mut server| {
-                        if let Some((_, b)) = over.iter().find(|(n, _)| *n == server.name) {
-                            server.over = Some(b.clone());
-                        }
-                        server
-                    })
-                    .and_then(mcp::declare)
-                    .map_err(|e| usage(format!("--mcp: {e}")))?;
+        servers
+            .into_iter()
+            .map(|server| {
+                let server = mcp::declare(server).map_err(|e| usage(format!("--mcp: {e}")))?;
                 Ok(Backend {
                     transport: TransportKind::Mcp,
                     engine: crate::sandbox::backend::Engine::Docker,

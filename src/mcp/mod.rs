@@ -21,8 +21,9 @@ pub enum Target {
 pub enum Answer {
     /// The tool's text is `repr(result)`: compared with the expected value as is.
     Repr,
-    /// The tool returns what the code printed: `print(repr(result))` is appended (`result` None when the code sets none) to the code and
-    /// the last line printed is compared. A JSON object answer with a `stdout` field (the
+    /// The tool returns what the code printed: `print(repr(globals().get('result')))` is
+    /// appended to the code (so code that sets no `result` prints None) and the last line
+    /// printed is compared. A JSON object answer with a `stdout` field (the
     /// original server's `{"status": …, "stdout": …}`) is read from that field.
     Print,
 }

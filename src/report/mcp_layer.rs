@@ -7,8 +7,6 @@
 use comfy_table::Table;
 
 use super::format_us;
-use crate::analysis::bootstrap::{self, Metric};
-use crate::bench::stats;
 use crate::results::{BenchmarkResults, Entry};
 
 /// The row name of the empty-call floor in the layer table.
@@ -102,15 +100,8 @@ fn layer(
     let (Some(m), Some(i)) = (&mcp.latency_us, &inner.latency_us) else {
         unreachable!("only entries with latencies are paired")
     };
-    let sorted = |h: &str| stats::decode(h).map(|h| bootstrap::samples(&h)).ok();
-    let settings = bootstrap::Settings {
-        resamples: 1000,
-        ..bootstrap::Settings::default()
-    };
     // The change's interval is relative to the executor's p50: scaled back to µs.
-    let interval = sorted(&inner.histogram)
-        .zip(sorted(&mcp.histogram))
-        .and_then(|(b, n)| bootstrap::change(&b, &n, Metric::P50, settings))
+    let interval = super::table::p50_change(inner, mcp)
         .map(|c| (c.low * c.base / 1000.0, c.high * c.base / 1000.0));
     Layer {
         workload,

@@ -95,6 +95,18 @@ pub fn latency_table(results: &BenchmarkResults) -> Table {
     table
 }
 
+/// The change of the p50 from `base`'s stored latencies to `new`'s, with its bootstrap interval
+/// (1000 resamples: a report's column, not a verdict); `None` without samples on either side.
+pub(super) fn p50_change(base: &Entry, new: &Entry) -> Option<bootstrap::Change> {
+    let sorted = |h: &str| stats::decode(h).map(|h| bootstrap::samples(&h)).ok();
+    let settings = bootstrap::Settings {
+        resamples: 1000,
+        ..bootstrap::Settings::default()
+    };
+    let (base, new) = (sorted(&base.histogram)?, sorted(&new.histogram)?);
+    bootstrap::change(&base, &new, Metric::P50, settings)
+}
+
 /// The p50's distance above the backend's floor, and its share of the p50: the estimated cost
 /// of executing the code rather than reaching the interpreter. "in noise" when the bootstrap
 /// interval of the p50's change from the floor holds zero: no difference can be told.
@@ -103,15 +115,7 @@ fn above_floor(results: &BenchmarkResults, e: &Entry) -> String {
     let (Some(floor), Some(l)) = (floor, &e.latency_us) else {
         return "–".into();
     };
-    let sorted = |h: &str| stats::decode(h).map(|h| bootstrap::samples(&h)).ok();
-    let settings = bootstrap::Settings {
-        resamples: 1000,
-        ..bootstrap::Settings::default()
-    };
-    let change = sorted(&floor.histogram)
-        .zip(sorted(&e.histogram))
-        .and_then(|(f, r)| bootstrap::change(&f, &r, Metric::P50, settings));
-    match change {
+    match p50_change(floor, e) {
         Some(c) if c.low > 0.0 => {
             let above = c.new / 1000.0 - c.base / 1000.0;
             format!("{} ({:.0} %)", format_us(above), above / l.p50 * 100.0)

@@ -86,15 +86,18 @@ fn steps_of(
             cost_us: total.p50 - next_p50,
         });
     }
-    if let Some(exec) = exec {
-        out.push(Step {
-            name: "exec (agent-reported)".into(),
-            total: exec,
-            cost_of: "running the code".into(),
-            cost_us: exec.p50,
-        });
-    }
+    out.extend(exec.map(exec_step));
     Some(out)
+}
+
+/// The last row of every chain: the agent's own time running the code.
+fn exec_step(exec: Level) -> Step {
+    Step {
+        name: "exec (agent-reported)".into(),
+        total: exec,
+        cost_of: "running the code".into(),
+        cost_us: exec.p50,
+    }
 }
 
 fn level(histogram: &str) -> Option<Level> {
@@ -170,14 +173,7 @@ pub fn waterfall_table(results: &BenchmarkResults) -> Option<Table> {
                 cost_of: "transport + agent + framing".into(),
                 cost_us: total.p50 - exec.map_or(0.0, |x| x.p50),
             }];
-            if let Some(exec) = exec {
-                rows.push(Step {
-                    name: "exec (agent-reported)".into(),
-                    total: exec,
-                    cost_of: "running the code".into(),
-                    cost_us: exec.p50,
-                });
-            }
+            rows.extend(exec.map(exec_step));
             chains.push(rows);
         }
         for mut rows in chains {
