@@ -287,8 +287,12 @@ class Session:
 def become_subreaper():
     """Makes this process the reaper of its orphaned descendants (prctl PR_SET_CHILD_SUBREAPER):
     a process a call starts that forks away, calls setsid() or loses its parent is re-parented
-    here instead of to the container's init, so `kill_descendants` still finds it. Calls prctl
-    through `_ctypes` alone: importing the whole `ctypes` package costs a one-shot start ~2 ms."""
+    here instead of to the container's init, so `kill_descendants` still finds it. Also makes
+    it (and every process it forks) not dumpable (PR_SET_DUMPABLE 0): another process of the
+    same user can then neither open its /proc/PID/fd entries nor ptrace it, so a call cannot
+    reach into a zygote's waiting children (or another agent) to plant the next call's code.
+    Calls prctl through `_ctypes` alone: importing the whole `ctypes` package costs a one-shot
+    start ~2 ms."""
     try:
         import _ctypes
 
@@ -298,7 +302,9 @@ def become_subreaper():
         class Libc:
             _handle = _ctypes.dlopen(None, os.RTLD_NOW | os.RTLD_GLOBAL)
 
-        return Prctl(("prctl", Libc()))(36, 1, 0, 0, 0) == 0
+        prctl = Prctl(("prctl", Libc()))
+        prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE: 0
+        return prctl(36, 1, 0, 0, 0) == 0
     except (ImportError, OSError, AttributeError):  # no ctypes: the session clean-up remains
         return False
 
@@ -615,7 +621,9 @@ def serve_fork(channel):
     import select
 
     gc.freeze()  # the collector then leaves the zygote's objects, and their pages, alone
-    waiting = [_Child(channel), _Child(channel)]
+    waiting = []
+    waiting.append(_Child(channel, waiting))
+    waiting.append(_Child(channel, waiting))
 
     def answer(request, line):
         current = waiting.pop(0)
@@ -623,12 +631,17 @@ def serve_fork(channel):
             current.hand_over(line)
         except OSError:  # the waiting child died (killed from outside): use a fresh one
             current.kill()
-            current = _Child(channel)
+            for fd in (current.handover, current.status):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            current = _Child(channel, waiting)
             current.hand_over(line)
         channel.send({"ack": request.get("id")})  # delivered: the harness must not resend it
         current.await_reply(request, channel, select)
         kill_descendants(keep=[child.pid for child in waiting])
-        waiting.append(_Child(channel))
+        waiting.append(_Child(channel, waiting))
         _reap()
 
     serve_requests(channel, answer)
@@ -642,7 +655,7 @@ class _Child:
     """A forked child that waits for one request on a pipe, runs it, replies on the channel,
     then says so with one byte on its status pipe: EOF without that byte means it died."""
 
-    def __init__(self, channel):
+    def __init__(self, channel, siblings=()):
         handover_r, self.handover = os.pipe()
         self.status, status_w = os.pipe()
         self.pid = os.fork()
@@ -653,6 +666,16 @@ class _Child:
         try:
             os.close(self.handover)
             os.close(self.status)
+            # What the zygote holds and a call must not: the request stream (a call could
+            # write the next requests into it) and the other waiting children's pipes (it
+            # could hand them its own code, or fake their replies' status).
+            channel.inp.close()
+            for sibling in siblings:
+                for fd in (sibling.handover, sibling.status):
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
             os.setpgid(0, 0)  # its own group, so whatever the call starts dies with it
             channel.capture_fd1()  # its own fd-1 capture, not the zygote's
             # Warm up while waiting: a first run makes most of the copy-on-write page copies

@@ -131,6 +131,22 @@ def selftest():
     check("fork: a hang is killed", replies[3]["error"]["type"] == "Timeout")
     check("fork: each call in its own group", replies[4]["result"] == "'own group'")
     check("fork: zygote exits cleanly", code == 0 and len(replies) == 5)
+    # What a call could reach the next call through: only its reply channel and its status
+    # pipe are open (no request stream, no sibling's pipe), and no other process may open
+    # its fds or trace it (not dumpable; root keeps CAP_SYS_PTRACE, so that is not tried here).
+    replies, code = talk(["fork"], [
+        {"id": 1, "code": "import ctypes, os\nmodes = []\n"
+                          "for fd in os.listdir('/proc/self/fd'):\n    try:\n"
+                          "        link = os.readlink('/proc/self/fd/' + fd)\n"
+                          "        if int(fd) > 2 and link[:5] == 'pipe:':\n"
+                          "            info = open('/proc/self/fdinfo/' + fd).read()\n"
+                          "            flags = info.split('flags:')[1].split()[0]\n"
+                          "            modes.append(int(flags, 8) & 3)\n"
+                          "    except OSError:\n        pass\n"
+                          "result = (sorted(modes), ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))"},
+    ])
+    check("fork: a call holds two write ends, is not dumpable",
+          replies[0]["result"] == "([1, 1], 0)")
     # Protections the hot path checks cheaply: fd 1 replaced, the kept /proc/loadavg fd closed.
     replies, code = talk(["loop"], [
         {"id": 1, "code": "import os; os.dup2(os.open(os.devnull, os.O_WRONLY), 1)"},

@@ -5,6 +5,8 @@ mod process;
 
 pub use process::AgentProcess;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use serde::{Deserialize, Serialize};
 
 /// The agent's source, passed to `python3 -u -c` so nothing has to be mounted in the sandbox.
@@ -22,6 +24,30 @@ pub fn source(mode: Mode) -> &'static str {
             .split_once(ONESHOT_END)
             .map_or(SOURCE, |(core, _)| core),
         Mode::Loop | Mode::Fork => SOURCE,
+    }
+}
+
+/// Request ids: a sequence number in the high 32 bits, so replies still come in order (a late
+/// reply to an earlier request is skipped, see `parse_reply`), and 32 random bits below it.
+/// Code that learns its own call's id (it is in the agent's memory) cannot tell the next
+/// call's, so a process it leaves behind cannot slip a made-up reply to that call onto the
+/// channel: one with the wrong low bits is skipped or refused, never taken as the answer.
+#[derive(Debug)]
+pub struct RequestIds(AtomicU64);
+
+impl RequestIds {
+    pub fn new() -> Self {
+        RequestIds(AtomicU64::new(1))
+    }
+
+    pub fn next(&self) -> u64 {
+        (self.0.fetch_add(1, Ordering::Relaxed) << 32) | u64::from(rand::random::<u32>())
+    }
+}
+
+impl Default for RequestIds {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -229,6 +255,16 @@ mod tests {
                 .unwrap_err()
                 .contains("malformed")
         );
+    }
+
+    #[test]
+    fn request_ids_rise_and_hide_the_next_one() {
+        let ids = RequestIds::new();
+        let taken: Vec<u64> = (0..64).map(|_| ids.next()).collect();
+        assert!(taken.windows(2).all(|w| w[0] < w[1]), "{taken:?}");
+        assert!(taken.iter().zip(1..).all(|(id, seq)| id >> 32 == seq));
+        let low: std::collections::HashSet<u64> = taken.iter().map(|id| id & 0xffff_ffff).collect();
+        assert!(low.len() > 60, "the low bits are random: {low:?}");
     }
 
     #[test]

@@ -36,7 +36,7 @@ const fn probe(name: &'static str, first: &'static str, second: &'static str) ->
 }
 
 /// The isolation probes, in the order they run.
-pub const PROBES: [Probe; 8] = [
+pub const PROBES: [Probe; 9] = [
     probe(
         "variable",
         "sb_secret_{token} = 'secret'",
@@ -84,7 +84,70 @@ pub const PROBES: [Probe; 8] = [
         "import os\nos.sb_hold_{token} = bytearray(32 << 20)",
         "import os\nresult = hasattr(os, 'sb_hold_{token}')",
     ),
+    // A plants a request of its own in every pipe it can reach that a process of its session
+    // reads (a zygote's waiting children, the request stream) or that it holds itself; B says
+    // whether the planted code ran. Only the session is searched: on the host that is the
+    // agent's own processes, never the harness's.
+    Probe {
+        cleanup: Some(
+            "import os\ntry:\n    os.remove('/tmp/sb-planted-{token}')\nexcept OSError:\n    pass",
+        ),
+        ..probe(
+            "planted_call",
+            PLANT,
+            "import os, time\nfor _ in range(20):\n    if os.path.exists('/tmp/sb-planted-{token}'):\n        break\n    time.sleep(0.01)\nresult = os.path.exists('/tmp/sb-planted-{token}')",
+        )
+    },
 ];
+
+/// Call A of `planted_call`: writes a request line into every pipe of its session it can
+/// open for writing (through /proc/PID/fd, which a process that is not dumpable refuses) and
+/// into the pipes it inherited that another process of the session reads.
+const PLANT: &str = r#"import json, os
+line = (json.dumps({"id": 0, "code": "open('/tmp/sb-planted-{token}', 'w').close()"}) + "\n").encode()
+me, parent, sid = os.getpid(), os.getppid(), os.getsid(0)
+def pipes(pid):
+    found = {}
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            if link.startswith("pipe:"):
+                with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                    found[int(fd)] = (link, int(f.read().split("flags:")[1].split()[0], 8) & 3)
+    except (OSError, IndexError, ValueError):
+        pass
+    return found
+def plant(path):
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+read_by_others = set()
+for name in os.listdir("/proc"):
+    if not name.isdigit() or int(name) in (me, parent):
+        continue
+    try:
+        if os.getsid(int(name)) != sid:
+            continue
+    except OSError:
+        continue
+    for fd, (link, mode) in pipes(int(name)).items():
+        if mode == 0:
+            read_by_others.add(link)
+            plant("/proc/%s/fd/%d" % (name, fd))
+for fd, (link, mode) in pipes(me).items():
+    if mode == 0:
+        plant("/proc/self/fd/%d" % fd)
+    elif link in read_by_others:
+        try:
+            os.write(fd, line)
+        except OSError:
+            pass
+"#;
 
 /// One probe × backend: `isolated`, `leaks`, or `error: …` when a call failed.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,12 +1,12 @@
 //! `per-call`: a fresh interpreter per call. The request is written before the handshake
 //! arrives, so start-up and the call overlap as they would in `python3 -c CODE`.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::{Call, CallError, Executor, TIMEOUT_GRACE};
-use crate::agent::{self, AgentOptions, AgentProcess, Mode, Reply, Request};
+use crate::agent::{self, AgentOptions, AgentProcess, Mode, Reply, Request, RequestIds};
 use crate::transport::Transport;
 
 /// Starts a one-shot agent for every call and waits for it to exit.
@@ -14,7 +14,7 @@ pub struct PerCall {
     transport: Arc<dyn Transport>,
     args: Vec<String>,
     python: Mutex<Option<String>>,
-    next_id: AtomicU64,
+    ids: RequestIds,
     /// Servers the transport found dead and restarted while starting this executor's agents.
     restarts: AtomicU32,
 }
@@ -25,7 +25,7 @@ impl PerCall {
             transport,
             args: agent::python_args(Mode::OneShot, options),
             python: Mutex::new(None),
-            next_id: AtomicU64::new(1),
+            ids: RequestIds::new(),
             restarts: AtomicU32::new(0),
         }
     }
@@ -34,7 +34,7 @@ impl PerCall {
 impl Executor for PerCall {
     fn call(&self, call: Call) -> Result<Reply, CallError> {
         let deadline = Instant::now() + call.timeout + TIMEOUT_GRACE;
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let id = self.ids.next();
         let before = self.transport.restarts();
         let started = self.transport.start(self.transport.python(), &self.args);
         let restarted = self.transport.restarts().saturating_sub(before);

@@ -1,20 +1,19 @@
 //! The executor of every long-lived strategy: N slots, each call served by an idle one. With
 //! one slot, concurrent calls wait their turn (the original's lock); with N they spread.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use super::slot::Slot;
 use super::{Call, CallError, Executor, TIMEOUT_GRACE};
-use crate::agent::{Reply, Request};
+use crate::agent::{Reply, Request, RequestIds};
 
 /// Slots and the queue of idle ones.
 pub struct Pooled {
     slots: Vec<Mutex<Slot>>,
     idle: Mutex<Vec<usize>>,
     freed: Condvar,
-    next_id: AtomicU64,
+    ids: RequestIds,
 }
 
 impl Pooled {
@@ -24,7 +23,7 @@ impl Pooled {
             slots: slots.into_iter().map(Mutex::new).collect(),
             idle: Mutex::new(idle),
             freed: Condvar::new(),
-            next_id: AtomicU64::new(1),
+            ids: RequestIds::new(),
         }
     }
 
@@ -56,7 +55,7 @@ impl Executor for Pooled {
     fn call(&self, call: Call) -> Result<Reply, CallError> {
         let deadline = Instant::now() + call.timeout + TIMEOUT_GRACE;
         let request = Request {
-            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            id: self.ids.next(),
             code: call.code,
             stdin: call.stdin,
             timeout_ms: super::timeout_ms(&call),
