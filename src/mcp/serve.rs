@@ -26,7 +26,7 @@ use tokio::net::unix::pipe;
 use crate::agent::{AgentOptions, Reply};
 use crate::sandbox::backend::Backend;
 use crate::sandbox::{self, SandboxOptions};
-use crate::strategy::{Call, CallError, Executor};
+use crate::strategy::{Call, CallError, Executor, Strategy};
 
 /// The tool's name.
 pub const TOOL: &str = "python_execute";
@@ -53,6 +53,8 @@ struct Handler {
     executor: Arc<dyn Executor>,
     timeout: Duration,
     backend: String,
+    /// Run each call right on the runtime's one thread (stdio, one agent): see `serve`.
+    inline: bool,
 }
 
 impl Handler {
@@ -90,9 +92,7 @@ impl Handler {
             .get("input")
             .and_then(Value::as_str)
             .map(str::to_string);
-        // The call blocks this worker, which hands its other tasks to the other worker first:
-        // no hand-over of the call to another thread and back.
-        let outcome = tokio::task::block_in_place(|| {
+        let call = || {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 self.executor.call(Call {
                     code: &code,
@@ -100,7 +100,15 @@ impl Handler {
                     timeout: self.timeout,
                 })
             }))
-        })
+        };
+        // Inline, the call holds the runtime's only thread: nothing else had to run meanwhile.
+        // Otherwise it blocks this worker, which first hands its other tasks to another one:
+        // still no hand-over of the call itself to another thread and back.
+        let outcome = if self.inline {
+            call()
+        } else {
+            tokio::task::block_in_place(call)
+        }
         .map_err(|_| ErrorData::internal_error("the call panicked", None))?;
         Ok(answer(outcome))
     }
@@ -179,16 +187,32 @@ pub fn serve(opts: ServeOptions) -> Result<ExitCode> {
     executor
         .start_all(opts.timeout)
         .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", opts.backend))?;
+    // Over stdio there is one client, and an executor with one agent answers one call at a
+    // time whatever the client sends: the whole server then runs on one thread, the call in
+    // line, and a call's request, its run and its answer never wait for another thread to wake.
+    // A pool (or per-call, whose calls may overlap) and HTTP keep two workers.
+    let inline = opts.listen == Listen::Stdio
+        && matches!(
+            opts.backend.strategy,
+            Strategy::Persistent | Strategy::Fork | Strategy::Reset(_)
+        );
     let handler = Handler {
         executor,
         timeout: opts.timeout,
         backend: opts.backend.to_string(),
+        inline,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("serve")
-        .enable_all()
-        .build()?;
+    let runtime = if inline {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("serve")
+            .enable_all()
+            .build()?
+    };
     match opts.listen {
         Listen::Stdio => runtime.block_on(async {
             let service = match pipes() {
