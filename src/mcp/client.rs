@@ -60,6 +60,10 @@ struct Session {
     child: Mutex<Option<Child>>,
     stderr: Arc<Mutex<Tail>>,
     takes_input: bool,
+    /// The server is this project's `serve` (it names itself `sandbox-bench`), whose answer
+    /// carries the agent's `result`: the code goes as is, with no print appended, so the MCP
+    /// layer is measured on the very code the executor rows run.
+    serve: bool,
 }
 
 impl Session {
@@ -156,9 +160,11 @@ impl Executor for McpExecutor {
     fn call(&self, call: Call) -> Result<Reply, CallError> {
         let session = self.session()?;
         let code = match self.server.answer {
-            Answer::Repr => call.code.to_string(),
-            // `globals().get`: code that sets no `result` answers None, as the agent does.
-            Answer::Print => format!("{}\nprint(repr(globals().get('result')))", call.code),
+            Answer::Print if !session.serve => {
+                // `globals().get`: code that sets no `result` answers None, as the agent does.
+                format!("{}\nprint(repr(globals().get('result')))", call.code)
+            }
+            _ => call.code.to_string(),
         };
         let mut arguments = JsonObject::new();
         arguments.insert(self.server.code_arg.clone(), Value::String(code));
@@ -177,7 +183,7 @@ impl Executor for McpExecutor {
             tokio::time::timeout(limit, session.client.call_tool(params)).await
         });
         match outcome {
-            Ok(Ok(result)) => Ok(reply(&result, self.server.answer)),
+            Ok(Ok(result)) => Ok(reply(&result, self.server.answer, session.serve)),
             // The server answered with a JSON-RPC error: the session is still good.
             Ok(Err(ServiceError::McpError(e))) => {
                 Err(CallError::Rpc(format!("{}: {}", e.code.0, e.message)))
@@ -297,11 +303,17 @@ async fn connect(server: &McpServer) -> Result<Session, CallError> {
             }
         }
     };
+    let serve = client.peer_info().is_some_and(|info| {
+        info.server_info
+            .as_ref()
+            .is_some_and(|server| server.name == "sandbox-bench")
+    });
     let session = Session {
         client,
         child: Mutex::new(child),
         stderr,
         takes_input: false,
+        serve,
     };
     let tools = match tokio::time::timeout(CONNECT_TIMEOUT, session.client.list_all_tools()).await {
         Ok(Ok(tools)) => tools,
@@ -346,8 +358,9 @@ async fn connect(server: &McpServer) -> Result<Session, CallError> {
 }
 
 /// The tool's answer as a reply the runner checks: `isError` is a tool error; otherwise the
-/// result is the text (`repr`) or the last line the code printed (`print`).
-pub(crate) fn reply(result: &CallToolResult, answer: Answer) -> Reply {
+/// result is the text (`repr`) or the last line the code printed (`print`), or for `serve`
+/// (`served`, sent the code as is in print mode) its answer's `result` and `stdout` fields.
+pub(crate) fn reply(result: &CallToolResult, answer: Answer, served: bool) -> Reply {
     let text: Vec<&str> = result
         .content
         .iter()
@@ -385,6 +398,14 @@ pub(crate) fn reply(result: &CallToolResult, answer: Answer) -> Reply {
         .unwrap_or(0);
     match answer {
         Answer::Repr => reply.result = Some(text),
+        Answer::Print if served && object.is_some() => {
+            let object = object.as_ref().expect("just checked");
+            reply.stdout = stdout_field(object).unwrap_or_default();
+            reply.result = object
+                .get("result")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+        }
         Answer::Print => {
             let printed = object.as_ref().and_then(stdout_field).unwrap_or(text);
             // A server that says the result (`serve`: its `result` field) is taken at its word:
@@ -434,31 +455,46 @@ mod tests {
 
     #[test]
     fn answers_are_read_by_mode() {
-        let r = reply(&result("2", false), Answer::Repr);
+        let r = reply(&result("2", false), Answer::Repr, false);
         assert_eq!(r.result.as_deref(), Some("2"));
         let json = r#"{"status": "success", "stdout": "hello\n'ab'\n", "stderr": ""}"#;
-        let r = reply(&result(json, false), Answer::Print);
+        let r = reply(&result(json, false), Answer::Print, false);
         assert_eq!(r.result.as_deref(), Some("'ab'"));
         // What the code printed itself, without the line appended to print the result.
         assert_eq!(r.stdout, "hello\n");
-        let r = reply(&result("45\n", false), Answer::Print);
+        let r = reply(&result("45\n", false), Answer::Print, false);
         assert_eq!((r.result.as_deref(), r.stdout.as_str()), (Some("45"), ""));
         // serve says its result: raw writes after the appended print stay the code's output.
         let served =
             r#"{"status": "success", "stdout": "a\n'done'\nto fd 1\n", "result": "'done'"}"#;
-        let r = reply(&result(served, false), Answer::Print);
+        let r = reply(&result(served, false), Answer::Print, false);
         assert_eq!(
             (r.result.as_deref(), r.stdout.as_str()),
             (Some("'done'"), "a\nto fd 1\n")
         );
         assert_eq!(r.exec_ns, 0);
         let served = r#"{"status": "success", "stdout": "2\n", "exec_ns": 1234}"#;
-        assert_eq!(reply(&result(served, false), Answer::Print).exec_ns, 1234);
-        let r = reply(&result("x\n42\n\n", false), Answer::Print);
+        assert_eq!(
+            reply(&result(served, false), Answer::Print, false).exec_ns,
+            1234
+        );
+        let r = reply(&result("x\n42\n\n", false), Answer::Print, false);
         assert_eq!(r.result.as_deref(), Some("42"));
-        let r = reply(&result("", false), Answer::Print);
+        let r = reply(&result("", false), Answer::Print, false);
         assert_eq!(r.result, None);
-        let r = reply(&result("Error: boom", true), Answer::Print);
+        // serve, sent the code as is: its fields are the answer, stdout untouched.
+        let served = r#"{"status": "success", "stdout": "'done'\n", "result": "'done'"}"#;
+        let r = reply(&result(served, false), Answer::Print, true);
+        assert_eq!(
+            (r.result.as_deref(), r.stdout.as_str()),
+            (Some("'done'"), "'done'\n")
+        );
+        let served = r#"{"status": "success", "stdout": "", "result": null}"#;
+        assert_eq!(
+            reply(&result(served, false), Answer::Print, true).result,
+            None
+        );
+        let r = reply(&result("Error: boom", true), Answer::Print, false);
         assert!(!r.ok);
         let e = r.error.unwrap();
         assert_eq!(
