@@ -631,11 +631,7 @@ def serve_fork(channel):
             current.hand_over(line)
         except OSError:  # the waiting child died (killed from outside): use a fresh one
             current.kill()
-            for fd in (current.handover, current.status):
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+            current.close_pipes()
             current = _Child(channel, waiting)
             current.hand_over(line)
         channel.send({"ack": request.get("id")})  # delivered: the harness must not resend it
@@ -671,11 +667,7 @@ class _Child:
             # could hand them its own code, or fake their replies' status).
             channel.inp.close()
             for sibling in siblings:
-                for fd in (sibling.handover, sibling.status):
-                    try:
-                        os.close(fd)
-                    except OSError:
-                        pass
+                sibling.close_pipes()
             os.setpgid(0, 0)  # its own group, so whatever the call starts dies with it
             channel.capture_fd1()  # its own fd-1 capture, not the zygote's
             # Warm up while waiting: a first run makes most of the copy-on-write page copies
@@ -715,6 +707,14 @@ class _Child:
         else:
             how = "exited with code %d" % os.WEXITSTATUS(status)
         channel.send(error_reply(request["id"], "ChildDied", "the call's process %s" % how))
+
+    def close_pipes(self):
+        """Closes this process's ends of the child's hand-over and status pipes."""
+        for fd in (self.handover, self.status):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     def kill(self):
         for kill in (os.killpg, os.kill):

@@ -306,7 +306,7 @@ async fn connect(server: &McpServer) -> Result<Session, CallError> {
     let serve = client.peer_info().is_some_and(|info| {
         info.server_info
             .as_ref()
-            .is_some_and(|server| server.name == "sandbox-bench")
+            .is_some_and(|server| server.name == super::serve::SERVER_NAME)
     });
     let session = Session {
         client,
@@ -396,16 +396,16 @@ pub(crate) fn reply(result: &CallToolResult, answer: Answer, served: bool) -> Re
         .as_ref()
         .and_then(|o| o.get("exec_ns")?.as_u64())
         .unwrap_or(0);
+    if let (Answer::Print, true, Some(object)) = (answer, served, object.as_ref()) {
+        reply.stdout = stdout_field(object).unwrap_or_default();
+        reply.result = object
+            .get("result")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        return reply;
+    }
     match answer {
         Answer::Repr => reply.result = Some(text),
-        Answer::Print if served && object.is_some() => {
-            let object = object.as_ref().expect("just checked");
-            reply.stdout = stdout_field(object).unwrap_or_default();
-            reply.result = object
-                .get("result")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-        }
         Answer::Print => {
             let printed = object.as_ref().and_then(stdout_field).unwrap_or(text);
             // A server that says the result (`serve`: its `result` field) is taken at its word:

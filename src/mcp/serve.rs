@@ -31,6 +31,9 @@ use crate::strategy::{Call, CallError, Executor, Strategy};
 /// The tool's name.
 pub const TOOL: &str = "python_execute";
 
+/// The name `serve` gives itself at `initialize`, by which the client knows it.
+pub const SERVER_NAME: &str = "sandbox-bench";
+
 /// How `serve` listens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Listen {
@@ -141,10 +144,7 @@ fn answer(outcome: Result<Reply, CallError>) -> CallToolResult {
 impl ServerHandler for Handler {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new(
-                "sandbox-bench",
-                env!("CARGO_PKG_VERSION"),
-            ))
+            .with_server_info(Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION")))
             .with_instructions(format!("python_execute runs code on {}", self.backend))
     }
 
