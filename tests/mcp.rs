@@ -115,6 +115,33 @@ fn the_reproduction_server_over_stdio_with_both_executors() {
 }
 
 #[test]
+fn an_mcp_only_run_brings_up_the_sandbox_its_server_runs_on() {
+    let Some(_sandbox) = ready() else { return };
+    // No other backend needs the sandbox, and it is down: the run must bring it up for the
+    // reproduction, which reaches it with `docker compose exec` and would find no service.
+    let down = Command::new("docker")
+        .args(["compose", "down"])
+        .current_dir(ROOT)
+        .output()
+        .unwrap();
+    assert!(down.status.success(), "{down:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    bench()
+        .args(["run", "--quiet", "--workloads", "simple_calc"])
+        .args(["--calibration", "0", "--warmup", "0", "--output"])
+        .arg(&out)
+        .args(["--mcp", &stdio("sdk", "persistent", "")])
+        .assert()
+        .success();
+    let results = read_results(&out);
+    let e = entry(&results, "mcp:sdk", "simple_calc");
+    assert_eq!(e["errors"], 0, "{e}");
+    assert!(e["calls"].as_u64().unwrap() > 0, "{e}");
+    assert_eq!(processes_left(), Vec::<String>::new());
+}
+
+#[test]
 fn the_reproduction_server_over_http_with_both_executors() {
     let Some(_sandbox) = ready() else { return };
     let dir = tempfile::tempdir().unwrap();

@@ -13,6 +13,7 @@ use anyhow::Result;
 
 use crate::error::usage;
 use crate::results::Versions;
+use crate::strategy::Strategy;
 use crate::transport::{
     Api, Compose, Container, DockerExec, Local, OnHost, Prefix, Socket, Sweep, Transport,
 };
@@ -114,8 +115,9 @@ pub fn prepare(
     versions.local_interpreter.clone_from(&host_python);
     let mut engines = Vec::new();
     let mut info = None;
+    let up = with_mcp_executors(backends);
     for engine in Engine::ALL {
-        let on: Vec<&Backend> = backends
+        let on: Vec<&Backend> = up
             .iter()
             .filter(|b| b.engine == engine && b.sandboxed())
             .collect();
@@ -206,6 +208,22 @@ pub fn prepare(
         versions,
         transports,
     })
+}
+
+/// The backends whose sandbox must be up: those given and, for each MCP server, the backend its
+/// tool runs on (`over`). A server that reaches the sandbox itself (the reproduction runs
+/// `docker compose exec`) finds it running even when no other backend of the run needs it.
+fn with_mcp_executors(backends: &[Backend]) -> Vec<Backend> {
+    let mut all = backends.to_vec();
+    for b in backends {
+        if let Strategy::Mcp(server) = b.strategy
+            && let Some(over) = server.over.as_deref().and_then(|o| Backend::parse(o).ok())
+            && !all.contains(&over)
+        {
+            all.push(over);
+        }
+    }
+    all
 }
 
 /// The transports that reach each distinct sandbox once: one into each engine's Compose
