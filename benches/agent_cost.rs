@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use sandbox_bench::agent::{self, AgentOptions, AgentProcess, Mode, Request};
 use sandbox_bench::sandbox::compose_stack::{self, Stack};
+use sandbox_bench::sandbox::profile::{Engine, Profile};
 use sandbox_bench::strategy::{Call, Executor, Strategy};
 use sandbox_bench::transport::{Compose, Local, Transport};
 
@@ -245,7 +246,8 @@ fn bench_fork() {
         return;
     }
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("docker-compose.yml");
-    let stack = match Stack::new(&file, "sandbox").and_then(|s| s.ensure_up().map(|()| s)) {
+    let profile = Profile::builtin(Engine::Docker, &file, "sandbox");
+    let stack = match Stack::of(&profile).and_then(|s| s.ensure_up().map(|()| s)) {
         Ok(stack) => stack,
         Err(e) => {
             println!("compose fork: SKIPPED (the sandbox does not start: {e:#})");

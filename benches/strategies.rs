@@ -9,6 +9,7 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use sandbox_bench::agent::AgentOptions;
 use sandbox_bench::sandbox::compose_stack::{self, Stack};
+use sandbox_bench::sandbox::profile::{Engine, Profile};
 use sandbox_bench::strategy::{Call, Strategy};
 use sandbox_bench::transport::{Compose, Local, Transport};
 
@@ -48,7 +49,8 @@ fn compose_sandbox(c: &mut Criterion) {
         return;
     }
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("docker-compose.yml");
-    let stack = match Stack::new(&file, "sandbox").and_then(|s| s.up().map(|()| s)) {
+    let profile = Profile::builtin(Engine::Docker, &file, "sandbox");
+    let stack = match Stack::of(&profile).and_then(|s| s.up().map(|()| s)) {
         Ok(stack) => stack,
         Err(e) => {
             eprintln!("SKIPPED compose benches: the sandbox does not start: {e:#}");

@@ -2,7 +2,6 @@
 //! schedule, its cold start and warm-up, and the clients that make its calls.
 
 use std::ops::Range;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -12,9 +11,8 @@ use super::measurement::{Failure, Measurement, check};
 use super::runner::{Plan, open_loop_calls};
 use crate::bench::stats;
 use crate::bench::workload::{Case, Workload};
-use crate::sandbox::backend::Backend;
+use crate::sandbox::Reached;
 use crate::strategy::{Call, Executor};
-use crate::transport::Transport;
 
 /// A bound on one switch warm-up's calls, whatever the backend's speed.
 const MAX_SWITCH_CALLS: usize = 2000;
@@ -33,21 +31,12 @@ pub(super) struct Pair<'a> {
 }
 
 impl<'a> Pair<'a> {
-    pub(super) fn new(
-        plan: &Plan,
-        backend: &Backend,
-        transport: &Arc<dyn Transport>,
-        workload: &'a Workload,
-    ) -> Self {
+    pub(super) fn new(plan: &Plan, reached: &Reached, workload: &'a Workload) -> Self {
         Pair {
             workload,
-            label: format!("{backend} · {}", workload.name),
-            executor: Some(
-                backend
-                    .strategy
-                    .executor(Arc::clone(transport), &plan.agent),
-            ),
-            m: Measurement::new(backend, workload),
+            label: format!("{} · {}", reached.backend, workload.name),
+            executor: Some(reached.executor(&plan.agent)),
+            m: Measurement::new(&reached.backend, workload),
             warmed: false,
             made: 0,
         }

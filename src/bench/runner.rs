@@ -16,13 +16,12 @@ use super::pair::Pair;
 use crate::agent::AgentOptions;
 use crate::bench::schedule::{self, Order, Slice};
 use crate::bench::workload::{Case, Workload};
-use crate::sandbox::backend::Backend;
+use crate::sandbox::Reached;
 use crate::strategy::Strategy;
-use crate::transport::Transport;
 
 /// What the runner needs, validated at the edge.
 pub struct Plan {
-    pub backends: Vec<(Backend, Arc<dyn Transport>)>,
+    pub backends: Vec<Reached>,
     pub workloads: Vec<Workload>,
     pub calls_scale: f64,
     pub warmup: usize,
@@ -152,11 +151,11 @@ pub fn run(plan: &Plan, progress: &ProgressBar, stop: &AtomicBool) -> RunOutput 
     let mut calibration = Vec::new();
     if plan.calibration > 0 {
         let empty = calibration_workload(plan.calibration as u32);
-        for (i, (backend, transport)) in plan.backends.iter().enumerate() {
+        for (i, reached) in plan.backends.iter().enumerate() {
             if stop.load(Ordering::Relaxed) {
                 break;
             }
-            let mut pair = Pair::new(plan, backend, transport, &empty);
+            let mut pair = Pair::new(plan, reached, &empty);
             if i > 0 && !plan.switch_warmup.is_zero() {
                 pair.switch_warm_up(plan, progress);
             }
@@ -165,19 +164,20 @@ pub fn run(plan: &Plan, progress: &ProgressBar, stop: &AtomicBool) -> RunOutput 
         }
     }
     let mut fork_floors = Vec::new();
-    for (backend, transport) in &plan.backends {
-        if backend.strategy == Strategy::Fork && !stop.load(Ordering::Relaxed) {
-            let floor = fork_floor::measure(Arc::clone(transport), &plan.agent, plan.timeout);
-            fork_floors.push((backend.to_string(), floor));
+    for reached in &plan.backends {
+        if reached.backend.strategy() == Some(Strategy::Fork) && !stop.load(Ordering::Relaxed) {
+            let floor =
+                fork_floor::measure(Arc::clone(&reached.transport), &plan.agent, plan.timeout);
+            fork_floors.push((reached.backend.to_string(), floor));
         }
     }
     let mut pairs: Vec<Pair> = plan
         .backends
         .iter()
-        .flat_map(|(backend, transport)| {
+        .flat_map(|reached| {
             plan.workloads
                 .iter()
-                .map(move |w| Pair::new(plan, backend, transport, w))
+                .map(move |w| Pair::new(plan, reached, w))
         })
         .collect();
     let mut left: Vec<usize> = pairs
@@ -232,8 +232,9 @@ pub fn open_loop_calls(rate: f64, duration: Duration) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::backend::{Engine, TransportKind};
+    use crate::sandbox::backend::{Backend, TransportKind};
     use crate::strategy::Strategy;
+    use crate::transport::Transport;
     use crate::transport::fake::{Act, Fake};
 
     /// A workload of `cases` cases `result = 0`, `result = 1`, …, each run `calls` times.
@@ -254,13 +255,12 @@ mod tests {
     }
 
     fn plan(fake: &Arc<Fake>, strategy: Strategy, workloads: Vec<Workload>) -> Plan {
-        let backend = Backend {
-            transport: TransportKind::Local,
-            engine: Engine::Docker,
-            strategy,
-        };
+        let backend = Backend::on_docker(TransportKind::Local, strategy);
         Plan {
-            backends: vec![(backend, Arc::clone(fake) as Arc<dyn Transport>)],
+            backends: vec![Reached {
+                backend,
+                transport: Arc::clone(fake) as Arc<dyn Transport>,
+            }],
             workloads,
             calls_scale: 1.0,
             warmup: 2,
@@ -334,13 +334,10 @@ mod tests {
     fn a_switch_from_another_backend_gets_a_warm_up_kept_out_of_the_figures() {
         let fake = Arc::new(Fake::answering());
         let mut plan = plan(&fake, Strategy::Persistent, vec![workload("a", 1, 6)]);
-        let other = Backend {
-            transport: TransportKind::Local,
-            engine: Engine::Docker,
-            strategy: Strategy::Pool(1),
-        };
-        plan.backends
-            .push((other, Arc::clone(&fake) as Arc<dyn Transport>));
+        plan.backends.push(Reached {
+            backend: Backend::on_docker(TransportKind::Local, Strategy::Pool(1)),
+            transport: Arc::clone(&fake) as Arc<dyn Transport>,
+        });
         plan.order = Order::Interleaved { seed: 1, rounds: 3 };
         plan.calibration = 2;
         // The fake answers at once: a warm-up that long still ends, after at least one call.

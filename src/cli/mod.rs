@@ -90,7 +90,7 @@ pub fn main() -> ExitCode {
             .probe
             .into_options("soak_results.json")
             .and_then(|o| commands::soak::soak(&o, args.calls, &args.workloads_dir)),
-        Command::Serve(args) => args.options().and_then(crate::mcp::serve::serve),
+        Command::Serve(args) => args.options().and_then(commands::serve::serve),
         Command::List { workloads_dir } => commands::list::list(&workloads_dir),
         Command::Report(args) => args.options().and_then(commands::report::report),
         Command::Compare(args) => args.options().and_then(commands::compare::compare),

@@ -12,7 +12,8 @@ use super::values;
 use crate::bench::runner::Load;
 use crate::commands::run::RunOptions;
 use crate::error::usage;
-use crate::sandbox::backend::{ALIASES, Engine, TransportKind};
+use crate::sandbox::backend::{ALIASES, TransportKind};
+use crate::sandbox::profile;
 use crate::strategy::STRATEGIES;
 
 const RUN_METHOD: &str = "\
@@ -38,14 +39,14 @@ Examples:
 /// The text after `run --help`'s flags: the backend registry, then how a run goes.
 pub fn after_run_help() -> String {
     let mut text =
-        String::from("Backends are named transport:strategy, or transport@engine:strategy:\n");
+        String::from("Backends are named transport:strategy, or transport@profile:strategy:\n");
     for (i, t) in TransportKind::ALL.iter().enumerate() {
         let head = if i == 0 { "transports" } else { "" };
         text += &format!("  {head:<10}  {:<9}  {}\n", t.name(), t.about());
     }
-    for (i, e) in Engine::ALL.iter().enumerate() {
-        let head = if i == 0 { "engines" } else { "" };
-        text += &format!("  {head:<10}  {:<9}  {}\n", e.name(), e.about());
+    for (i, (name, about)) in profile::ABOUT.iter().enumerate() {
+        let head = if i == 0 { "profiles" } else { "" };
+        text += &format!("  {head:<10}  {name:<9}  {about}\n");
     }
     for (i, (name, about)) in STRATEGIES.iter().enumerate() {
         let head = if i == 0 { "strategies" } else { "" };
@@ -170,7 +171,7 @@ impl RunArgs {
         let baseline = self
             .baseline
             .as_deref()
-            .map(|b| values::backend("--baseline", b))
+            .map(|b| values::backend(&sandbox.catalog, "--baseline", b))
             .transpose()?;
         let workloads = self.workloads.as_deref().map(values::list);
         if workloads.as_ref().is_some_and(Vec::is_empty) {
@@ -240,8 +241,8 @@ mod tests {
         for t in TransportKind::ALL {
             assert!(help.contains(t.about()), "{}", t.name());
         }
-        for e in Engine::ALL {
-            assert!(help.contains(e.about()), "{}", e.name());
+        for (name, about) in profile::ABOUT {
+            assert!(help.contains(about), "{name}");
         }
         for (name, about) in STRATEGIES {
             assert!(help.contains(name) && help.contains(about), "{name}");

@@ -8,12 +8,15 @@ use clap::Args;
 use super::values;
 use crate::error::usage;
 use crate::sandbox::SandboxOptions;
+use crate::sandbox::backend::{Backend, Catalog};
+use crate::sandbox::profile::{self, Profile};
 
 /// Which backends, and how to reach the sandbox they run in.
 #[derive(Args, Debug)]
 pub struct SandboxArgs {
-    /// Comma-separated backends [default: compose-exec,persistent when a Docker engine
-    /// answers, else local:per-call,local:persistent]
+    /// Comma-separated backends (transport[@profile]:strategy, mcp:NAME or an alias) [default:
+    /// compose-exec,persistent when a Docker engine answers, else
+    /// local:per-call,local:persistent]
     #[arg(short, long, value_name = "LIST")]
     backends: Option<String>,
     #[command(flatten)]
@@ -39,28 +42,55 @@ pub struct SandboxPlace {
     /// python3; on the host, the interpreter python3 resolves to, not a version manager's shim]
     #[arg(long, value_name = "CMD")]
     python: Option<String>,
-    /// Command prefix of the `cmd` transport, split as a shell would ("podman exec -i box")
+    /// Command prefix of the `cmd` transport on the docker profile (`cmd:…`), split as a shell
+    /// would ("kubectl exec -i my-pod --"); on another profile cmd runs its engine's exec CLI
     #[arg(long, value_name = "COMMAND")]
     prefix: Option<String>,
+    /// Declare sandbox profile NAME for backends transport@NAME:strategy; keys: engine
+    /// (docker|podman), host (unix://…), runtime (runc, crun, runsc…), image, compose-file,
+    /// service; repeatable. E.g. py313:image=sandbox-bench-python:trixie
+    #[arg(long = "profile", value_name = "NAME:KEY=VALUE,…")]
+    profiles: Vec<String>,
+    /// A TOML file of sandbox profiles: [profiles.NAME] tables with the keys of --profile
+    #[arg(long = "profiles", value_name = "FILE")]
+    profile_file: Option<PathBuf>,
 }
 
 impl SandboxPlace {
-    /// Checks the flags and completes the options with the backends chosen elsewhere.
-    pub fn options(
-        self,
-        backends: Option<Vec<crate::sandbox::backend::Backend>>,
-        quiet: bool,
-    ) -> anyhow::Result<SandboxOptions> {
+    /// The profiles backend names may refer to: the built-ins, those of --profiles, then those
+    /// of --profile.
+    pub fn catalog(&self) -> anyhow::Result<Catalog> {
         if self.service.trim().is_empty() {
             return Err(usage("--service: give the Compose service name"));
         }
+        let mut extra = match &self.profile_file {
+            Some(file) => profile::read_file(file, &self.compose_file, &self.service)
+                .map_err(|e| usage(format!("--profiles: {e}")))?,
+            None => Vec::new(),
+        };
+        for text in &self.profiles {
+            extra.push(
+                Profile::parse(text, &self.compose_file, &self.service)
+                    .map_err(|e| usage(format!("--profile: {e}")))?,
+            );
+        }
+        Catalog::new(&self.compose_file, &self.service, extra).map_err(usage)
+    }
+
+    /// Checks the flags and completes the options with the backends and catalog chosen
+    /// elsewhere.
+    pub fn options(
+        self,
+        catalog: Catalog,
+        backends: Option<Vec<Backend>>,
+        quiet: bool,
+    ) -> anyhow::Result<SandboxOptions> {
         if self.python.as_deref().is_some_and(|p| p.trim().is_empty()) {
             return Err(usage("--python: give an interpreter, e.g. python3"));
         }
         Ok(SandboxOptions {
             backends,
-            compose_file: self.compose_file,
-            service: self.service,
+            catalog,
             python: self.python,
             prefix: self.prefix.as_deref().map(values::prefix).transpose()?,
             quiet,
@@ -69,16 +99,20 @@ impl SandboxPlace {
 }
 
 impl SandboxArgs {
-    /// Checks the flags.
+    /// Checks the flags: the profiles first, then the MCP servers (whose `over` names a
+    /// profile's backend), then the backends, which may name both.
     pub fn options(self) -> anyhow::Result<SandboxOptions> {
-        // Declared first, so that --backends may name mcp:NAME.
-        let mcp = self.mcp.declare()?;
+        let mut catalog = self.place.catalog()?;
+        let mcp = self.mcp.declare(&mut catalog)?;
         let backends = self
             .backends
             .as_deref()
-            .map(|list| values::backends("--backends", list))
+            .map(|list| values::backends(&catalog, "--backends", list))
             .transpose()?;
-        self.place
-            .options(super::mcp_args::with_mcp(backends, mcp), self.quiet)
+        self.place.options(
+            catalog,
+            super::mcp_args::with_mcp(backends, mcp),
+            self.quiet,
+        )
     }
 }

@@ -1,11 +1,11 @@
 //! Flags of `serve`: the backend the MCP tool runs on, and where the server listens.
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use super::values;
+use crate::commands::serve::{Listen, ServeOptions};
 use crate::error::usage;
-use crate::mcp::serve::{Listen, ServeOptions};
-use crate::sandbox::backend::TransportKind;
+use crate::sandbox::backend::Backend;
 
 pub const AFTER_SERVE_HELP: &str = "\
 Examples:
@@ -14,14 +14,23 @@ Examples:
   sandbox-bench run --backends compose:persistent \\
       --mcp \"serve=target/release/sandbox-bench serve --backend compose:persistent\"";
 
+/// How `serve` listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ServeTransport {
+    /// Standard input and output: the client starts the server
+    Stdio,
+    /// Streamable HTTP on 127.0.0.1 (at /mcp)
+    Http,
+}
+
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// The backend the tool runs code on (transport:strategy, as in `run`)
+    /// The backend the tool runs code on (transport[@profile]:strategy, as in `run`)
     #[arg(long, value_name = "BACKEND", default_value = "compose:persistent")]
     backend: String,
-    /// stdio, or streamable HTTP on 127.0.0.1 (at /mcp)
-    #[arg(long, value_name = "T", default_value = "stdio", value_parser = ["stdio", "http"])]
-    transport: String,
+    /// How MCP clients reach the server
+    #[arg(long, value_name = "T", value_enum, default_value_t = ServeTransport::Stdio)]
+    transport: ServeTransport,
     /// HTTP port on 127.0.0.1
     #[arg(long, value_name = "PORT", default_value_t = 8765)]
     port: u16,
@@ -40,22 +49,24 @@ pub struct ServeArgs {
 impl ServeArgs {
     /// Checks the flags.
     pub fn options(self) -> anyhow::Result<ServeOptions> {
-        let backend = values::backend("--backend", &self.backend)?;
-        if backend.transport == TransportKind::Mcp {
-            return Err(usage(
-                "--backend: serve runs code on a sandbox backend, not an MCP server",
-            ));
-        }
+        let catalog = self.place.catalog()?;
+        let backend = catalog
+            .parse_sandbox(&self.backend)
+            .map_err(|e| usage(format!("--backend: {e}")))?;
         let timeout = values::positive("--timeout", &self.timeout, 86_400.0)?;
         Ok(ServeOptions {
-            backend,
-            listen: match self.transport.as_str() {
-                "http" => Listen::Http(self.port),
-                _ => Listen::Stdio,
+            listen: match self.transport {
+                ServeTransport::Http => Listen::Http(self.port),
+                ServeTransport::Stdio => Listen::Stdio,
             },
             timeout: std::time::Duration::from_secs_f64(timeout),
             // stdout may be the MCP channel: notices go to stderr, which is free.
-            sandbox: self.place.options(Some(vec![backend]), false)?,
+            sandbox: self.place.options(
+                catalog,
+                Some(vec![Backend::Sandbox(backend.clone())]),
+                false,
+            )?,
+            backend,
         })
     }
 }

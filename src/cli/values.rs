@@ -2,7 +2,7 @@
 //! command prefixes, module names); each refuses bad input with a usage error naming the flag.
 
 use crate::error::usage;
-use crate::sandbox::backend::Backend;
+use crate::sandbox::backend::{Backend, Catalog};
 
 /// A number above zero and at most `max`, or a usage error naming the flag.
 pub fn positive(flag: &str, text: &str, max: f64) -> anyhow::Result<f64> {
@@ -33,14 +33,18 @@ pub fn list(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// A comma-separated list of backends, without repeats.
-pub fn backends(flag: &str, text: &str) -> anyhow::Result<Vec<Backend>> {
-    Backend::parse_list(text).map_err(|e| usage(format!("{flag}: {e}")))
+/// A comma-separated list of backends, without repeats, named in `catalog`.
+pub fn backends(catalog: &Catalog, flag: &str, text: &str) -> anyhow::Result<Vec<Backend>> {
+    catalog
+        .parse_list(text)
+        .map_err(|e| usage(format!("{flag}: {e}")))
 }
 
-/// One backend.
-pub fn backend(flag: &str, text: &str) -> anyhow::Result<Backend> {
-    Backend::parse(text).map_err(|e| usage(format!("{flag}: {e}")))
+/// One backend named in `catalog`.
+pub fn backend(catalog: &Catalog, flag: &str, text: &str) -> anyhow::Result<Backend> {
+    catalog
+        .parse(text)
+        .map_err(|e| usage(format!("{flag}: {e}")))
 }
 
 /// A command prefix, split into words as a shell would.

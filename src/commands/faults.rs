@@ -19,26 +19,21 @@ pub fn faults(opts: &ProbeOptions) -> Result<ExitCode> {
     let backends = probes::prepare(opts)?;
     let started_at = now();
     let mut outcomes = Vec::new();
-    for (backend, transport) in &backends {
-        outcomes.extend(faults::run_backend(
-            *backend,
-            transport,
-            opts.timeout,
-            |o| {
-                if !opts.sandbox.quiet {
-                    eprintln!(
-                        "{} × {}: {}",
-                        o.backend,
-                        o.probe,
-                        probe_tables::fault_cell(o)
-                    );
-                }
-            },
-        ));
+    for reached in &backends {
+        outcomes.extend(faults::run_backend(reached, opts.timeout, |o| {
+            if !opts.sandbox.quiet {
+                eprintln!(
+                    "{} × {}: {}",
+                    o.backend,
+                    o.probe,
+                    probe_tables::fault_cell(o)
+                );
+            }
+        }));
     }
     let results = FaultResults {
         header: Header::finished_now(PROBE_SCHEMA_VERSION, started_at),
-        backends: backends.iter().map(|(b, _)| b.to_string()).collect(),
+        backends: backends.iter().map(|r| r.backend.to_string()).collect(),
         timeout_s: opts.timeout.as_secs_f64(),
         grace_s: TIMEOUT_GRACE.as_secs_f64(),
         kill_allowance_s: faults::KILL_ALLOWANCE.as_secs_f64(),

@@ -20,24 +20,20 @@ pub fn isolation(opts: &ProbeOptions) -> Result<ExitCode> {
     let token = format!("{}_{}", std::process::id(), chrono::Utc::now().timestamp());
     let mut outcomes = Vec::new();
     let mut speed = Vec::new();
-    for (backend, transport) in &backends {
+    for reached in &backends {
         if !opts.sandbox.quiet {
             eprintln!(
-                "{backend}: isolation probes and {} normal calls",
+                "{}: isolation probes and {} normal calls",
+                reached.backend,
                 isolation::SPEED_CALLS
             );
         }
-        outcomes.extend(isolation::run_backend(
-            *backend,
-            transport,
-            opts.timeout,
-            &token,
-        ));
-        speed.push(isolation::measure_speed(*backend, transport, opts.timeout));
+        outcomes.extend(isolation::run_backend(reached, opts.timeout, &token));
+        speed.push(isolation::measure_speed(reached, opts.timeout));
     }
     let results = IsolationResults {
         header: Header::finished_now(PROBE_SCHEMA_VERSION, started_at),
-        backends: backends.iter().map(|(b, _)| b.to_string()).collect(),
+        backends: backends.iter().map(|r| r.backend.to_string()).collect(),
         speed,
         outcomes,
     };

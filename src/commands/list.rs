@@ -1,4 +1,4 @@
-//! `sandbox-bench list`: the transports, engines, strategies, aliases and workloads `run` accepts, read
+//! `sandbox-bench list`: the transports, sandbox profiles, strategies, aliases and workloads `run` accepts, read
 //! from the same registry the parser uses.
 
 use std::path::Path;
@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::bench::workload;
-use crate::sandbox::backend::{ALIASES, Engine, TransportKind};
+use crate::sandbox::backend::{ALIASES, TransportKind};
+use crate::sandbox::profile;
 use crate::strategy::STRATEGIES;
 
 /// `sandbox-bench list`.
@@ -16,9 +17,9 @@ pub fn list(workloads_dir: &Path) -> Result<ExitCode> {
     for t in TransportKind::ALL {
         println!("  {:<12} {}", t.name(), t.about());
     }
-    println!("Engines (transport@engine:strategy):");
-    for e in Engine::ALL {
-        println!("  {:<12} {}", e.name(), e.about());
+    println!("Sandbox profiles (transport@profile:strategy):");
+    for (name, about) in profile::ABOUT {
+        println!("  {name:<12} {about}");
     }
     println!("Strategies:");
     for (name, about) in STRATEGIES {
@@ -29,7 +30,10 @@ pub fn list(workloads_dir: &Path) -> Result<ExitCode> {
         println!("  {alias:<12} {full}");
     }
     println!("MCP servers:");
-    println!("  {:<12} {}", "mcp:NAME", TransportKind::Mcp.about());
+    println!(
+        "  {:<12} an MCP server's tool, declared with --mcp NAME=COMMAND|URL",
+        "mcp:NAME"
+    );
     println!(
         "  {:<12} e.g. --mcp sdk=\"python3 server.py\" --mcp h=http://127.0.0.1:8765/mcp",
         ""

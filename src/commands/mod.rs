@@ -9,6 +9,7 @@ pub mod isolation;
 pub mod list;
 pub mod report;
 pub mod run;
+pub mod serve;
 pub mod soak;
 pub mod stop;
 

@@ -5,7 +5,6 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -26,9 +25,9 @@ use crate::results::{
     now,
 };
 use crate::sandbox::backend::Backend;
-use crate::sandbox::compose_stack::{SandboxInfo, Stack};
-use crate::sandbox::{self, Sandbox, SandboxOptions};
-use crate::strategy::Strategy;
+use crate::sandbox::compose_stack::Stack;
+use crate::sandbox::record::SandboxInfo;
+use crate::sandbox::{self, Reached, Sandbox, SandboxOptions};
 
 /// Options of `sandbox-bench run`, already checked.
 #[derive(Debug, Clone)]
@@ -82,16 +81,18 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
     let Sandbox {
         stack,
         mut info,
+        profiles,
         mut versions,
-        transports,
+        reached,
     } = sandbox::prepare(&backends, &opts.sandbox, docker)?;
-    sweep_strays(&opts, &transports, info.as_mut());
-    let plan = make_plan(&opts, transports, workloads);
+    sweep_strays(&opts, &reached, info.as_mut());
+    let plan = make_plan(&opts, reached, workloads);
     let stop = Stop::install();
     let measured = measure(&opts, &plan, &stop);
     record_pythons(&mut versions, &plan, &measured.output.measurements);
     let mut results = assemble(&opts, &plan, baseline, stack.as_ref(), versions, &measured);
     results.sandbox = info;
+    results.profiles = profiles;
     save_and_print(&opts, &results)?;
     Ok(exit_code(&results, measured.interrupted))
 }
@@ -118,7 +119,7 @@ fn check_destinations(opts: &RunOptions) -> Result<()> {
 
 /// The backend the others are compared against: named, or the first.
 fn pick_baseline(opts: &RunOptions, backends: &[Backend]) -> Result<Backend> {
-    let baseline = opts.baseline.unwrap_or(backends[0]);
+    let baseline = opts.baseline.clone().unwrap_or_else(|| backends[0].clone());
     if !backends.contains(&baseline) {
         return Err(usage(format!(
             "--baseline {baseline} is not one of --backends"
@@ -128,12 +129,8 @@ fn pick_baseline(opts: &RunOptions, backends: &[Backend]) -> Result<Backend> {
 }
 
 /// What the runner gets: the transports, workloads, order, load shape and agent options.
-fn make_plan(
-    opts: &RunOptions,
-    transports: Vec<(Backend, Arc<dyn crate::transport::Transport>)>,
-    workloads: Vec<Workload>,
-) -> Plan {
-    let order = if opts.interleave.unwrap_or(transports.len() >= 2) {
+fn make_plan(opts: &RunOptions, reached: Vec<Reached>, workloads: Vec<Workload>) -> Plan {
+    let order = if opts.interleave.unwrap_or(reached.len() >= 2) {
         Order::Interleaved {
             seed: opts.seed.unwrap_or_else(fresh_seed),
             rounds: opts.rounds,
@@ -142,7 +139,7 @@ fn make_plan(
         Order::Sequential
     };
     Plan {
-        backends: transports,
+        backends: reached,
         workloads,
         calls_scale: opts.calls_scale,
         warmup: opts.warmup,
@@ -161,12 +158,8 @@ fn make_plan(
 
 /// Counts the processes something else left in the sandbox (recorded in the results), and
 /// with --clean-sandbox kills them, before anything is measured.
-fn sweep_strays(
-    opts: &RunOptions,
-    transports: &[(Backend, Arc<dyn crate::transport::Transport>)],
-    info: Option<&mut SandboxInfo>,
-) {
-    let strays = sandbox::sweep_before(transports, opts.clean_sandbox);
+fn sweep_strays(opts: &RunOptions, reached: &[Reached], info: Option<&mut SandboxInfo>) {
+    let strays = sandbox::sweep_before(reached, opts.clean_sandbox);
     if let Some(n) = strays.filter(|n| *n > 0) {
         opts.sandbox.notice(&if opts.clean_sandbox {
             format!("sandbox: removed {n} processes left in it by something else")
@@ -206,9 +199,9 @@ fn record_pythons(versions: &mut Versions, plan: &Plan, measurements: &[Measurem
         let slot = match plan
             .backends
             .iter()
-            .find(|(b, _)| b.to_string() == m.backend)
+            .find(|r| r.backend.to_string() == m.backend)
         {
-            Some((b, _)) if b.sandboxed() => &mut versions.sandbox_python,
+            Some(r) if r.backend.sandboxed() => &mut versions.sandbox_python,
             _ => &mut versions.local_python,
         };
         if slot.is_none() {
@@ -253,7 +246,11 @@ fn assemble(
         complete: measured.interrupted.is_none(),
         versions,
         settings: Settings {
-            backends: plan.backends.iter().map(|(b, _)| b.to_string()).collect(),
+            backends: plan
+                .backends
+                .iter()
+                .map(|r| r.backend.to_string())
+                .collect(),
             baseline: baseline.to_string(),
             workloads: plan.workloads.iter().map(|w| w.name.clone()).collect(),
             calls_scale: opts.calls_scale,
@@ -289,9 +286,9 @@ fn assemble(
             mcp: plan
                 .backends
                 .iter()
-                .filter_map(|(b, _)| match b.strategy {
-                    Strategy::Mcp(server) => Some(McpServerRecord::of(server)),
-                    _ => None,
+                .filter_map(|r| match &r.backend {
+                    Backend::Mcp(m) => Some(McpServerRecord::of(m)),
+                    Backend::Sandbox(_) => None,
                 })
                 .collect(),
         },
@@ -313,6 +310,7 @@ fn assemble(
             .collect(),
         machine: Some(measured.machine.clone()),
         sandbox: None,
+        profiles: Vec::new(),
     }
 }
 

@@ -25,13 +25,16 @@ pub fn soak(opts: &ProbeOptions, calls: u64, workloads_dir: &std::path::Path) ->
     let backends = probes::prepare(opts)?;
     let started_at = now();
     let mut outcomes = Vec::new();
-    for (backend, transport) in &backends {
+    for reached in &backends {
         if !opts.sandbox.quiet {
-            eprintln!("{backend}: {calls} calls over {} cases", cases.len());
+            eprintln!(
+                "{}: {calls} calls over {} cases",
+                reached.backend,
+                cases.len()
+            );
         }
         outcomes.push(crate::probes::soak_loop::run_backend(
-            *backend,
-            transport,
+            reached,
             &cases,
             calls,
             opts.timeout,

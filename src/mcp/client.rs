@@ -104,13 +104,13 @@ impl Session {
 /// Runs calls as `tools/call` requests of one MCP session; a dead or stuck session is closed and
 /// a new one started on the next call (counted as a restart).
 pub struct McpExecutor {
-    server: &'static McpServer,
+    server: Arc<McpServer>,
     session: Mutex<Option<Arc<Session>>>,
     restarts: AtomicU32,
 }
 
 impl McpExecutor {
-    pub fn new(server: &'static McpServer) -> Self {
+    pub fn new(server: Arc<McpServer>) -> Self {
         McpExecutor {
             server,
             session: Mutex::new(None),
@@ -124,7 +124,7 @@ impl McpExecutor {
         if let Some(session) = slot.as_ref() {
             return Ok(Arc::clone(session));
         }
-        let session = Arc::new(runtime().block_on(connect(self.server))?);
+        let session = Arc::new(runtime().block_on(connect(&self.server))?);
         *slot = Some(Arc::clone(&session));
         Ok(session)
     }
@@ -306,7 +306,7 @@ async fn connect(server: &McpServer) -> Result<Session, CallError> {
     let serve = client.peer_info().is_some_and(|info| {
         info.server_info
             .as_ref()
-            .is_some_and(|server| server.name == super::serve::SERVER_NAME)
+            .is_some_and(|server| server.name == super::SERVER_NAME)
     });
     let session = Session {
         client,

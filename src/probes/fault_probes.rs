@@ -3,16 +3,15 @@
 //! gone no process of the probe may be left in the sandbox. Probes are data: a new backend is
 //! covered by the whole table without a line of code here.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use crate::agent::AgentOptions;
 use crate::probes;
+use crate::sandbox::Reached;
 use crate::sandbox::backend::Backend;
 use crate::strategy::{Call, TIMEOUT_GRACE};
-use crate::transport::Transport;
 
 /// Time allowed past the harness's deadline (timeout + grace) to kill a stuck agent inside the
 /// sandbox: one more `docker compose exec`, which `kill_in_sandbox` waits on for at most 10 s.
@@ -188,27 +187,20 @@ pub struct FaultResults {
 
 /// Runs every probe through one backend.
 pub fn run_backend(
-    backend: Backend,
-    transport: &Arc<dyn Transport>,
+    reached: &Reached,
     timeout: Duration,
     mut progress: impl FnMut(&FaultOutcome),
 ) -> Vec<FaultOutcome> {
     // An MCP server runs its code where its executor does: in the sandbox when that is one.
-    let sandboxed = match backend.strategy {
-        crate::strategy::Strategy::Mcp(server) => server
-            .over
-            .as_deref()
-            .and_then(|b| Backend::parse(b).ok())
-            .is_some_and(|b| b.sandboxed()),
-        _ => backend.sandboxed(),
-    };
-    let before = probes::leftover_scan::leftovers(transport.as_ref()).unwrap_or_default();
+    let backend = &reached.backend;
+    let sandboxed = backend.sandboxed();
+    let before = probes::leftover_scan::leftovers(reached.transport.as_ref()).unwrap_or_default();
     let mut outcomes = Vec::new();
     for probe in PROBES {
         let outcome = if probe.needs_limits && !sandboxed {
             skipped(&probe, backend)
         } else {
-            run_probe(&probe, backend, transport, timeout, &before)
+            run_probe(&probe, reached, timeout, &before)
         };
         progress(&outcome);
         outcomes.push(outcome);
@@ -218,14 +210,13 @@ pub fn run_backend(
 
 fn run_probe(
     probe: &Probe,
-    backend: Backend,
-    transport: &Arc<dyn Transport>,
+    reached: &Reached,
     timeout: Duration,
     before: &[String],
 ) -> FaultOutcome {
-    let executor = backend
-        .strategy
-        .executor(Arc::clone(transport), &AgentOptions::default());
+    let backend = &reached.backend;
+    let transport = &reached.transport;
+    let executor = reached.executor(&AgentOptions::default());
     let start = Instant::now();
     let reply = executor.call(Call {
         code: probe.code,
@@ -278,7 +269,7 @@ fn run_probe(
     }
 }
 
-fn skipped(probe: &Probe, backend: Backend) -> FaultOutcome {
+fn skipped(probe: &Probe, backend: &Backend) -> FaultOutcome {
     FaultOutcome {
         probe: probe.name.into(),
         backend: backend.to_string(),

@@ -2,7 +2,6 @@
 //! probe is a pair of programs: A leaves something behind, B sets `result` to whether it sees
 //! it. Beside each backend goes its p50 on a normal call, so speed and isolation are one picture.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -10,9 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::agent::AgentOptions;
 use crate::bench::stats;
 use crate::probes;
-use crate::sandbox::backend::Backend;
+use crate::sandbox::Reached;
 use crate::strategy::Call;
-use crate::transport::Transport;
 
 /// One leak test; `{token}` in the code is replaced by a value unique to the run.
 #[derive(Debug, Clone, Copy)]
@@ -180,32 +178,19 @@ pub struct IsolationResults {
 pub const SPEED_CALLS: usize = 50;
 
 /// Runs every probe through one backend, each on a fresh executor.
-pub fn run_backend(
-    backend: Backend,
-    transport: &Arc<dyn Transport>,
-    timeout: Duration,
-    token: &str,
-) -> Vec<IsolationOutcome> {
+pub fn run_backend(reached: &Reached, timeout: Duration, token: &str) -> Vec<IsolationOutcome> {
     PROBES
         .iter()
         .map(|p| IsolationOutcome {
             probe: p.name.into(),
-            backend: backend.to_string(),
-            outcome: run_probe(p, backend, transport, timeout, token),
+            backend: reached.backend.to_string(),
+            outcome: run_probe(p, reached, timeout, token),
         })
         .collect()
 }
 
-fn run_probe(
-    probe: &Probe,
-    backend: Backend,
-    transport: &Arc<dyn Transport>,
-    timeout: Duration,
-    token: &str,
-) -> String {
-    let executor = backend
-        .strategy
-        .executor(Arc::clone(transport), &AgentOptions::default());
+fn run_probe(probe: &Probe, reached: &Reached, timeout: Duration, token: &str) -> String {
+    let executor = reached.executor(&AgentOptions::default());
     let call = |code: &str| {
         let code = code.replace("{token}", token);
         let reply = executor
@@ -229,27 +214,18 @@ fn run_probe(
     drop(executor);
     if let Some(cleanup) = probe.cleanup {
         let code = cleanup.replace("{token}", token);
-        let _ = backend
-            .strategy
-            .executor(Arc::clone(transport), &AgentOptions::default())
-            .call(Call {
-                code: &code,
-                stdin: None,
-                timeout,
-            });
+        let _ = reached.executor(&AgentOptions::default()).call(Call {
+            code: &code,
+            stdin: None,
+            timeout,
+        });
     }
     outcome
 }
 
 /// The p50 of normal calls on one executor of `backend`, every answer checked.
-pub fn measure_speed(
-    backend: Backend,
-    transport: &Arc<dyn Transport>,
-    timeout: Duration,
-) -> BackendSpeed {
-    let executor = backend
-        .strategy
-        .executor(Arc::clone(transport), &AgentOptions::default());
+pub fn measure_speed(reached: &Reached, timeout: Duration) -> BackendSpeed {
+    let executor = reached.executor(&AgentOptions::default());
     let warm = probes::normal_call(executor.as_ref(), timeout).is_ok();
     let mut histogram = stats::new_histogram();
     let mut errors = usize::from(!warm);
@@ -260,7 +236,7 @@ pub fn measure_speed(
         }
     }
     BackendSpeed {
-        backend: backend.to_string(),
+        backend: reached.backend.to_string(),
         calls: SPEED_CALLS,
         errors,
         p50_us: stats::summarize(&histogram).map(|s| s.p50),

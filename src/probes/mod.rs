@@ -9,15 +9,12 @@ pub mod leftover_scan;
 pub mod soak_loop;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use crate::sandbox::backend::Backend;
-use crate::sandbox::{self, SandboxOptions};
+use crate::sandbox::{self, Reached, SandboxOptions};
 use crate::strategy::{Call, Executor};
-use crate::transport::Transport;
 
 /// Options of `faults`, `isolation` and `soak`, already checked.
 #[derive(Debug, Clone)]
@@ -28,9 +25,9 @@ pub struct ProbeOptions {
 }
 
 /// The backends to probe, each with its transport; the sandbox is up when one needs it.
-pub fn prepare(opts: &ProbeOptions) -> Result<Vec<(Backend, Arc<dyn Transport>)>> {
+pub fn prepare(opts: &ProbeOptions) -> Result<Vec<Reached>> {
     let (backends, docker) = sandbox::choose_backends(&opts.sandbox)?;
-    Ok(sandbox::prepare(&backends, &opts.sandbox, docker)?.transports)
+    Ok(sandbox::prepare(&backends, &opts.sandbox, docker)?.reached)
 }
 
 /// The call that shows a backend works: a fixed sum whose answer is checked.

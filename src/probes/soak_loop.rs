@@ -2,7 +2,6 @@
 //! each answer checked, and the agent's resident memory before and after: a long-lived
 //! interpreter that slowly breaks or grows shows it here.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -10,9 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::agent::AgentOptions;
 use crate::bench::runner;
 use crate::bench::workload::Case;
-use crate::sandbox::backend::Backend;
+use crate::sandbox::Reached;
 use crate::strategy::Call;
-use crate::transport::Transport;
 
 /// Asks the agent for its own resident set size, in KiB.
 const RSS_CODE: &str =
@@ -47,15 +45,13 @@ pub struct SoakOutcome {
 
 /// Runs `calls` checked calls through one executor of `backend`.
 pub fn run_backend(
-    backend: Backend,
-    transport: &Arc<dyn Transport>,
+    reached: &Reached,
     cases: &[Case],
     calls: u64,
     timeout: Duration,
 ) -> SoakOutcome {
-    let executor = backend
-        .strategy
-        .executor(Arc::clone(transport), &AgentOptions::default());
+    let backend = &reached.backend;
+    let executor = reached.executor(&AgentOptions::default());
     let rss = |executor: &dyn crate::strategy::Executor| {
         executor
             .call(Call {

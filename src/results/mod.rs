@@ -14,6 +14,7 @@ use crate::bench::machine_load::MachineSample;
 use crate::bench::runner::{ForkFloor, Load, Measurement};
 use crate::bench::stats::{self, LatencySummary};
 use crate::bench::warnings::Warning;
+pub use crate::sandbox::record::{ProfileRecord, SandboxInfo, Versions};
 
 /// Bumped whenever a field changes meaning or disappears.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -78,7 +79,10 @@ pub struct BenchmarkResults {
     pub max_load: Option<f64>,
     /// The sandbox container measured, read from the engine (none for local backends).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sandbox: Option<crate::sandbox::compose_stack::SandboxInfo>,
+    pub sandbox: Option<SandboxInfo>,
+    /// Each sandbox profile the run used, in full; absent in older files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<ProfileRecord>,
     /// Each fork backend's platform floor: fork + exit + wait of the agent's interpreter,
     /// measured inside the sandbox.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -100,22 +104,6 @@ pub struct Host {
     pub os: String,
     pub kernel: String,
     pub arch: String,
-}
-
-/// Versions of what was measured; `None` where that part was not used or did not answer.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Versions {
-    pub docker: Option<String>,
-    /// Podman's version, when a backend ran on Podman.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub podman: Option<String>,
-    pub compose: Option<String>,
-    pub sandbox_python: Option<String>,
-    pub local_python: Option<String>,
-    /// The host interpreter the local transport started (`--python`, or the one `python3`
-    /// resolves to).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub local_interpreter: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -178,17 +166,15 @@ pub struct McpServerRecord {
 }
 
 impl McpServerRecord {
-    pub fn of(server: &crate::mcp::McpServer) -> Self {
+    pub fn of(backend: &crate::sandbox::backend::McpBackend) -> Self {
+        let server = &backend.server;
         McpServerRecord {
             name: server.name.clone(),
             transport: server.transport_name().into(),
             target: server.target_text(),
             tool: server.tool.clone(),
-            answer: match server.answer {
-                crate::mcp::Answer::Print => "print".into(),
-                crate::mcp::Answer::Repr => "repr".into(),
-            },
-            over: server.over.clone(),
+            answer: server.answer.name().into(),
+            over: backend.over.as_ref().map(ToString::to_string),
         }
     }
 }

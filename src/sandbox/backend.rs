@@ -1,13 +1,24 @@
-//! Backends: a transport × a strategy, named `transport:strategy` (`compose:per-call`), with the
-//! original benchmark's two arms as aliases (`compose-exec`, `persistent`). A transport may name
-//! the engine it goes through: `transport@engine:strategy` (`api@podman:persistent`); without
-//! one it is Docker.
+//! Backends, the things measured side by side. Two kinds:
+//! - a **sandbox backend**: a transport × a strategy on a sandbox profile, named
+//!   `transport:strategy` (`compose:per-call`) on the built-in `docker` profile, or
+//!   `transport@profile:strategy` (`api@podman:persistent`, `compose@py313:fork`); with the
+//!   original benchmark's two arms as aliases (`compose-exec`, `persistent`);
+//! - an **MCP backend**: a declared MCP server's tool (`mcp:NAME`); the server owns both the way
+//!   in and the executor, so it has neither a transport nor a strategy here, only, when known,
+//!   the sandbox backend its tool runs on (`over`).
+//!
+//! Names are resolved against a [`Catalog`] of the profiles and MCP servers the command line
+//! declared: nothing is global.
 
 use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
 
+use super::profile::{Engine, Profile};
+use crate::mcp::McpServer;
 use crate::strategy::Strategy;
 
-/// The transports a backend can name.
+/// The transports a sandbox backend can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransportKind {
     Local,
@@ -17,8 +28,6 @@ pub enum TransportKind {
     Socket,
     Api,
     Container,
-    /// An MCP server declared with `--mcp NAME=…` (not listed in `ALL`: its strategy is the server).
-    Mcp,
 }
 
 impl TransportKind {
@@ -41,7 +50,6 @@ impl TransportKind {
             TransportKind::Socket => "socket",
             TransportKind::Api => "api",
             TransportKind::Container => "container",
-            TransportKind::Mcp => "mcp",
         }
     }
 
@@ -54,80 +62,138 @@ impl TransportKind {
                 "`docker exec -i <container>` on the Compose service's container"
             }
             TransportKind::Cmd => {
-                "any command prefix given with --prefix (kubectl/podman exec -i …)"
+                "--prefix's command (kubectl exec -i …); on a profile, its engine's exec -i"
             }
             TransportKind::Socket => "a unix socket into the Compose container, past the daemon",
-            TransportKind::Api => {
-                "the Docker Engine API (exec create/start/attach), no CLI process"
-            }
+            TransportKind::Api => "the Engine API (exec create/start/attach), no CLI process",
             TransportKind::Container => {
                 "`docker compose run --rm -T <service>`: a new container per start"
             }
-            TransportKind::Mcp => "an MCP server's tool (mcp:NAME, declared with --mcp NAME=…)",
         }
     }
 
-    /// Whether the transport needs a Docker engine.
-    pub fn needs_docker(self) -> bool {
-        matches!(
-            self,
-            TransportKind::Compose
-                | TransportKind::Docker
-                | TransportKind::Socket
-                | TransportKind::Api
-                | TransportKind::Container
-        )
+    /// Whether the transport runs in a sandbox profile's container (every one but `local`,
+    /// and `cmd` on the `docker` profile, whose prefix goes wherever the user points it).
+    fn in_sandbox(self, profile: &Profile) -> bool {
+        match self {
+            TransportKind::Local => false,
+            TransportKind::Cmd => !(profile.builtin && profile.engine == Engine::Docker),
+            _ => true,
+        }
     }
 }
 
-/// The container engine a backend's sandbox runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Engine {
-    /// The Docker engine (`docker`, /var/run/docker.sock or `DOCKER_HOST`).
-    #[default]
-    Docker,
-    /// Podman, through its CLI and the Docker-compatible socket of `podman system service`.
-    Podman,
+/// A transport × a strategy on a sandbox profile.
+#[derive(Debug, Clone)]
+pub struct SandboxBackend {
+    pub transport: TransportKind,
+    pub profile: Arc<Profile>,
+    pub strategy: Strategy,
 }
 
-impl Engine {
-    pub const ALL: [Engine; 2] = [Engine::Docker, Engine::Podman];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Engine::Docker => "docker",
-            Engine::Podman => "podman",
-        }
+impl SandboxBackend {
+    /// Whether the code runs in a container of the profile, that this harness brought up
+    /// (its limits apply).
+    pub fn sandboxed(&self) -> bool {
+        self.transport.in_sandbox(&self.profile)
     }
+}
 
-    /// One line on the engine, for listings.
-    pub fn about(self) -> &'static str {
-        match self {
-            Engine::Docker => "the default: transport:strategy without @engine runs on Docker",
-            Engine::Podman => {
-                "on Podman, via its Docker-compatible socket (cmd@podman: podman exec -i)"
-            }
-        }
-    }
-
-    /// Why `transport` cannot run on this engine, `None` when it can.
-    pub fn refuses(self, transport: TransportKind) -> Option<&'static str> {
-        match (self, transport) {
-            (Engine::Docker, _) => None,
-            (Engine::Podman, TransportKind::Local) => {
-                Some("local runs the host's python3, on no engine")
-            }
-            (Engine::Podman, _) => None,
-        }
-    }
+/// A declared MCP server as a backend.
+#[derive(Debug, Clone)]
+pub struct McpBackend {
+    pub server: Arc<McpServer>,
+    /// The sandbox backend its tool runs on, when known (`--mcp-over`, or this project's own
+    /// servers' commands): its MCP layer is its latency minus that backend's.
+    pub over: Option<SandboxBackend>,
 }
 
 /// One backend to measure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backend {
-    pub transport: TransportKind,
-    pub engine: Engine,
-    pub strategy: Strategy,
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Sandbox(SandboxBackend),
+    Mcp(McpBackend),
+}
+
+impl PartialEq for Backend {
+    /// Names are unique within a catalog: two backends are the same when named alike.
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string() == other.to_string()
+    }
+}
+
+impl Eq for Backend {}
+
+impl Backend {
+    /// The sandbox backend, `None` for an MCP server.
+    pub fn sandbox(&self) -> Option<&SandboxBackend> {
+        match self {
+            Backend::Sandbox(s) => Some(s),
+            Backend::Mcp(_) => None,
+        }
+    }
+
+    /// Whether its code runs in a sandbox this harness set up: a sandbox backend's container,
+    /// or the one an MCP server's tool runs over.
+    pub fn sandboxed(&self) -> bool {
+        match self {
+            Backend::Sandbox(s) => s.sandboxed(),
+            Backend::Mcp(m) => m.over.as_ref().is_some_and(SandboxBackend::sandboxed),
+        }
+    }
+
+    /// The strategy, for a sandbox backend.
+    pub fn strategy(&self) -> Option<Strategy> {
+        self.sandbox().map(|s| s.strategy)
+    }
+
+    /// The transport, for a sandbox backend.
+    pub fn transport(&self) -> Option<TransportKind> {
+        self.sandbox().map(|s| s.transport)
+    }
+}
+
+impl fmt::Display for SandboxBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = &self.profile;
+        if p.builtin && p.engine == Engine::Docker {
+            write!(f, "{}:{}", self.transport.name(), self.strategy.name())
+        } else {
+            write!(
+                f,
+                "{}@{}:{}",
+                self.transport.name(),
+                p.name,
+                self.strategy.name()
+            )
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Backend::Sandbox(s) => s.fmt(f),
+            Backend::Mcp(m) => write!(f, "mcp:{}", m.server.name),
+        }
+    }
+}
+
+impl Backend {
+    /// A sandbox backend on the built-in `docker` profile (over `docker-compose.yml`), for
+    /// unit tests of what runs backends.
+    #[cfg(test)]
+    pub fn on_docker(transport: TransportKind, strategy: Strategy) -> Backend {
+        Backend::Sandbox(SandboxBackend {
+            transport,
+            profile: Arc::new(Profile::builtin(
+                Engine::Docker,
+                Path::new("docker-compose.yml"),
+                "sandbox",
+            )),
+            strategy,
+        })
+    }
 }
 
 /// Short names kept from the original benchmark.
@@ -136,9 +202,72 @@ pub const ALIASES: [(&str, &str); 2] = [
     ("persistent", "compose:persistent"),
 ];
 
-impl Backend {
-    /// Parses `transport:strategy` or an alias.
-    pub fn parse(text: &str) -> Result<Backend, String> {
+/// What backend names can refer to: the sandbox profiles (the built-ins first) and the
+/// declared MCP servers with the backend each runs over.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub profiles: Vec<Arc<Profile>>,
+    pub mcp: Vec<McpBackend>,
+}
+
+impl Catalog {
+    /// The built-in profiles over the Compose file and service of the flags, then `extra`;
+    /// refuses a name given twice.
+    pub fn new(compose_file: &Path, service: &str, extra: Vec<Profile>) -> Result<Catalog, String> {
+        let mut profiles: Vec<Arc<Profile>> = Engine::ALL
+            .iter()
+            .map(|e| Arc::new(Profile::builtin(*e, compose_file, service)))
+            .collect();
+        for p in extra {
+            if profiles.iter().any(|q| q.name == p.name) {
+                return Err(format!("sandbox profile '{}' is declared twice", p.name));
+            }
+            profiles.push(Arc::new(p));
+        }
+        Ok(Catalog {
+            profiles,
+            mcp: Vec::new(),
+        })
+    }
+
+    /// The profile called `name`.
+    pub fn profile(&self, name: &str) -> Result<Arc<Profile>, String> {
+        self.profiles
+            .iter()
+            .find(|p| p.name == name)
+            .cloned()
+            .ok_or_else(|| {
+                format!(
+                    "unknown sandbox profile '{name}' (known: {}; declare one with --profile {name}:KEY=VALUE)",
+                    self.profiles
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
+    }
+
+    /// Parses `transport[@profile]:strategy`, an alias, or `mcp:NAME`.
+    pub fn parse(&self, text: &str) -> Result<Backend, String> {
+        let text = text.trim();
+        if let Some(name) = text.strip_prefix("mcp:") {
+            let found = self
+                .mcp
+                .iter()
+                .find(|m| m.server.name == name)
+                .ok_or_else(|| {
+                    format!(
+                        "no MCP server '{name}' declared: add --mcp {name}=COMMAND or --mcp {name}=URL"
+                    )
+                })?;
+            return Ok(Backend::Mcp(found.clone()));
+        }
+        self.parse_sandbox(text).map(Backend::Sandbox)
+    }
+
+    /// Parses a sandbox backend (`transport[@profile]:strategy` or an alias), refusing MCP.
+    pub fn parse_sandbox(&self, text: &str) -> Result<SandboxBackend, String> {
         let text = text.trim();
         let full = ALIASES
             .iter()
@@ -146,32 +275,22 @@ impl Backend {
             .map_or(text, |(_, full)| full);
         let Some((transport, strategy)) = full.split_once(':') else {
             return Err(format!(
-                "unknown backend '{text}': write transport:strategy (e.g. local:persistent) or an alias ({})",
+                "unknown backend '{text}': write transport:strategy (e.g. local:persistent), transport@profile:strategy, mcp:NAME or an alias ({})",
                 ALIASES.iter().map(|a| a.0).collect::<Vec<_>>().join(", ")
             ));
         };
         if transport == "mcp" {
-            let server = crate::mcp::lookup(strategy)?;
-            return Ok(Backend {
-                transport: TransportKind::Mcp,
-                engine: Engine::Docker,
-                strategy: Strategy::Mcp(server),
-            });
+            return Err(format!(
+                "'{text}' is an MCP server, not a sandbox backend (e.g. compose:persistent)"
+            ));
         }
-        let (transport, engine) = match transport.split_once('@') {
-            Some((transport, engine)) => {
-                let engine = Engine::ALL
-                    .into_iter()
-                    .find(|e| e.name() == engine)
-                    .ok_or_else(|| {
-                        format!(
-                            "unknown engine '{engine}' in '{text}' (known: {})",
-                            names(Engine::ALL.map(Engine::name))
-                        )
-                    })?;
-                (transport, engine)
-            }
-            None => (transport, Engine::Docker),
+        let (transport, profile) = match transport.split_once('@') {
+            Some((transport, profile)) => (
+                transport,
+                self.profile(profile)
+                    .map_err(|e| format!("{e} in '{text}'"))?,
+            ),
+            None => (transport, self.profile(Engine::Docker.name())?),
         };
         let transport = TransportKind::ALL
             .into_iter()
@@ -179,33 +298,30 @@ impl Backend {
             .ok_or_else(|| {
                 format!(
                     "unknown transport '{transport}' in '{text}' (known: {})",
-                    names(TransportKind::ALL.map(TransportKind::name))
+                    TransportKind::ALL.map(TransportKind::name).join(", ")
                 )
             })?;
-        if let Some(why) = engine.refuses(transport) {
+        if transport == TransportKind::Local
+            && !(profile.builtin && profile.engine == Engine::Docker)
+        {
             return Err(format!(
-                "'{text}' is not available on {}: {why}",
-                engine.name()
+                "'{text}' is not available on {}: local runs the host's python3, on no engine",
+                profile.name
             ));
         }
         let strategy = Strategy::parse(strategy).map_err(|e| format!("{e} in '{text}'"))?;
-        Ok(Backend {
+        Ok(SandboxBackend {
             transport,
-            engine,
+            profile,
             strategy,
         })
     }
 
-    /// Whether the backend's code runs in a sandbox this harness set up (limits apply).
-    pub fn sandboxed(&self) -> bool {
-        self.transport.needs_docker() || self.engine == Engine::Podman
-    }
-
     /// Parses a comma-separated list, refusing an empty list and repeats.
-    pub fn parse_list(text: &str) -> Result<Vec<Backend>, String> {
+    pub fn parse_list(&self, text: &str) -> Result<Vec<Backend>, String> {
         let mut backends: Vec<Backend> = Vec::new();
         for part in text.split(',').filter(|p| !p.trim().is_empty()) {
-            let backend = Backend::parse(part)?;
+            let backend = self.parse(part)?;
             if backends.contains(&backend) {
                 return Err(format!("backend '{backend}' is listed twice"));
             }
@@ -216,107 +332,129 @@ impl Backend {
         }
         Ok(backends)
     }
-}
 
-impl fmt::Display for Backend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.engine {
-            Engine::Docker => write!(f, "{}:{}", self.transport.name(), self.strategy.name()),
-            engine => write!(
-                f,
-                "{}@{}:{}",
-                self.transport.name(),
-                engine.name(),
-                self.strategy.name()
-            ),
-        }
+    /// The backend of each declared MCP server.
+    pub fn mcp_backends(&self) -> Vec<Backend> {
+        self.mcp.iter().cloned().map(Backend::Mcp).collect()
     }
-}
-
-fn names<const N: usize>(list: [&str; N]) -> String {
-    list.join(", ")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn catalog() -> Catalog {
+        let extra =
+            vec![Profile::parse("alt:image=img:alt", Path::new("c.yml"), "sandbox").unwrap()];
+        Catalog::new(Path::new("c.yml"), "sandbox", extra).unwrap()
+    }
+
+    fn parse(text: &str) -> Result<Backend, String> {
+        catalog().parse(text)
+    }
+
     #[test]
     fn parses_full_names_and_aliases() {
-        let b = Backend::parse("local:per-call").unwrap();
+        let b = parse("local:per-call").unwrap();
         assert_eq!(
-            (b.transport, b.strategy),
-            (TransportKind::Local, Strategy::PerCall)
+            (b.transport(), b.strategy()),
+            (Some(TransportKind::Local), Some(Strategy::PerCall))
         );
         assert_eq!(
-            Backend::parse("compose-exec").unwrap().to_string(),
+            parse("compose-exec").unwrap().to_string(),
             "compose:per-call"
         );
         assert_eq!(
-            Backend::parse(" persistent ").unwrap().to_string(),
+            parse(" persistent ").unwrap().to_string(),
             "compose:persistent"
         );
     }
 
     #[test]
     fn bad_names_say_what_is_known() {
-        let e = Backend::parse("ssh:per-call").unwrap_err();
+        let e = parse("ssh:per-call").unwrap_err();
         assert!(
             e.contains("unknown transport 'ssh'")
                 && e.contains("local, compose, docker, cmd, socket, api, container"),
             "{e}"
         );
-        let e = Backend::parse("local:turbo").unwrap_err();
+        let e = parse("local:turbo").unwrap_err();
         assert!(
             e.contains("unknown strategy 'turbo'") && e.contains("per-call"),
             "{e}"
         );
-        let e = Backend::parse("fast").unwrap_err();
+        let e = parse("fast").unwrap_err();
         assert!(
             e.contains("transport:strategy") && e.contains("compose-exec"),
             "{e}"
         );
+        let e = parse("mcp:nobody").unwrap_err();
+        assert!(e.contains("--mcp nobody="), "{e}");
     }
 
     #[test]
-    fn an_engine_follows_the_transport() {
-        let b = Backend::parse("api@podman:persistent").unwrap();
+    fn a_profile_follows_the_transport() {
+        let b = parse("api@podman:persistent").unwrap();
+        let s = b.sandbox().unwrap();
         assert_eq!(
-            (b.transport, b.engine, b.strategy),
+            (s.transport, s.profile.engine, s.strategy),
             (TransportKind::Api, Engine::Podman, Strategy::Persistent)
         );
         assert!(b.sandboxed());
         assert_eq!(b.to_string(), "api@podman:persistent");
         assert_eq!(
-            Backend::parse("cmd@docker:per-call").unwrap().to_string(),
+            parse("cmd@docker:per-call").unwrap().to_string(),
             "cmd:per-call"
         );
-        assert!(!Backend::parse("cmd:per-call").unwrap().sandboxed());
-        assert!(Backend::parse("cmd@podman:per-call").unwrap().sandboxed());
-        let list = Backend::parse_list("compose:per-call,compose@podman:per-call").unwrap();
-        assert_eq!(list.len(), 2);
+        assert!(!parse("cmd:per-call").unwrap().sandboxed());
+        assert!(parse("cmd@podman:per-call").unwrap().sandboxed());
+        assert!(parse("cmd@alt:per-call").unwrap().sandboxed());
+        let alt = parse("compose@alt:fork").unwrap();
+        assert_eq!(alt.to_string(), "compose@alt:fork");
+        assert_eq!(
+            alt.sandbox().unwrap().profile.image.as_deref(),
+            Some("img:alt")
+        );
+        let list = catalog()
+            .parse_list("compose:per-call,compose@podman:per-call,compose@alt:per-call")
+            .unwrap();
+        assert_eq!(list.len(), 3);
     }
 
     #[test]
-    fn engines_say_what_they_cannot_run() {
-        let e = Backend::parse("api@kube:persistent").unwrap_err();
+    fn profiles_say_what_they_cannot_run() {
+        let e = parse("api@kube:persistent").unwrap_err();
         assert!(
-            e.contains("unknown engine 'kube'") && e.contains("docker, podman"),
+            e.contains("unknown sandbox profile 'kube'")
+                && e.contains("docker, podman, alt")
+                && e.contains("--profile kube:"),
             "{e}"
         );
-        let e = Backend::parse("local@podman:per-call").unwrap_err();
-        assert!(
-            e.contains("not available on podman") && e.contains("no engine"),
-            "{e}"
-        );
+        for local in ["local@podman:per-call", "local@alt:per-call"] {
+            let e = parse(local).unwrap_err();
+            assert!(
+                e.contains("not available on") && e.contains("no engine"),
+                "{e}"
+            );
+        }
+        let e = Catalog::new(
+            Path::new("c.yml"),
+            "s",
+            vec![
+                Profile::parse("a:image=x", Path::new("c.yml"), "s").unwrap(),
+                Profile::parse("a:image=y", Path::new("c.yml"), "s").unwrap(),
+            ],
+        )
+        .unwrap_err();
+        assert!(e.contains("declared twice"), "{e}");
     }
 
     #[test]
     fn lists_refuse_repeats_and_emptiness() {
-        let list = Backend::parse_list("compose-exec,persistent").unwrap();
-        assert_eq!(list.len(), 2);
-        let e = Backend::parse_list("persistent,compose:persistent").unwrap_err();
+        let c = catalog();
+        assert_eq!(c.parse_list("compose-exec,persistent").unwrap().len(), 2);
+        let e = c.parse_list("persistent,compose:persistent").unwrap_err();
         assert!(e.contains("listed twice"), "{e}");
-        assert!(Backend::parse_list(" , ").is_err());
+        assert!(c.parse_list(" , ").is_err());
     }
 }

@@ -1,12 +1,15 @@
 //! The Docker side of a run: whether an engine answers, which versions are in use, and bringing
 //! the Compose sandbox service up when it is not running.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
 
+use super::profile::Profile;
+use super::record::SandboxInfo;
 use crate::error::usage;
+use crate::transport::{EngineEnv, with_env};
 
 /// Output of a helper command that finished in time.
 struct Finished {
@@ -17,21 +20,17 @@ struct Finished {
 
 /// Runs `program args` to completion within `limit`; `None` if it could not start or hung.
 fn capture(program: &str, args: &[&str], limit: Duration) -> Option<Finished> {
-    capture_on(None, program, args, limit)
+    capture_on(&[], program, args, limit)
 }
 
-/// `capture`, with `DOCKER_HOST` set to `host` when one is given (another engine's socket).
+/// `capture`, with a profile's engine environment (another engine's socket, a Compose project).
 fn capture_on(
-    host: Option<&str>,
+    env: &[(String, String)],
     program: &str,
     args: &[&str],
     limit: Duration,
 ) -> Option<Finished> {
-    let mut command = duct::cmd(program, args);
-    if let Some(host) = host {
-        command = command.env("DOCKER_HOST", host);
-    }
-    let handle = command
+    let handle = with_env(duct::cmd(program, args), env)
         .stdin_null()
         .stdout_capture()
         .stderr_capture()
@@ -53,7 +52,13 @@ fn capture_on(
 
 /// The engine's version when a Docker engine answers, `None` otherwise.
 pub fn engine_version() -> Option<String> {
-    let out = capture(
+    engine_version_on(&[])
+}
+
+/// The version of the engine a profile's environment points at, when it answers.
+pub fn engine_version_on(env: &[(String, String)]) -> Option<String> {
+    let out = capture_on(
+        env,
         "docker",
         &["version", "--format", "{{.Server.Version}}"],
         Duration::from_secs(15),
@@ -71,20 +76,12 @@ pub fn compose_version() -> Option<String> {
     (out.success && !out.stdout.is_empty()).then_some(out.stdout)
 }
 
-/// Where Podman's Docker-compatible socket is: `CONTAINER_HOST` (Podman's own variable) when set
-/// to a unix socket, else the rootful default that scripts/setup-podman.sh serves.
-pub fn podman_host() -> String {
-    std::env::var("CONTAINER_HOST")
-        .ok()
-        .filter(|h| h.starts_with("unix://"))
-        .unwrap_or_else(|| "unix:///run/podman/podman.sock".to_string())
-}
-
 /// Podman's version when its service answers on `host` and its CLI runs, `None` otherwise.
 pub fn podman_version(host: &str) -> Option<String> {
     let limit = Duration::from_secs(15);
     let format = ["version", "--format", "{{.Server.Version}}"];
-    let served = capture_on(Some(host), "docker", &format, limit)?;
+    let env = [("DOCKER_HOST".to_string(), host.to_string())];
+    let served = capture_on(&env, "docker", &format, limit)?;
     let cli = capture(
         "podman",
         &["version", "--format", "{{.Client.Version}}"],
@@ -93,47 +90,51 @@ pub fn podman_version(host: &str) -> Option<String> {
     (served.success && cli.success && !cli.stdout.is_empty()).then_some(cli.stdout)
 }
 
-/// The Compose service the sandbox runs in.
+/// The Compose service a profile's sandbox runs in.
 #[derive(Debug, Clone)]
 pub struct Stack {
     pub file: PathBuf,
     pub service: String,
-    /// `DOCKER_HOST` of the engine it runs on; `None`: Docker's own default.
-    pub host: Option<String>,
+    /// The profile's engine environment (`DOCKER_HOST`, `COMPOSE_PROJECT_NAME`, the Compose
+    /// file's variables); empty for Docker's own default.
+    pub env: EngineEnv,
+    /// The socket transport's directory, shared with the container.
+    pub shared_dir: PathBuf,
+    /// Its Compose project; `None`: the file's default one.
+    pub project: Option<String>,
 }
 
 impl Stack {
-    /// Checks the compose file exists and turns it into an absolute path.
-    pub fn new(file: &Path, service: &str) -> Result<Self> {
-        let file = std::fs::canonicalize(file).map_err(|_| {
+    /// The stack of a profile: checks its compose file exists and makes the path absolute.
+    pub fn of(profile: &Profile) -> Result<Self> {
+        let file = std::fs::canonicalize(&profile.compose_file).map_err(|_| {
             usage(format!(
                 "no compose file at '{}': pass --compose-file with the path of docker-compose.yml",
-                file.display()
+                profile.compose_file.display()
             ))
         })?;
+        // The variables take the absolute path, as the Compose file is read from anywhere.
+        let absolute = Profile {
+            compose_file: file.clone(),
+            ..profile.clone()
+        };
         Ok(Stack {
             file,
-            service: service.to_string(),
-            host: None,
+            service: profile.service.clone(),
+            env: absolute.env(),
+            shared_dir: absolute.shared_dir(),
+            project: absolute.project(),
         })
-    }
-
-    /// The same service on the engine whose Docker-compatible socket is `host`.
-    pub fn on(mut self, host: &str) -> Self {
-        self.host = Some(host.to_string());
-        self
     }
 
     /// Runs `docker args` against this stack's engine within `limit`.
     fn docker(&self, args: &[&str], limit: Duration) -> Option<Finished> {
-        capture_on(self.host.as_deref(), "docker", args, limit)
+        capture_on(&self.env, "docker", args, limit)
     }
 
-    /// The `DOCKER_HOST=… ` to put before a command shown to the user.
+    /// The `VAR=… ` settings to put before a command shown to the user.
     fn shown_host(&self) -> String {
-        self.host
-            .as_ref()
-            .map_or_else(String::new, |h| format!("DOCKER_HOST={h} "))
+        self.env.iter().map(|(k, v)| format!("{k}={v} ")).collect()
     }
 
     /// Starts the service (`docker compose up -d --wait`) unless it is already running.
@@ -170,15 +171,6 @@ impl Stack {
         }
     }
 
-    /// The directory shared with the container for the `socket` transport, next to the
-    /// compose file (see its `volumes`).
-    pub fn shared_dir(&self) -> PathBuf {
-        self.file
-            .parent()
-            .unwrap_or_else(|| Path::new("/"))
-            .join(".sandbox-run")
-    }
-
     /// The id of the service's running container, looked up once so that `docker exec` needs
     /// no Compose work per call.
     pub fn container_id(&self) -> Result<String> {
@@ -206,33 +198,16 @@ impl Stack {
     }
 }
 
-/// The sandbox container as the engine runs it: which image, with which limits. Read from the
-/// engine, not the compose file, so the results say what was measured.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct SandboxInfo {
-    pub container: String,
-    /// The image's id (`sha256:…`) and the name it was started from.
-    pub image_id: String,
-    pub image: String,
-    pub memory_bytes: Option<i64>,
-    pub pids_limit: Option<i64>,
-    pub cpus: Option<f64>,
-    pub read_only_root: bool,
-    pub network_mode: String,
-    pub user: String,
-    /// Processes found in it at the start of the run, its own init and command aside (left by
-    /// something else; removed with --clean-sandbox).
-    #[serde(default)]
-    pub strays_at_start: Option<usize>,
-    #[serde(default)]
-    pub strays_removed: bool,
-}
-
-/// Reads a container's image and limits from the engine (`docker inspect`).
-pub fn inspect(container: &str) -> Result<SandboxInfo> {
-    let out = capture("docker", &["inspect", container], Duration::from_secs(30))
-        .filter(|o| o.success)
-        .ok_or_else(|| usage(format!("`docker inspect {container}` failed")))?;
+/// Reads a container's image, runtime and limits from the engine (`docker inspect`).
+pub fn inspect(env: &[(String, String)], container: &str) -> Result<SandboxInfo> {
+    let out = capture_on(
+        env,
+        "docker",
+        &["inspect", container],
+        Duration::from_secs(30),
+    )
+    .filter(|o| o.success)
+    .ok_or_else(|| usage(format!("`docker inspect {container}` failed")))?;
     let all: serde_json::Value = serde_json::from_str(&out.stdout)
         .map_err(|e| usage(format!("`docker inspect {container}`: {e}")))?;
     let c = &all[0];
@@ -243,6 +218,7 @@ pub fn inspect(container: &str) -> Result<SandboxInfo> {
         container: text(&c["Id"]).chars().take(12).collect(),
         image_id: text(&c["Image"]),
         image: text(&c["Config"]["Image"]),
+        runtime: Some(text(&host["Runtime"])).filter(|r| !r.is_empty()),
         memory_bytes: positive(&host["Memory"]),
         pids_limit: positive(&host["PidsLimit"]),
         cpus: positive(&host["NanoCpus"]).map(|n| n as f64 / 1e9),
@@ -252,6 +228,38 @@ pub fn inspect(container: &str) -> Result<SandboxInfo> {
         strays_at_start: None,
         strays_removed: false,
     })
+}
+
+/// The OCI runtimes the engine a profile points at offers (`docker info`), `None` when it does
+/// not say.
+pub fn runtimes(env: &[(String, String)]) -> Option<Vec<String>> {
+    let out = capture_on(
+        env,
+        "docker",
+        &["info", "--format", "{{json .Runtimes}}"],
+        Duration::from_secs(15),
+    )
+    .filter(|o| o.success)?;
+    let found: serde_json::Value = serde_json::from_str(&out.stdout).ok()?;
+    Some(found.as_object()?.keys().cloned().collect())
+}
+
+/// The Python version in a running container (`python -c …` through `docker exec`).
+pub fn python_version(env: &[(String, String)], container: &str, python: &str) -> Option<String> {
+    let out = capture_on(
+        env,
+        "docker",
+        &[
+            "exec",
+            container,
+            python,
+            "-c",
+            "import sys; print(sys.version.split()[0])",
+        ],
+        Duration::from_secs(30),
+    )
+    .filter(|o| o.success)?;
+    Some(out.stdout).filter(|v| !v.is_empty())
 }
 
 fn last_line(text: &str) -> &str {

@@ -5,28 +5,32 @@
 
 pub mod backend;
 pub mod compose_stack;
+pub mod profile;
+pub mod record;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Result;
 
+use crate::agent::AgentOptions;
 use crate::error::usage;
-use crate::results::Versions;
-use crate::strategy::Strategy;
+use crate::mcp::McpExecutor;
+use crate::strategy::Executor;
 use crate::transport::{
-    Api, Compose, Container, DockerExec, Local, OnHost, Prefix, Socket, Sweep, Transport,
+    Api, Compose, Container, DockerExec, Local, OnEngine, Prefix, Socket, Sweep, Transport,
 };
-use backend::{Backend, Engine, TransportKind};
+use backend::{Backend, Catalog, SandboxBackend, TransportKind};
 use compose_stack::Stack;
+use profile::{Engine, Profile};
+use record::{ProfileRecord, SandboxInfo, Versions};
 
 /// Which backends, and how to reach the sandbox, as the user gave them (already checked).
 #[derive(Debug, Clone)]
 pub struct SandboxOptions {
     /// `None`: the default backends, chosen by whether a Docker engine answers.
     pub backends: Option<Vec<Backend>>,
-    pub compose_file: PathBuf,
-    pub service: String,
+    /// The profiles and MCP servers backend names refer to.
+    pub catalog: Catalog,
     /// `--python`; `None`: `python3` in the sandbox, and on the host the interpreter `python3`
     /// resolves to (see [`crate::transport::host_python`]).
     pub python: Option<String>,
@@ -43,6 +47,11 @@ impl SandboxOptions {
             eprintln!("{text}");
         }
     }
+
+    /// The built-in `docker` profile: the Compose file and service of the flags.
+    pub fn docker_profile(&self) -> &Profile {
+        &self.catalog.profiles[0]
+    }
 }
 
 /// The backends measured when none are named: the original pair in the Compose sandbox when an
@@ -55,37 +64,63 @@ pub fn choose_backends(opts: &SandboxOptions) -> Result<(Vec<Backend>, Option<St
     let docker = compose_stack::engine_version();
     let backends = match &opts.backends {
         Some(list) => list.clone(),
-        None if docker.is_some() => Backend::parse_list(DEFAULT_BACKENDS[0]).map_err(usage)?,
+        None if docker.is_some() => opts
+            .catalog
+            .parse_list(DEFAULT_BACKENDS[0])
+            .map_err(usage)?,
         None => {
             opts.notice(&format!(
                 "no Docker engine answers: measuring {} only (start one with `bash scripts/setup-docker.sh`, or name --backends)",
                 DEFAULT_BACKENDS[1]
             ));
-            Backend::parse_list(DEFAULT_BACKENDS[1]).map_err(usage)?
+            opts.catalog
+                .parse_list(DEFAULT_BACKENDS[1])
+                .map_err(usage)?
         }
     };
     Ok((backends, docker))
 }
 
+/// A backend made reachable: what its executors are started over.
+#[derive(Clone)]
+pub struct Reached {
+    pub backend: Backend,
+    /// How programs are started where its code runs: the sandbox backend's transport; for an
+    /// MCP server, the host, where the processes its calls leave are looked for.
+    pub transport: Arc<dyn Transport>,
+}
+
+impl Reached {
+    /// A new executor of the backend; nothing starts until the first call.
+    pub fn executor(&self, options: &AgentOptions) -> Box<dyn Executor> {
+        match &self.backend {
+            Backend::Sandbox(s) => s.strategy.executor(Arc::clone(&self.transport), options),
+            Backend::Mcp(m) => Box::new(McpExecutor::new(Arc::clone(&m.server))),
+        }
+    }
+}
+
 /// The backends, each with its transport, and what was found on the way.
 pub struct Sandbox {
-    /// The sandbox service of the first engine used (the same compose file on each engine).
+    /// The sandbox service of the first profile used.
     pub stack: Option<Stack>,
-    /// The Docker engine's sandbox container: its image and limits.
-    pub info: Option<compose_stack::SandboxInfo>,
+    /// The built-in Docker profile's container: its image and limits (the first profile's when
+    /// that one is not used).
+    pub info: Option<SandboxInfo>,
+    /// Each profile used, in full.
+    pub profiles: Vec<ProfileRecord>,
     pub versions: Versions,
-    pub transports: Vec<(Backend, Arc<dyn Transport>)>,
+    pub reached: Vec<Reached>,
 }
 
-/// The sandbox on one engine: its Compose service and, when a transport needs it, the id of the
-/// service's container.
-struct OnEngine {
-    engine: Engine,
+/// The sandbox of one profile: its Compose service and the id of the service's container.
+struct OnProfile {
+    profile: Arc<Profile>,
     stack: Stack,
-    container: Option<String>,
+    container: String,
 }
 
-/// Checks the engines, brings the sandbox up on each engine a backend needs, and builds the
+/// Checks the engines, brings the sandbox of each profile a backend needs up, and builds the
 /// transports. `docker` is the Docker engine's version when one answers.
 pub fn prepare(
     backends: &[Backend],
@@ -95,7 +130,7 @@ pub fn prepare(
     if reach.prefix.is_none()
         && let Some(b) = backends
             .iter()
-            .find(|b| b.transport == TransportKind::Cmd && b.engine == Engine::Docker)
+            .find(|b| b.transport() == Some(TransportKind::Cmd) && !b.sandboxed())
     {
         return Err(usage(format!(
             "{b} needs --prefix: give the command that runs a program in the sandbox, e.g. \
@@ -105,7 +140,7 @@ pub fn prepare(
     let mut versions = Versions::default();
     let host_python = backends
         .iter()
-        .any(|b| b.transport == TransportKind::Local)
+        .any(|b| b.transport() == Some(TransportKind::Local))
         .then(|| {
             reach
                 .python
@@ -113,43 +148,24 @@ pub fn prepare(
                 .unwrap_or_else(crate::transport::host_python)
         });
     versions.local_interpreter.clone_from(&host_python);
-    let mut engines = Vec::new();
-    let mut info = None;
-    let up = with_mcp_executors(backends);
-    for engine in Engine::ALL {
-        let on: Vec<&Backend> = up
+    let python = reach.python.clone().unwrap_or_else(|| "python3".into());
+    let mut profiles: Vec<OnProfile> = Vec::new();
+    let mut records = Vec::new();
+    let up = sandboxes_to_bring_up(backends);
+    for profile in distinct_profiles(&up) {
+        let on: Vec<&SandboxBackend> = up
             .iter()
-            .filter(|b| b.engine == engine && b.sandboxed())
+            .filter(|b| b.profile.name == profile.name)
             .collect();
-        if on.is_empty() {
-            continue;
-        }
         let named = on.iter().map(ToString::to_string).collect::<Vec<_>>();
-        let stack = match engine {
-            Engine::Docker => {
-                let Some(version) = docker.clone() else {
-                    return Err(usage(format!(
-                        "{} need a Docker engine and none answers: start one \
-                         (`bash scripts/setup-docker.sh` as root) or choose local backends",
-                        named.join(", ")
-                    )));
-                };
-                versions.docker = Some(version);
-                Stack::new(&reach.compose_file, &reach.service)?
+        let engine_version = engine_answers(&profile, &named, docker.as_deref())?;
+        match profile.engine {
+            Engine::Docker if profile.host.is_none() => {
+                versions.docker = Some(engine_version.clone())
             }
-            Engine::Podman => {
-                let host = compose_stack::podman_host();
-                let Some(version) = compose_stack::podman_version(&host) else {
-                    return Err(usage(format!(
-                        "{} need Podman and its service on {host}, which does not answer: \
-                         start it (`bash scripts/setup-podman.sh` as root) or set CONTAINER_HOST",
-                        named.join(", ")
-                    )));
-                };
-                versions.podman = Some(version);
-                Stack::new(&reach.compose_file, &reach.service)?.on(&host)
-            }
-        };
+            Engine::Docker => {}
+            Engine::Podman => versions.podman = Some(engine_version.clone()),
+        }
         if versions.compose.is_none() {
             versions.compose = compose_stack::compose_version();
         }
@@ -158,88 +174,181 @@ pub fn prepare(
                 "`docker compose` is missing: install Compose v2 (`bash scripts/setup-docker.sh`)",
             ));
         }
+        let stack = Stack::of(&profile)?;
+        check_runtime(&profile, &stack)?;
         reach.notice(&format!(
-            "sandbox: service '{}' of {} on {}",
+            "sandbox: profile {}: service '{}' of {} on {}",
+            profile.name,
             stack.service,
             stack.file.display(),
-            engine.name()
+            profile.engine.name()
         ));
         if on.iter().any(|b| b.transport == TransportKind::Socket) {
-            let dir = stack.shared_dir();
-            crate::transport::prepare_dir(&dir).map_err(|e| {
+            crate::transport::prepare_dir(&stack.shared_dir).map_err(|e| {
                 usage(format!(
                     "cannot prepare the socket directory '{}': {e}",
-                    dir.display()
+                    stack.shared_dir.display()
                 ))
             })?;
         }
         // At every run: recreates a container whose image or configuration changed.
         stack.up()?;
-        let container = Some(stack.container_id()?);
-        if engine == Engine::Docker
-            && let Some(id) = &container
-        {
-            let found = compose_stack::inspect(id)?;
-            reach.notice(&format!(
-                "sandbox: container {} of image {} ({})",
-                found.container,
-                found.image,
-                found.image_id.chars().take(19).collect::<String>()
-            ));
-            info = Some(found);
-        }
-        engines.push(OnEngine {
-            engine,
+        let container = stack.container_id()?;
+        let found = compose_stack::inspect(&stack.env, &container)?;
+        reach.notice(&format!(
+            "sandbox: container {} of image {} ({}){}",
+            found.container,
+            found.image,
+            found.image_id.chars().take(19).collect::<String>(),
+            found
+                .runtime
+                .as_deref()
+                .map_or_else(String::new, |r| format!(" under {r}"))
+        ));
+        records.push(ProfileRecord {
+            name: profile.name.clone(),
+            engine: profile.engine.name().into(),
+            engine_version: Some(engine_version),
+            endpoint: profile.endpoint(),
+            runtime: profile.runtime.clone(),
+            compose_file: stack.file.display().to_string(),
+            service: stack.service.clone(),
+            project: stack.project.clone(),
+            python: compose_stack::python_version(&stack.env, &container, &python),
+            sandbox: found,
+        });
+        profiles.push(OnProfile {
+            profile,
             stack,
             container,
         });
     }
 
-    let transports = backends
+    let reached = backends
         .iter()
         .map(|b| {
-            let on = engines.iter().find(|e| e.engine == b.engine);
-            Ok((*b, transport(b, reach, on, host_python.as_deref())?))
+            let transport = match b {
+                Backend::Sandbox(s) => {
+                    let on = profiles.iter().find(|p| p.profile.name == s.profile.name);
+                    transport(s, reach, on, host_python.as_deref())?
+                }
+                // The host: where what a server's calls leave is looked for.
+                Backend::Mcp(_) => Arc::new(Local {
+                    python: host_python
+                        .clone()
+                        .unwrap_or_else(crate::transport::host_python),
+                }) as Arc<dyn Transport>,
+            };
+            Ok(Reached {
+                backend: b.clone(),
+                transport,
+            })
         })
         .collect::<Result<_>>()?;
+    let info = records
+        .iter()
+        .find(|r| r.name == Engine::Docker.name())
+        .or(records.first())
+        .map(|r| r.sandbox.clone());
     Ok(Sandbox {
-        stack: engines.first().map(|e| e.stack.clone()),
+        stack: profiles.first().map(|p| p.stack.clone()),
         info,
+        profiles: records,
         versions,
-        transports,
+        reached,
     })
 }
 
-/// The backends whose sandbox must be up: those given and, for each MCP server, the backend its
-/// tool runs on (`over`). A server that reaches the sandbox itself (the reproduction runs
-/// `docker compose exec`) finds it running even when no other backend of the run needs it.
-fn with_mcp_executors(backends: &[Backend]) -> Vec<Backend> {
-    let mut all = backends.to_vec();
-    for b in backends {
-        if let Strategy::Mcp(server) = b.strategy
-            && let Some(over) = server.over.as_deref().and_then(|o| Backend::parse(o).ok())
-            && !all.contains(&over)
-        {
-            all.push(over);
+/// The engine's version when the profile's engine answers, else a usage error saying how to
+/// start it.
+fn engine_answers(profile: &Profile, named: &[String], docker: Option<&str>) -> Result<String> {
+    match profile.engine {
+        Engine::Docker => {
+            let version = match &profile.host {
+                None => docker.map(str::to_string),
+                Some(_) => compose_stack::engine_version_on(&profile.env()),
+            };
+            version.ok_or_else(|| {
+                usage(format!(
+                    "{} need a Docker engine{} and none answers: start one \
+                     (`bash scripts/setup-docker.sh` as root) or choose local backends",
+                    named.join(", "),
+                    profile
+                        .host
+                        .as_deref()
+                        .map_or_else(String::new, |h| format!(" at {h}"))
+                ))
+            })
+        }
+        Engine::Podman => {
+            let host = profile.endpoint().unwrap_or_else(profile::podman_host);
+            compose_stack::podman_version(&host).ok_or_else(|| {
+                usage(format!(
+                    "{} need Podman and its service on {host}, which does not answer: \
+                     start it (`bash scripts/setup-podman.sh` as root) or set CONTAINER_HOST",
+                    named.join(", ")
+                ))
+            })
         }
     }
-    all
 }
 
-/// The transports that reach each distinct sandbox once: one into each engine's Compose
+/// Refuses a profile whose runtime its engine does not offer, with the ones it does.
+fn check_runtime(profile: &Profile, stack: &Stack) -> Result<()> {
+    let Some(runtime) = &profile.runtime else {
+        return Ok(());
+    };
+    match compose_stack::runtimes(&stack.env) {
+        Some(known) if !known.contains(runtime) => Err(usage(format!(
+            "profile '{}': runtime '{runtime}' is not installed on its {} engine (it has: {})",
+            profile.name,
+            profile.engine.name(),
+            known.join(", ")
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The sandbox backends whose sandbox must be up: those given and, for each MCP server, the
+/// backend its tool runs on (`over`). A server that reaches the sandbox itself (the
+/// reproduction runs `docker compose exec`) finds it running even when no other backend of the
+/// run needs it.
+fn sandboxes_to_bring_up(backends: &[Backend]) -> Vec<SandboxBackend> {
+    backends
+        .iter()
+        .filter_map(|b| match b {
+            Backend::Sandbox(s) => Some(s),
+            Backend::Mcp(m) => m.over.as_ref(),
+        })
+        .filter(|s| s.sandboxed())
+        .cloned()
+        .collect()
+}
+
+/// Each profile of `backends` once, in the order first named.
+fn distinct_profiles(backends: &[SandboxBackend]) -> Vec<Arc<Profile>> {
+    let mut found: Vec<Arc<Profile>> = Vec::new();
+    for b in backends {
+        if !found.iter().any(|p| p.name == b.profile.name) {
+            found.push(Arc::clone(&b.profile));
+        }
+    }
+    found
+}
+
+/// The transports that reach each distinct sandbox once: one into each profile's Compose
 /// container (any but `container`, whose sandboxes die with their calls) and the host's when a
-/// local backend runs.
-fn sweepers(transports: &[(Backend, Arc<dyn Transport>)]) -> Vec<&Arc<dyn Transport>> {
-    let mut found: Vec<&(Backend, Arc<dyn Transport>)> = Vec::new();
-    for entry in transports {
-        let (b, _) = entry;
-        let reach = b.transport != TransportKind::Container;
-        if reach
-            && !found
-                .iter()
-                .any(|(f, _)| f.engine == b.engine && f.sandboxed() == b.sandboxed())
-        {
-            found.push(entry);
+/// local backend (or an MCP server) runs.
+fn sweepers(reached: &[Reached]) -> Vec<&Arc<dyn Transport>> {
+    let mut found: Vec<(Option<&str>, &Arc<dyn Transport>)> = Vec::new();
+    for r in reached {
+        let place = match &r.backend {
+            Backend::Sandbox(s) if s.transport == TransportKind::Container => continue,
+            Backend::Sandbox(s) if s.sandboxed() => Some(s.profile.name.as_str()),
+            _ => None,
+        };
+        if !found.iter().any(|(p, _)| *p == place) {
+            found.push((place, &r.transport));
         }
     }
     found.into_iter().map(|(_, t)| t).collect()
@@ -247,53 +356,54 @@ fn sweepers(transports: &[(Backend, Arc<dyn Transport>)]) -> Vec<&Arc<dyn Transp
 
 /// Before a run: how many processes something else left in the sandboxes (`None`: could not
 /// be counted); with `clean`, they are killed.
-pub fn sweep_before(transports: &[(Backend, Arc<dyn Transport>)], clean: bool) -> Option<usize> {
+pub fn sweep_before(reached: &[Reached], clean: bool) -> Option<usize> {
     let what = if clean { Sweep::All } else { Sweep::Count };
-    sweepers(transports)
+    sweepers(reached)
         .into_iter()
         .map(|t| t.sweep(what, None))
         .sum()
 }
 
 /// After a run: kills what the run's agents left behind them once they were gone.
-pub fn sweep_after(transports: &[(Backend, Arc<dyn Transport>)]) {
-    for t in sweepers(transports) {
+pub fn sweep_after(reached: &[Reached]) {
+    for t in sweepers(reached) {
         let _ = t.sweep(Sweep::Orphans, None);
     }
 }
 
-/// The transport of one backend, over the stack and container that `prepare` set up on its
-/// engine (on an engine other than Docker, the `docker` commands go to that engine's socket),
-/// or over the host interpreter it chose.
+/// The transport of one sandbox backend, over the stack and container that `prepare` set up
+/// for its profile (the `docker` commands run with the profile's environment: another engine's
+/// socket, its Compose project), or over the host interpreter it chose.
 fn transport(
-    backend: &Backend,
+    backend: &SandboxBackend,
     reach: &SandboxOptions,
-    on: Option<&OnEngine>,
+    on: Option<&OnProfile>,
     host_python: Option<&str>,
 ) -> Result<Arc<dyn Transport>> {
-    let kind = backend.transport;
     let python = reach.python.clone().unwrap_or_else(|| "python3".into());
     // `prepare` set up the stack, container and prefix each kind needs; a kind without them is a
     // bug here, never a reason to measure something else under its name.
     let missing = || anyhow::anyhow!("internal: no sandbox set up for {backend}");
     let stack = on.map(|o| &o.stack);
-    let container = on.and_then(|o| o.container.as_deref());
-    let host = stack.and_then(|s| s.host.clone());
+    let container = on.map(|o| o.container.as_str());
+    let env = stack.map(|s| s.env.clone()).unwrap_or_default();
+    let endpoint = on.and_then(|o| o.profile.endpoint());
     let exec = |container: &str| DockerExec {
         container: container.to_string(),
         python: python.clone(),
     };
-    // A command transport, sent to the stack's engine.
+    // A command transport, run with the profile's engine environment.
     let on_engine = |inner: Arc<dyn Transport>| -> Arc<dyn Transport> {
-        match &host {
-            Some(host) => Arc::new(OnHost {
+        if env.is_empty() {
+            inner
+        } else {
+            Arc::new(OnEngine {
                 inner,
-                host: host.clone(),
-            }),
-            None => inner,
+                env: env.clone(),
+            })
         }
     };
-    Ok(match kind {
+    Ok(match backend.transport {
         TransportKind::Local => {
             // What a dead local agent's calls leave running comes back to the harness.
             crate::transport::become_subreaper();
@@ -301,10 +411,6 @@ fn transport(
                 python: host_python.ok_or_else(missing)?.to_string(),
             })
         }
-        // An MCP backend's server runs the code its own way; this transport is never used.
-        TransportKind::Mcp => Arc::new(Local {
-            python: "python3".into(),
-        }),
         TransportKind::Compose => {
             let stack = stack.ok_or_else(missing)?;
             on_engine(Arc::new(Compose {
@@ -317,30 +423,34 @@ fn transport(
         TransportKind::Socket => {
             let stack = stack.ok_or_else(missing)?;
             Arc::new(
-                Socket::new(exec(container.ok_or_else(missing)?), &stack.shared_dir())
-                    .on_host(host.as_deref()),
+                Socket::new(exec(container.ok_or_else(missing)?), &stack.shared_dir)
+                    .on_engine(&env),
             )
         }
         TransportKind::Api => {
-            let api = Api::connect_on(host.as_deref(), container.ok_or_else(missing)?, &python)
+            let api = Api::connect_on(endpoint.as_deref(), container.ok_or_else(missing)?, &python)
                 .map_err(|e| {
                     usage(format!(
                         "{e}: {backend} needs the engine's socket ({})",
-                        host.as_deref()
+                        endpoint
+                            .as_deref()
                             .unwrap_or("DOCKER_HOST=unix://… or /var/run/docker.sock")
                     ))
                 })?;
             Arc::new(api)
         }
-        TransportKind::Cmd if backend.engine == Engine::Podman => Arc::new(Prefix {
-            argv: vec![
-                "podman".into(),
-                "exec".into(),
-                "-i".into(),
-                container.ok_or_else(missing)?.to_string(),
-            ],
-            python,
-        }),
+        // On a profile: the engine's own exec CLI into the profile's container.
+        TransportKind::Cmd if backend.sandboxed() => {
+            let on = on.ok_or_else(missing)?;
+            let cli = match on.profile.engine {
+                Engine::Podman => "podman",
+                Engine::Docker => "docker",
+            };
+            on_engine(Arc::new(Prefix {
+                argv: vec![cli.into(), "exec".into(), "-i".into(), on.container.clone()],
+                python,
+            }))
+        }
         TransportKind::Cmd => Arc::new(Prefix {
             argv: reach.prefix.clone().ok_or_else(missing)?,
             python,
@@ -348,8 +458,7 @@ fn transport(
         TransportKind::Container => {
             let stack = stack.ok_or_else(missing)?;
             Arc::new(
-                Container::new(stack.file.clone(), stack.service.clone(), python)
-                    .on_host(host.as_deref()),
+                Container::new(stack.file.clone(), stack.service.clone(), python).on_engine(&env),
             )
         }
     })

@@ -88,8 +88,6 @@ pub enum Strategy {
     Fork,
     /// Persistent, with interpreter state restored after each call and a restart every K calls.
     Reset(u32),
-    /// An MCP server's tool (backend `mcp:NAME`), declared with `--mcp`.
-    Mcp(&'static crate::mcp::McpServer),
 }
 
 /// How each strategy is written, with what it does, for `--help`, listings and errors.
@@ -165,7 +163,6 @@ impl Strategy {
             Strategy::Pool(n) => format!("pool={n}"),
             Strategy::Fork => "fork".into(),
             Strategy::Reset(k) => format!("reset={k}"),
-            Strategy::Mcp(server) => server.name.clone(),
         }
     }
 
@@ -196,8 +193,6 @@ impl Strategy {
                 };
                 Box::new(Pooled::new(vec![slot(Mode::Loop, options, Some(k))]))
             }
-            // The server runs the code its own way: the transport is not used.
-            Strategy::Mcp(server) => Box::new(crate::mcp::McpExecutor::new(server)),
         }
     }
 }

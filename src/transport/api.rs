@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 use tokio::runtime::Runtime;
 
-use super::{Control, Started, Transport, with_host};
+use super::{Control, Started, Transport, with_env};
 
 /// Runs programs in one container through the Engine API.
 pub struct Api {
@@ -98,7 +98,14 @@ impl Transport for Api {
         let mut argv = vec!["exec".to_string(), "-i".into(), self.container.clone()];
         argv.push(program.into());
         argv.extend(args.iter().cloned());
-        with_host(duct::cmd("docker", argv), self.host.as_deref())
+        with_env(
+            duct::cmd("docker", argv),
+            &self
+                .host
+                .iter()
+                .map(|h| ("DOCKER_HOST".to_string(), h.clone()))
+                .collect::<Vec<_>>(),
+        )
     }
 
     fn start(&self, program: &str, args: &[String]) -> std::io::Result<Started> {

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::{Transport, with_host};
+use super::{Transport, with_env};
 
 /// Runs each program in a new container of a Compose service.
 pub struct Container {
@@ -15,8 +15,8 @@ pub struct Container {
     pub service: String,
     pub python: String,
     last: Mutex<Option<String>>,
-    /// `DOCKER_HOST` of the engine to run on; `None`: Docker's default.
-    host: Option<String>,
+    /// The profile's engine environment (`DOCKER_HOST`, the Compose project and variables).
+    env: super::EngineEnv,
 }
 
 /// Numbers the containers of this process: names must be unique across every transport.
@@ -29,13 +29,13 @@ impl Container {
             service,
             python,
             last: Mutex::new(None),
-            host: None,
+            env: Vec::new(),
         }
     }
 
-    /// The same transport, on the engine whose Docker-compatible socket is `host`.
-    pub fn on_host(mut self, host: Option<&str>) -> Self {
-        self.host = host.map(String::from);
+    /// The same transport, with a profile's engine environment (see [`super::OnEngine`]).
+    pub fn on_engine(mut self, env: &[(String, String)]) -> Self {
+        self.env = env.to_vec();
         self
     }
 }
@@ -67,7 +67,7 @@ impl Transport for Container {
             program.into(),
         ];
         argv.extend(args.iter().map(Into::into));
-        with_host(duct::cmd("docker", argv), self.host.as_deref())
+        with_env(duct::cmd("docker", argv), &self.env)
     }
 
     fn python(&self) -> &str {
@@ -82,15 +82,12 @@ impl Transport for Container {
         let Some(name) = self.last.lock().ok().and_then(|mut l| l.take()) else {
             return;
         };
-        if let Ok(handle) = with_host(
-            duct::cmd("docker", ["kill", name.as_str()]),
-            self.host.as_deref(),
-        )
-        .stdin_null()
-        .stdout_null()
-        .stderr_null()
-        .unchecked()
-        .start()
+        if let Ok(handle) = with_env(duct::cmd("docker", ["kill", name.as_str()]), &self.env)
+            .stdin_null()
+            .stdout_null()
+            .stderr_null()
+            .unchecked()
+            .start()
             && !matches!(handle.wait_timeout(Duration::from_secs(20)), Ok(Some(_)))
         {
             let _ = handle.kill();

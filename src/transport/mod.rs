@@ -9,7 +9,7 @@ mod docker;
 #[cfg(test)]
 pub mod fake;
 mod local;
-mod on_host;
+mod on_engine;
 mod socket;
 mod started;
 
@@ -19,7 +19,7 @@ pub use compose::Compose;
 pub use container::Container;
 pub use docker::DockerExec;
 pub use local::{Local, host_python};
-pub use on_host::{OnHost, with_host};
+pub use on_engine::{EngineEnv, OnEngine, with_env};
 pub use socket::{CONTAINER_DIR, Socket, prepare_dir};
 pub use started::{Control, Started, become_subreaper, spawn};
 

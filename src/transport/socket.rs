@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{Control, DockerExec, Started, Transport, with_host};
+use super::{Control, DockerExec, Started, Transport, with_env};
 
 /// The shared directory's path inside the container (see docker-compose.yml).
 pub const CONTAINER_DIR: &str = "/run/sandbox-bench";
@@ -29,8 +29,8 @@ pub struct Socket {
     started: Mutex<bool>,
     /// Servers found dead (a call can kill its agent's parent) and started again.
     restarts: AtomicU32,
-    /// `DOCKER_HOST` of the engine the container runs on; `None`: Docker's default.
-    host: Option<String>,
+    /// The profile's engine environment (`DOCKER_HOST` of the engine the container runs on).
+    env: super::EngineEnv,
 }
 
 /// Creates the shared directory (before the container starts, or Docker creates it owned by
@@ -60,13 +60,13 @@ impl Socket {
             container_path: format!("{CONTAINER_DIR}/{name}"),
             started: Mutex::new(false),
             restarts: AtomicU32::new(0),
-            host: None,
+            env: Vec::new(),
         }
     }
 
-    /// The same transport, on the engine whose Docker-compatible socket is `host`.
-    pub fn on_host(mut self, host: Option<&str>) -> Self {
-        self.host = host.map(String::from);
+    /// The same transport, with a profile's engine environment (see [`super::OnEngine`]).
+    pub fn on_engine(mut self, env: &[(String, String)]) -> Self {
+        self.env = env.to_vec();
         self
     }
 
@@ -94,7 +94,7 @@ impl Socket {
             "socket",
             &self.container_path,
         ];
-        let out = with_host(duct::cmd("docker", args), self.host.as_deref())
+        let out = with_env(duct::cmd("docker", args), &self.env)
             .stdin_null()
             .stdout_null()
             .stderr_capture()
@@ -133,7 +133,7 @@ impl Transport for Socket {
 
     fn command(&self, program: &str, args: &[String]) -> duct::Expression {
         // Used to kill a stuck agent from inside the container.
-        with_host(self.exec.command(program, args), self.host.as_deref())
+        with_env(self.exec.command(program, args), &self.env)
     }
 
     fn start(&self, _program: &str, args: &[String]) -> std::io::Result<Started> {

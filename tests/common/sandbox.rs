@@ -75,7 +75,7 @@ pub fn processes_left() -> Vec<String> {
 
 /// Podman's Docker-compatible socket, as the harness finds it (see `compose_stack::podman_host`).
 pub fn podman_host() -> String {
-    sandbox_bench::sandbox::compose_stack::podman_host()
+    sandbox_bench::sandbox::profile::podman_host()
 }
 
 /// One sandbox at a time on Podman too.

@@ -24,15 +24,10 @@ use serde_json::{Value, json};
 use tokio::net::unix::pipe;
 
 use crate::agent::{AgentOptions, Reply};
-use crate::sandbox::backend::Backend;
+use crate::mcp::{SERVER_NAME, TOOL};
+use crate::sandbox::backend::{Backend, SandboxBackend};
 use crate::sandbox::{self, SandboxOptions};
 use crate::strategy::{Call, CallError, Executor, Strategy};
-
-/// The tool's name.
-pub const TOOL: &str = "python_execute";
-
-/// The name `serve` gives itself at `initialize`, by which the client knows it.
-pub const SERVER_NAME: &str = "sandbox-bench";
 
 /// How `serve` listens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +39,7 @@ pub enum Listen {
 
 /// What `serve` was asked for, checked.
 pub struct ServeOptions {
-    pub backend: Backend,
+    pub backend: SandboxBackend,
     pub listen: Listen,
     pub timeout: Duration,
     pub sandbox: SandboxOptions,
@@ -168,21 +163,18 @@ impl ServerHandler for Handler {
 /// `sandbox-bench serve`: prepares the backend, then serves until the client leaves (stdio) or
 /// the process is stopped (HTTP).
 pub fn serve(opts: ServeOptions) -> Result<ExitCode> {
+    let backend = Backend::Sandbox(opts.backend.clone());
     let (_, docker) = sandbox::choose_backends(&SandboxOptions {
-        backends: Some(vec![opts.backend]),
+        backends: Some(vec![backend.clone()]),
         ..opts.sandbox.clone()
     })?;
-    let prepared = sandbox::prepare(&[opts.backend], &opts.sandbox, docker)?;
-    let (_, transport) = prepared
-        .transports
+    let prepared = sandbox::prepare(&[backend], &opts.sandbox, docker)?;
+    let reached = prepared
+        .reached
         .into_iter()
         .next()
         .context("internal: no transport prepared")?;
-    let executor: Arc<dyn Executor> = Arc::from(
-        opts.backend
-            .strategy
-            .executor(transport, &AgentOptions::default()),
-    );
+    let executor: Arc<dyn Executor> = Arc::from(reached.executor(&AgentOptions::default()));
     // The sandbox starts before the first client call, not during it.
     executor
         .start_all(opts.timeout)

@@ -1,0 +1,420 @@
+//! Sandbox profiles: where a backend's interpreter lives, beside how it is reached (the
+//! transport) and how it is used (the strategy). A profile bundles the engine and its endpoint,
+//! the OCI runtime, the image and the Compose file and service. Two are built in, `docker` and
+//! `podman`; more are declared with `--profile NAME:KEY=VALUE,…` or in a TOML file
+//! (`--profiles FILE`), and backends name them as `transport@profile:strategy`.
+//!
+//! Each user profile runs its own container: a Compose project of its own
+//! (`COMPOSE_PROJECT_NAME`), with its image (`SANDBOX_IMAGE`), runtime (`SANDBOX_RUNTIME`) and
+//! socket directory (`SANDBOX_RUN_DIR`) given to the Compose file through the environment, so
+//! two profiles on one engine that differ only in image run side by side.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The engine a profile's sandbox runs on: which CLI and API dialect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// The Docker engine (`docker`, /var/run/docker.sock or `DOCKER_HOST`).
+    #[default]
+    Docker,
+    /// Podman, through its CLI and the Docker-compatible socket of `podman system service`.
+    Podman,
+}
+
+impl Engine {
+    pub const ALL: [Engine; 2] = [Engine::Docker, Engine::Podman];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Docker => "docker",
+            Engine::Podman => "podman",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Engine, String> {
+        Engine::ALL
+            .into_iter()
+            .find(|e| e.name() == text)
+            .ok_or_else(|| format!("unknown engine '{text}' (known: docker, podman)"))
+    }
+}
+
+/// The built-in profiles and how to declare more, one line each, for `--help` and listings.
+pub const ABOUT: [(&str, &str); 3] = [
+    (
+        "docker",
+        "built in, the default: Docker, the Compose file's image and runtime",
+    ),
+    (
+        "podman",
+        "built in: Podman, via its Docker-compatible socket",
+    ),
+    (
+        "NAME",
+        "yours: --profile NAME:image=…,runtime=…,engine=… or --profiles FILE",
+    ),
+];
+
+/// One sandbox profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// Its name in backend names (`compose@NAME:persistent`).
+    pub name: String,
+    pub engine: Engine,
+    /// The engine's endpoint (`DOCKER_HOST` form, `unix:///…`); `None`: the engine's default
+    /// (Docker's own, or Podman's socket, see [`podman_host`]).
+    pub host: Option<String>,
+    /// The OCI runtime the container runs under (`runc`, `crun`, `runsc`); `None`: the engine's
+    /// default.
+    pub runtime: Option<String>,
+    /// The image; `None`: the one the Compose file names.
+    pub image: Option<String>,
+    pub compose_file: PathBuf,
+    pub service: String,
+    /// Built in (`docker`, `podman`): the Compose project is the file's default one.
+    pub builtin: bool,
+}
+
+/// The keys a profile takes, for errors and `--help`.
+pub const KEYS: &str = "engine, host, runtime, image, compose-file, service";
+
+impl Profile {
+    /// A built-in profile: the engine's defaults, the Compose file and service of the flags.
+    pub fn builtin(engine: Engine, compose_file: &Path, service: &str) -> Profile {
+        Profile {
+            name: engine.name().to_string(),
+            engine,
+            host: None,
+            runtime: None,
+            image: None,
+            compose_file: compose_file.to_path_buf(),
+            service: service.to_string(),
+            builtin: true,
+        }
+    }
+
+    /// Parses `NAME:KEY=VALUE,…` (`py313:image=sandbox-bench-python:trixie`); the Compose file
+    /// and service default to the flags'.
+    pub fn parse(text: &str, compose_file: &Path, service: &str) -> Result<Profile, String> {
+        let Some((name, settings)) = text.split_once(':') else {
+            return Err(format!(
+                "'{text}': write NAME:KEY=VALUE[,KEY=VALUE…] (keys: {KEYS})"
+            ));
+        };
+        let mut table = ProfileTable::default();
+        for pair in settings.split(',').filter(|p| !p.trim().is_empty()) {
+            let Some((key, value)) = pair.split_once('=') else {
+                return Err(format!(
+                    "'{pair}' in '{text}': write KEY=VALUE (keys: {KEYS})"
+                ));
+            };
+            let value = Some(value.trim().to_string());
+            match key.trim() {
+                "engine" => table.engine = value,
+                "host" => table.host = value,
+                "runtime" => table.runtime = value,
+                "image" => table.image = value,
+                "compose-file" | "compose_file" => table.compose_file = value.map(PathBuf::from),
+                "service" => table.service = value,
+                other => return Err(format!("unknown key '{other}' in '{text}' (keys: {KEYS})")),
+            }
+        }
+        table.into_profile(name.trim(), compose_file, service)
+    }
+
+    /// The Compose project its container belongs to; `None`: the file's default one.
+    pub fn project(&self) -> Option<String> {
+        if self.builtin {
+            return None;
+        }
+        let dir = self
+            .compose_file
+            .parent()
+            .and_then(Path::file_name)
+            .map(|d| d.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        let dir: String = dir
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
+        let dir = if dir.is_empty() {
+            "sandbox".into()
+        } else {
+            dir
+        };
+        Some(format!("{dir}-{}", self.name))
+    }
+
+    /// The socket transport's directory, shared with the container: `.sandbox-run` beside the
+    /// Compose file, `.sandbox-run-NAME` for a user profile (each container binds its own).
+    pub fn shared_dir(&self) -> PathBuf {
+        let dir = self.compose_file.parent().unwrap_or_else(|| Path::new("/"));
+        if self.builtin {
+            dir.join(".sandbox-run")
+        } else {
+            dir.join(format!(".sandbox-run-{}", self.name))
+        }
+    }
+
+    /// The endpoint its `docker` commands go to: `None` for Docker's own default.
+    pub fn endpoint(&self) -> Option<String> {
+        match (&self.host, self.engine) {
+            (Some(host), _) => Some(host.clone()),
+            (None, Engine::Docker) => None,
+            (None, Engine::Podman) => Some(podman_host()),
+        }
+    }
+
+    /// The environment every `docker` and `docker compose` command of this profile runs with.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut env = Vec::new();
+        if let Some(host) = self.endpoint() {
+            env.push(("DOCKER_HOST".into(), host));
+        }
+        if let Some(project) = self.project() {
+            env.push(("COMPOSE_PROJECT_NAME".into(), project));
+            env.push((
+                "SANDBOX_RUN_DIR".into(),
+                self.shared_dir().display().to_string(),
+            ));
+        }
+        if let Some(image) = &self.image {
+            env.push(("SANDBOX_IMAGE".into(), image.clone()));
+        }
+        if let Some(runtime) = &self.runtime {
+            env.push(("SANDBOX_RUNTIME".into(), runtime.clone()));
+        }
+        env
+    }
+
+    /// One line on what the profile sets, for listings and notices.
+    pub fn describe(&self) -> String {
+        let mut parts = vec![format!("engine {}", self.engine.name())];
+        if let Some(h) = &self.host {
+            parts.push(format!("host {h}"));
+        }
+        parts.push(format!(
+            "runtime {}",
+            self.runtime.as_deref().unwrap_or("(engine default)")
+        ));
+        parts.push(format!(
+            "image {}",
+            self.image.as_deref().unwrap_or("(the Compose file's)")
+        ));
+        parts.push(format!(
+            "service {} of {}",
+            self.service,
+            self.compose_file.display()
+        ));
+        parts.join(", ")
+    }
+}
+
+/// Where Podman's Docker-compatible socket is: `CONTAINER_HOST` (Podman's own variable) when set
+/// to a unix socket, else the rootful default that scripts/setup-podman.sh serves.
+pub fn podman_host() -> String {
+    std::env::var("CONTAINER_HOST")
+        .ok()
+        .filter(|h| h.starts_with("unix://"))
+        .unwrap_or_else(|| "unix:///run/podman/podman.sock".to_string())
+}
+
+/// A profile as written in the TOML file or after `NAME:` on the command line.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ProfileTable {
+    engine: Option<String>,
+    host: Option<String>,
+    runtime: Option<String>,
+    image: Option<String>,
+    #[serde(alias = "compose_file")]
+    compose_file: Option<PathBuf>,
+    service: Option<String>,
+}
+
+/// The TOML file: `[profiles.NAME]` tables.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileFile {
+    #[serde(default)]
+    profiles: BTreeMap<String, ProfileTable>,
+}
+
+impl ProfileTable {
+    fn into_profile(
+        self,
+        name: &str,
+        compose_file: &Path,
+        service: &str,
+    ) -> Result<Profile, String> {
+        check_name(name)?;
+        if Engine::ALL.iter().any(|e| e.name() == name) {
+            return Err(format!(
+                "'{name}' is a built-in profile: give yours another name"
+            ));
+        }
+        let engine = self
+            .engine
+            .as_deref()
+            .map_or(Ok(Engine::Docker), Engine::parse)?;
+        let nonempty = |key: &str, v: Option<String>| -> Result<Option<String>, String> {
+            match v {
+                Some(v) if v.trim().is_empty() => Err(format!(
+                    "profile '{name}': {key} is empty (leave it out for the default)"
+                )),
+                v => Ok(v.map(|v| v.trim().to_string())),
+            }
+        };
+        let host = nonempty("host", self.host)?;
+        if let Some(h) = &host
+            && !h.starts_with("unix://")
+        {
+            return Err(format!(
+                "profile '{name}': host '{h}': only unix:// endpoints are supported"
+            ));
+        }
+        let runtime = nonempty("runtime", self.runtime)?;
+        if let Some(r) = &runtime
+            && !r
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(format!("profile '{name}': '{r}' is not a runtime name"));
+        }
+        Ok(Profile {
+            name: name.to_string(),
+            engine,
+            host,
+            runtime,
+            image: nonempty("image", self.image)?,
+            compose_file: self
+                .compose_file
+                .unwrap_or_else(|| compose_file.to_path_buf()),
+            service: nonempty("service", self.service)?.unwrap_or_else(|| service.to_string()),
+            builtin: false,
+        })
+    }
+}
+
+/// A profile's name: lower-case letters, digits, '-' and '_', starting with a letter (it
+/// becomes part of a Compose project's name).
+fn check_name(name: &str) -> Result<(), String> {
+    let ok = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && name.len() <= 32;
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "'{name}': a profile's name takes lower-case letters, digits, '-' and '_', starts with a letter, 32 at most"
+        ))
+    }
+}
+
+/// Reads the profiles of a TOML file (`[profiles.NAME]` tables with the keys of [`KEYS`]).
+pub fn read_file(path: &Path, compose_file: &Path, service: &str) -> Result<Vec<Profile>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read '{}': {e}", path.display()))?;
+    let file: ProfileFile = toml::from_str(&text).map_err(|e| {
+        let at = e.to_string();
+        let at = at.lines().next().unwrap_or("not TOML");
+        let at = at.strip_prefix("TOML parse error ").unwrap_or(at);
+        format!("'{}': {} ({at})", path.display(), e.message().trim())
+    })?;
+    file.profiles
+        .into_iter()
+        .map(|(name, table)| {
+            // A relative Compose file is read from the profile file's folder.
+            let table = ProfileTable {
+                compose_file: table.compose_file.map(|f| {
+                    if f.is_relative() {
+                        path.parent().unwrap_or_else(|| Path::new(".")).join(f)
+                    } else {
+                        f
+                    }
+                }),
+                ..table
+            };
+            table
+                .into_profile(&name, compose_file, service)
+                .map_err(|e| format!("'{}': {e}", path.display()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Profile, String> {
+        Profile::parse(text, Path::new("/srv/box/docker-compose.yml"), "sandbox")
+    }
+
+    #[test]
+    fn command_line_profiles_take_their_keys() {
+        let p = parse("py313:image=sandbox-bench-python:trixie,runtime=runsc").unwrap();
+        assert_eq!(p.name, "py313");
+        assert_eq!(p.image.as_deref(), Some("sandbox-bench-python:trixie"));
+        assert_eq!(p.runtime.as_deref(), Some("runsc"));
+        assert_eq!(p.engine, Engine::Docker);
+        assert_eq!(p.service, "sandbox");
+        assert_eq!(p.project().as_deref(), Some("box-py313"));
+        assert_eq!(p.shared_dir(), PathBuf::from("/srv/box/.sandbox-run-py313"));
+        let env = p.env();
+        for key in ["COMPOSE_PROJECT_NAME", "SANDBOX_IMAGE", "SANDBOX_RUNTIME"] {
+            assert!(env.iter().any(|(k, _)| k == key), "{key}: {env:?}");
+        }
+        assert!(!env.iter().any(|(k, _)| k == "DOCKER_HOST"), "{env:?}");
+        let q = parse("pc:engine=podman").unwrap();
+        assert_eq!(q.endpoint(), Some(podman_host()));
+    }
+
+    #[test]
+    fn built_ins_keep_the_files_defaults() {
+        let p = Profile::builtin(Engine::Docker, Path::new("/srv/box/c.yml"), "sandbox");
+        assert_eq!(p.project(), None);
+        assert!(p.env().is_empty());
+        assert_eq!(p.shared_dir(), PathBuf::from("/srv/box/.sandbox-run"));
+    }
+
+    #[test]
+    fn bad_profiles_say_why() {
+        for (bad, says) in [
+            ("noname", "NAME:KEY=VALUE"),
+            ("Big:image=x", "lower-case"),
+            ("docker:image=x", "built-in"),
+            ("a:colour=red", "unknown key 'colour'"),
+            ("a:image", "KEY=VALUE"),
+            ("a:image=", "empty"),
+            ("a:engine=kube", "unknown engine"),
+            ("a:host=tcp://1.2.3.4:2376", "unix://"),
+            ("a:runtime=ru nc", "runtime name"),
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn toml_files_declare_profiles() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("profiles.toml");
+        std::fs::write(
+            &path,
+            "[profiles.gv]\nruntime = \"runsc\"\n\n[profiles.alt]\nimage = \"img:alt\"\ncompose-file = \"other.yml\"\n",
+        )
+        .unwrap();
+        let found = read_file(&path, Path::new("/x/docker-compose.yml"), "sandbox").unwrap();
+        assert_eq!(found.len(), 2);
+        let alt = found.iter().find(|p| p.name == "alt").unwrap();
+        assert_eq!(alt.compose_file, dir.path().join("other.yml"));
+        std::fs::write(&path, "[profiles.gv]\nruntim = \"runsc\"\n").unwrap();
+        let e = read_file(&path, Path::new("/x/c.yml"), "sandbox").unwrap_err();
+        assert!(e.contains("runtim"), "{e}");
+    }
+}
