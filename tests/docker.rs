@@ -188,3 +188,78 @@ fn several_container_backends_in_one_run_do_not_collide() {
         .success();
     assert_clean(&read_results(&output), &backends, &[("simple_calc", 5)]);
 }
+
+/// Containers of this checkout's Compose project started by `run` (one-off), still running.
+fn one_off_containers() -> Vec<String> {
+    let config = Command::new("docker")
+        .args([
+            "compose",
+            "-f",
+            &format!("{}/docker-compose.yml", common::ROOT),
+        ])
+        .args(["config", "--format", "json"])
+        .output()
+        .expect("docker compose config runs");
+    let config: serde_json::Value = serde_json::from_slice(&config.stdout).expect("JSON config");
+    let project = config["name"].as_str().expect("a project name");
+    let out = Command::new("docker")
+        .args(["ps", "-q", "--filter"])
+        .arg(format!("label=com.docker.compose.project={project}"))
+        .args(["--filter", "label=com.docker.compose.oneoff=True"])
+        .output()
+        .expect("docker ps runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn a_container_per_call_timeout_kills_its_own_container_not_another_calls() {
+    let Some(_sandbox) = engine() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    // One hang among normal calls that each take a second or more: while the hang waits out
+    // its timeout, the other client goes on starting containers, and one is running when the
+    // hang's deadline comes. Seven of them outlast the hang's 5 + 2 s however fast the engine.
+    let normal = ("import time\ntime.sleep(1)\nresult = 1", "1");
+    let mut cases = vec![normal, (BLOCKED_HANG, "None")];
+    cases.extend([normal; 7]);
+    write_workload(dir.path(), "one_hang", 1, &cases);
+    let output = dir.path().join("out.json");
+    // A normal call has 5 + 2 s for a container start and a one-second sleep: a verdict that
+    // does not hang on the machine's speed.
+    bench()
+        .args([
+            "run",
+            "--backends",
+            "container:per-call",
+            "--concurrency",
+            "2",
+        ])
+        .args(["--timeout", "5", "--warmup", "0", "--calibration", "0"])
+        .arg("--workloads-dir")
+        .arg(dir.path())
+        .arg("--output")
+        .arg(&output)
+        .assert()
+        .code(1);
+    // Cleared before the verdict, so a failure leaves no hang behind for the next test.
+    let left = one_off_containers();
+    if !left.is_empty() {
+        let _ = Command::new("docker").arg("kill").args(&left).output();
+    }
+    let e = entry(&read_results(&output), "container:per-call", "one_hang").clone();
+    assert_eq!(e["calls"], 9, "{e}");
+    assert_eq!(
+        e["errors_by_kind"]["timeout"], 1,
+        "the hang is a timeout: {e}"
+    );
+    assert_eq!(
+        e["errors"], 1,
+        "only the hang fails: its kill reached no other call's container: {e}; left running: {left:?}"
+    );
+    assert!(
+        left.is_empty(),
+        "the hung container was left running: {left:?}"
+    );
+}

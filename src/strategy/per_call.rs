@@ -57,6 +57,11 @@ impl Executor for PerCall {
                 self.transport.kill_in_sandbox(ready.pid);
             }
         }
+        if reply.is_err() {
+            // What the transport started goes now, not after the grace its drop gives it: for
+            // `container` that kill is the one that ends the call's container.
+            process.kill();
+        }
         let reply = reply?;
         process.finish(deadline)?;
         Ok(reply)

@@ -3,18 +3,16 @@
 //! reference: nothing, not even the filesystem, survives from one call to the next.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::{Transport, with_env};
+use super::{Control, Started, Transport, spawn, with_env};
 
 /// Runs each program in a new container of a Compose service.
 pub struct Container {
     pub file: PathBuf,
     pub service: String,
     pub python: String,
-    last: Mutex<Option<String>>,
     /// The profile's engine environment (`DOCKER_HOST`, the Compose project and variables).
     env: super::EngineEnv,
 }
@@ -28,7 +26,6 @@ impl Container {
             file,
             service,
             python,
-            last: Mutex::new(None),
             env: Vec::new(),
         }
     }
@@ -38,21 +35,15 @@ impl Container {
         self.env = env.to_vec();
         self
     }
-}
 
-impl Transport for Container {
-    fn name(&self) -> &'static str {
-        "container"
+    /// A name for the next container.
+    fn next_name() -> String {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        format!("sandbox-bench-{}-{n}", std::process::id())
     }
 
-    fn command(&self, program: &str, args: &[String]) -> duct::Expression {
-        // A known name lets a stuck call's container be killed: killing the CLI client would
-        // leave the container running.
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let name = format!("sandbox-bench-{}-{n}", std::process::id());
-        if let Ok(mut last) = self.last.lock() {
-            *last = Some(name.clone());
-        }
+    /// The command that runs `program args…` in a new container called `name`.
+    fn named(&self, name: String, program: &str, args: &[String]) -> duct::Expression {
         let mut argv: Vec<std::ffi::OsString> = vec![
             "compose".into(),
             "-f".into(),
@@ -69,6 +60,32 @@ impl Transport for Container {
         argv.extend(args.iter().map(Into::into));
         with_env(duct::cmd("docker", argv), &self.env)
     }
+}
+
+impl Transport for Container {
+    fn name(&self) -> &'static str {
+        "container"
+    }
+
+    fn command(&self, program: &str, args: &[String]) -> duct::Expression {
+        self.named(Self::next_name(), program, args)
+    }
+
+    fn start(&self, program: &str, args: &[String]) -> std::io::Result<Started> {
+        // Killing the CLI client would leave the container running: what is started carries
+        // its container's name, so a stuck call's kill reaches that container and no other,
+        // however many calls run at once.
+        let name = Self::next_name();
+        let started = spawn(self.named(name.clone(), program, args))?;
+        Ok(Started {
+            control: Box::new(OwnContainer {
+                client: started.control,
+                name,
+                env: self.env.clone(),
+            }),
+            ..started
+        })
+    }
 
     fn python(&self) -> &str {
         &self.python
@@ -79,10 +96,26 @@ impl Transport for Container {
     }
 
     fn kill_in_sandbox(&self, _pid: u32) {
-        let Some(name) = self.last.lock().ok().and_then(|mut l| l.take()) else {
-            return;
-        };
-        if let Ok(handle) = with_env(duct::cmd("docker", ["kill", name.as_str()]), &self.env)
+        // Each container has a pid namespace of its own, where every agent gets the same pid:
+        // a pid names no container. The container goes with the `kill` of what was started.
+    }
+}
+
+/// The `docker compose run` client of one container, and that container's name.
+struct OwnContainer {
+    client: Box<dyn Control>,
+    name: String,
+    env: super::EngineEnv,
+}
+
+impl Control for OwnContainer {
+    fn wait_deadline(&self, deadline: Instant) -> std::io::Result<Option<String>> {
+        self.client.wait_deadline(deadline)
+    }
+
+    /// Kills the container, which ends its client, and then the client if it is still there.
+    fn kill(&self) {
+        if let Ok(handle) = with_env(duct::cmd("docker", ["kill", self.name.as_str()]), &self.env)
             .stdin_null()
             .stdout_null()
             .stderr_null()
@@ -92,5 +125,10 @@ impl Transport for Container {
         {
             let _ = handle.kill();
         }
+        self.client.kill();
+    }
+
+    fn exited(&self) -> bool {
+        self.client.exited()
     }
 }
