@@ -1,0 +1,183 @@
+//! Sandbox profiles on the real Docker engine: two user profiles that differ only in image run
+//! side by side in one run, each in a container of its own, and the results name each one in
+//! full; a profile whose runtime the engine lacks is refused before anything starts.
+
+mod common;
+
+use std::process::Command;
+
+use common::sandbox::engine;
+use common::{ROOT, assert_clean, bench, read_results, write_workload};
+use predicates::prelude::*;
+
+/// The image the Compose file resolves to (its `SANDBOX_IMAGE`, from `.env` or the default).
+fn compose_image() -> String {
+    let out = Command::new("docker")
+        .args(["compose", "-f", "docker-compose.yml", "config", "--images"])
+        .current_dir(ROOT)
+        .output()
+        .expect("docker compose runs");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .expect("one image")
+        .trim()
+        .to_string()
+}
+
+fn docker(args: &[&str]) {
+    let out = Command::new("docker").args(args).output().unwrap();
+    assert!(out.status.success(), "docker {args:?}: {out:?}");
+}
+
+#[test]
+fn two_profiles_that_differ_only_in_image_run_side_by_side() {
+    let Some(_sandbox) = engine() else { return };
+    let image = compose_image();
+    let (tag_a, tag_b) = (
+        "sandbox-bench-test:profile-a".to_string(),
+        "sandbox-bench-test:profile-b".to_string(),
+    );
+    docker(&["tag", &image, &tag_a]);
+    docker(&["tag", &image, &tag_b]);
+    let dir = tempfile::tempdir().unwrap();
+    write_workload(
+        dir.path(),
+        "sums",
+        3,
+        &[
+            ("result = sum(range(10))", "45"),
+            ("import sys\nresult = sys.version_info[0]", "3"),
+        ],
+    );
+    // One profile on the command line, the other from a TOML file (beside the workloads).
+    let other = tempfile::tempdir().unwrap();
+    let file = other.path().join("profiles.toml");
+    std::fs::write(&file, format!("[profiles.pb]\nimage = \"{tag_b}\"\n")).unwrap();
+    let output = other.path().join("out.json");
+    let backends = [
+        "compose@pa:persistent",
+        "compose@pb:persistent",
+        "socket@pb:fork",
+    ];
+    bench()
+        .args(["run", "--quiet", "--profile"])
+        .arg(format!("pa:image={tag_a}"))
+        .arg("--profiles")
+        .arg(&file)
+        .args(["--backends", &backends.join(",")])
+        .arg("--workloads-dir")
+        .arg(dir.path())
+        .arg("--output")
+        .arg(&output)
+        .assert()
+        .success();
+    let results = read_results(&output);
+    assert_clean(&results, &backends, &[("sums", 6)]);
+    let profiles = results["profiles"].as_array().expect("profiles recorded");
+    assert_eq!(profiles.len(), 2, "{profiles:?}");
+    let mut containers = Vec::new();
+    let mut projects = Vec::new();
+    for (name, tag) in [("pa", &tag_a), ("pb", &tag_b)] {
+        let p = profiles
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("profile {name} in {profiles:?}"));
+        assert_eq!(p["engine"], "docker", "{p}");
+        assert!(p["engine_version"].as_str().is_some(), "{p}");
+        assert_eq!(p["sandbox"]["image"], tag.as_str(), "{p}");
+        assert!(
+            p["sandbox"]["image_id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("sha256:")),
+            "{p}"
+        );
+        assert!(
+            p["python"].as_str().is_some_and(|v| v.starts_with('3')),
+            "{p}"
+        );
+        assert_eq!(p["sandbox"]["network_mode"], "none", "{p}");
+        assert!(p["sandbox"]["memory_bytes"].as_i64().is_some(), "{p}");
+        containers.push(p["sandbox"]["container"].as_str().unwrap().to_string());
+        projects.push(p["project"].as_str().unwrap().to_string());
+    }
+    assert_ne!(
+        containers[0], containers[1],
+        "each profile has its own container"
+    );
+    assert_ne!(projects[0], projects[1]);
+    for project in &projects {
+        let out = Command::new("docker")
+            .args([
+                "compose",
+                "-f",
+                "docker-compose.yml",
+                "-p",
+                project,
+                "down",
+                "-t",
+                "0",
+            ])
+            .current_dir(ROOT)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    let _ = Command::new("docker")
+        .args(["rmi", &tag_a, &tag_b])
+        .output();
+}
+
+#[test]
+fn a_runtime_the_engine_lacks_is_refused_in_one_line() {
+    let Some(_sandbox) = engine() else { return };
+    let run = bench()
+        .args([
+            "run",
+            "--profile",
+            "odd:runtime=no-such-runtime",
+            "--backends",
+            "compose@odd:persistent",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "runtime 'no-such-runtime' is not installed",
+        ))
+        .stderr(predicate::str::contains("runc"));
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).to_string();
+    assert_eq!(
+        stderr.lines().filter(|l| l.starts_with("error:")).count(),
+        1,
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_profiles_are_refused_before_anything_starts() {
+    for (args, says) in [
+        (vec!["--profile", "Bad:image=x"], "lower-case"),
+        (vec!["--profile", "p:colour=red"], "unknown key 'colour'"),
+        (vec!["--profile", "docker:image=x"], "built-in"),
+        (
+            vec!["--profile", "p:image=x", "--profile", "p:image=y"],
+            "declared twice",
+        ),
+        (
+            vec!["--backends", "compose@nobody:persistent"],
+            "unknown sandbox profile 'nobody'",
+        ),
+        (
+            vec!["--profiles", "/no/such/profiles.toml"],
+            "--profiles: cannot read",
+        ),
+    ] {
+        bench()
+            .arg("run")
+            .args(&args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(says));
+    }
+}
