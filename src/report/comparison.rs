@@ -227,6 +227,11 @@ mod tests {
     #[test]
     fn markdown_of_a_comparison() {
         let text = markdown(&comparison());
+        // Figures right, the verdict (text) left.
+        assert!(
+            text.contains("| Backend | Workload | Calls | Base | New | Change | Verdict |\n|---|---|---:|---:|---:|---:|---|\n"),
+            "{text}"
+        );
         assert!(text.contains(
             "| compose:persistent | simple_calc | 50 → 50 | 400 µs | 1.40 ms | +250.0 % [+220.0 %, +290.0 %] | slower (beyond 10.0 %) |"
         ), "{text}");

@@ -427,6 +427,13 @@ mod tests {
         );
         let html = super::super::html::render(&r);
         assert!(html.contains("<td class=\"n warn\">⚠ 3</td>"), "{html}");
+        assert!(
+            html.contains(
+                "<p class=\"warn\">⚠ local:persistent · probe: 3 (3 ZeroDivisionError); \
+                 first: ZeroDivisionError: division by zero</p>"
+            ),
+            "{html}"
+        );
     }
 
     #[test]

@@ -135,14 +135,7 @@ pub fn render(results: &BenchmarkResults) -> String {
         out.push_str(&format!("<p><b>{}</b></p>", escape(&v)));
     }
     for e in table::error_notes(results) {
-        let first = e
-            .first
-            .as_deref()
-            .map_or(String::new(), |f| format!("; first: {f}"));
-        out.push_str(&format!(
-            "<p class=\"warn\">⚠ {}</p>",
-            escape(&format!("{}{first}", e.counts()))
-        ));
+        out.push_str(&format!("<p class=\"warn\">⚠ {}</p>", escape(&e.line())));
     }
     out.push_str("<h2>Distributions per workload</h2>");
     for w in &results.settings.workloads {

@@ -76,11 +76,7 @@ pub fn render(results: &BenchmarkResults) -> String {
     if !errors.is_empty() {
         out.push_str("\n### Errors\n\n");
         for e in errors {
-            let first = e
-                .first
-                .as_deref()
-                .map_or(String::new(), |f| format!("; first: {f}"));
-            out.push_str(&format!("- ⚠ {}{first}\n", e.counts()));
+            out.push_str(&format!("- ⚠ {}\n", e.line()));
         }
     }
     out

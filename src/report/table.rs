@@ -315,6 +315,13 @@ impl ErrorNote {
             kinds.join(", ")
         )
     }
+    /// The counts and the first message in one line, for the formats that keep it whole.
+    pub fn line(&self) -> String {
+        match &self.first {
+            Some(first) => format!("{}; first: {first}", self.counts()),
+            None => self.counts(),
+        }
+    }
 }
 
 /// Every backend × workload that had errors, with the first message.
