@@ -1,18 +1,30 @@
 //! A `compare` of two runs as a console table or Markdown: base, new, the change with its
 //! confidence interval, and the verdict.
 
-use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{Cell, CellAlignment, Color, ContentArrangement, Table};
-
-use super::{format_us, markdown};
+use super::model::{Cell, Column, Mark, Table};
+use super::{boxed, format_us, markdown};
 use crate::analysis::compare_rows::{Comparison, Row, Verdict};
 use crate::analysis::losses::{self, Loss};
 
-const HEADER: [&str; 7] = [
-    "Backend", "Workload", "Calls", "Base", "New", "Change", "Verdict",
-];
+/// The comparison as a table: one row per backend × workload, its verdict marked good when
+/// faster and bad when regressed.
+pub fn table(c: &Comparison) -> Table {
+    let mut table = Table::new(vec![
+        Column::text("Backend"),
+        Column::text("Workload"),
+        Column::figure("Calls"),
+        Column::figure("Base"),
+        Column::figure("New"),
+        Column::figure("Change"),
+        Column::text("Verdict"),
+    ]);
+    for r in &c.rows {
+        table.push(cells(c, r));
+    }
+    table
+}
 
-fn cells(c: &Comparison, r: &Row) -> Vec<String> {
+fn cells(c: &Comparison, r: &Row) -> [Cell; 7] {
     let calls = format!("{} → {}", r.base_calls, r.new_calls);
     let (base, new, change) = match r.change {
         Some(ch) => (
@@ -48,14 +60,21 @@ fn cells(c: &Comparison, r: &Row) -> Vec<String> {
             r.base_errors, r.new_errors
         ));
     }
-    vec![
-        r.backend.clone(),
-        r.workload.clone(),
-        calls,
-        base,
-        new,
-        change,
-        verdict,
+    let mark = if r.regressed() {
+        Mark::Bad
+    } else if r.verdict == Verdict::Faster {
+        Mark::Good
+    } else {
+        Mark::Plain
+    };
+    [
+        r.backend.clone().into(),
+        r.workload.clone().into(),
+        calls.into(),
+        base.into(),
+        new.into(),
+        change.into(),
+        Cell::marked(verdict, mark),
     ]
 }
 
@@ -133,42 +152,18 @@ pub fn summary(c: &Comparison) -> String {
 }
 
 /// The console table; verdicts are coloured only when `color` is true.
-pub fn console(c: &Comparison, color: bool) -> Table {
-    let mut table = Table::new();
-    table
-        .load_style(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(HEADER.to_vec());
+pub fn console(c: &Comparison, color: bool) -> comfy_table::Table {
+    let mut table = boxed::boxed(&table(c), color);
     if !color {
         table.force_no_tty();
-    }
-    for i in 2..6 {
-        if let Some(column) = table.column_mut(i) {
-            column.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-    for r in &c.rows {
-        let mut row: Vec<Cell> = cells(c, r).into_iter().map(Cell::new).collect();
-        if color && let Some(last) = row.pop() {
-            row.push(if r.regressed() {
-                last.fg(Color::Red)
-            } else if r.verdict == Verdict::Faster {
-                last.fg(Color::Green)
-            } else {
-                last
-            });
-        }
-        table.add_row(row);
     }
     table
 }
 
 /// The comparison as Markdown.
 pub fn markdown(c: &Comparison) -> String {
-    let header: Vec<String> = HEADER.iter().map(ToString::to_string).collect();
-    let rows: Vec<Vec<String>> = c.rows.iter().map(|r| cells(c, r)).collect();
     let mut out = String::from("## sandbox-bench compare\n\n");
-    out.push_str(&markdown::grid(&header, &rows, 2));
+    out.push_str(&markdown::render_table(&table(c)));
     out.push_str(&format!("\n{}\n\n", method(c)));
     for n in notes(c) {
         out.push_str(&format!("- {n}\n"));
@@ -232,6 +227,11 @@ mod tests {
     #[test]
     fn markdown_of_a_comparison() {
         let text = markdown(&comparison());
+        // Figures right, the verdict (text) left.
+        assert!(
+            text.contains("| Backend | Workload | Calls | Base | New | Change | Verdict |\n|---|---|---:|---:|---:|---:|---|\n"),
+            "{text}"
+        );
         assert!(text.contains(
             "| compose:persistent | simple_calc | 50 → 50 | 400 µs | 1.40 ms | +250.0 % [+220.0 %, +290.0 %] | slower (beyond 10.0 %) |"
         ), "{text}");

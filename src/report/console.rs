@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use super::grid::{Grid, wrap};
-use super::markdown::cells;
+use super::grid::{self, wrap};
+use super::model::Table;
 use super::{format_us, mcp_layer, table, waterfall};
 use crate::bench::warnings::Warning;
 use crate::results::BenchmarkResults;
@@ -75,14 +75,12 @@ pub fn render(results: &BenchmarkResults, view: View) -> String {
         &mut out,
         "Latency per backend × workload (successful measured calls)",
     );
-    let (header, rows) = cells(&table::latency_table(results));
-    let full = Grid::from_cells(header, rows, 2);
-    let (grid, limit) = if view.wide {
-        (full, None)
+    let full = table::latency_table(results);
+    if view.wide {
+        push_table(&mut out, &full, None);
     } else {
-        (full.select(&COMPACT), Some(view.width))
-    };
-    push_grid(&mut out, &grid, limit);
+        push_table(&mut out, &full.select(&COMPACT), Some(view.width));
+    }
     if !view.wide {
         para(
             &mut out,
@@ -101,21 +99,12 @@ pub fn render(results: &BenchmarkResults, view: View) -> String {
             &mut out,
             &format!("Against the baseline, {}", results.settings.baseline),
         );
-        let (header, rows) = cells(&t);
-        push_grid(
-            &mut out,
-            &Grid::from_cells(header, rows, 2),
-            Some(view.width),
-        );
+        push_table(&mut out, &t, Some(view.width));
     }
     if let Some(t) = waterfall::waterfall_table(results) {
         out.push('\n');
         para(&mut out, "Where the time goes (layers, outermost first)");
-        let (header, rows) = cells(&t);
-        let grid = Grid::from_cells(header, rows, 2)
-            .left_aligned(4)
-            .wrapping_last();
-        push_grid(&mut out, &grid, Some(view.width));
+        push_table(&mut out, &t, Some(view.width));
     }
     if let Some(t) = mcp_layer::layer_table(results) {
         out.push('\n');
@@ -124,12 +113,7 @@ pub fn render(results: &BenchmarkResults, view: View) -> String {
             "The MCP layer: each MCP server's latency minus the executor its tool runs on, \
              both measured in this run (\"in noise\": the 95 % interval holds zero)",
         );
-        let (header, rows) = cells(&t);
-        push_grid(
-            &mut out,
-            &Grid::from_cells(header, rows, 3),
-            Some(view.width),
-        );
+        push_table(&mut out, &t, Some(view.width));
     }
     for line in table::verdicts(results) {
         para(&mut out, &line);
@@ -143,12 +127,7 @@ pub fn render(results: &BenchmarkResults, view: View) -> String {
                 results.settings.calibration_calls
             ),
         );
-        let (header, rows) = cells(&t);
-        push_grid(
-            &mut out,
-            &Grid::from_cells(header, rows, 1),
-            Some(view.width),
-        );
+        push_table(&mut out, &t, Some(view.width));
     }
     if let Some(m) = &results.machine {
         out.push('\n');
@@ -207,12 +186,11 @@ pub fn render(results: &BenchmarkResults, view: View) -> String {
     if !errors.is_empty() {
         out.push('\n');
         para(&mut out, "Errors:");
-        for line in errors {
+        for e in errors {
             // The counts, then the first message on a line of its own.
-            let (counts, first) = line.split_once("; first: ").unwrap_or((&line, ""));
-            out.push_str(&wrap(&format!("  {counts}"), prose, "    "));
+            out.push_str(&wrap(&format!("  {}", e.counts()), prose, "    "));
             out.push('\n');
-            if !first.is_empty() {
+            if let Some(first) = &e.first {
                 out.push_str(&wrap(&format!("    first: {first}"), prose, "      "));
                 out.push('\n');
             }
@@ -294,8 +272,8 @@ pub fn fork_floor_lines(results: &BenchmarkResults) -> Vec<String> {
         .collect()
 }
 
-fn push_grid(out: &mut String, grid: &Grid, limit: Option<usize>) {
-    let r = grid.render(limit);
+fn push_table(out: &mut String, table: &Table, limit: Option<usize>) {
+    let r = grid::render(table, limit);
     out.push_str(&r.text);
     if r.dropped > 0 {
         out.push_str(&format!(
@@ -415,6 +393,47 @@ mod tests {
             workload: Some(workload.into()),
             message: format!("{kind} details"),
         }
+    }
+
+    #[test]
+    fn errors_show_their_counts_and_first_message_on_a_line_of_its_own() {
+        use crate::results::synthetic::{self, Row};
+        let mut r = synthetic::results(
+            "local:persistent",
+            &[Row {
+                errors: 3,
+                ..synthetic::row("local:persistent", "probe", 300, 10)
+            }],
+        );
+        r.results[0].error_samples = vec!["ZeroDivisionError: division by zero".into()];
+        let text = render(&r, View::new(100));
+        let errors = text.split("Errors:\n").nth(1).expect("errors shown");
+        assert_eq!(
+            errors,
+            "  local:persistent · probe: 3 (3 ZeroDivisionError)\n\
+             \x20   first: ZeroDivisionError: division by zero\n"
+        );
+        assert!(
+            text.contains("local:persistent  probe        13     ⚠ 3"),
+            "{text}"
+        );
+        let md = super::super::markdown::render(&r);
+        assert!(
+            md.contains(
+                "- ⚠ local:persistent · probe: 3 (3 ZeroDivisionError); \
+                 first: ZeroDivisionError: division by zero\n"
+            ),
+            "{md}"
+        );
+        let html = super::super::html::render(&r);
+        assert!(html.contains("<td class=\"n warn\">⚠ 3</td>"), "{html}");
+        assert!(
+            html.contains(
+                "<p class=\"warn\">⚠ local:persistent · probe: 3 (3 ZeroDivisionError); \
+                 first: ZeroDivisionError: division by zero</p>"
+            ),
+            "{html}"
+        );
     }
 
     #[test]

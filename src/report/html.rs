@@ -1,7 +1,7 @@
 //! HTML: one self-contained page (no script, no network) with the console tables and, per
 //! workload, a percentile spectrum of every backend and a bar chart of their p50s.
 
-use super::markdown::cells;
+use super::model::{Align, Mark, Table};
 use super::svg::{self, Series};
 use super::table;
 use crate::bench::stats;
@@ -12,7 +12,7 @@ table{border-collapse:collapse;margin:8px 0 16px;font-size:13px}\
 th,td{border:1px solid #ccc;padding:3px 8px}th{background:#f3f3f3}\
 td.n{text-align:right;font-variant-numeric:tabular-nums}\
 .plots{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}\
-.meta{color:#555}.warn{color:#b00}";
+.meta{color:#555}.warn{color:#b00}.good{color:#070}";
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -20,18 +20,32 @@ fn escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-fn html_table(t: &comfy_table::Table) -> String {
-    let (header, rows) = cells(t);
+/// A table as HTML: figures right-aligned (class `n`), marked cells coloured.
+pub fn render_table(t: &Table) -> String {
     let mut out = String::from("<table><tr>");
-    for h in header {
-        out.push_str(&format!("<th>{}</th>", escape(&h)));
+    for h in t.headers() {
+        out.push_str(&format!("<th>{}</th>", escape(h)));
     }
     out.push_str("</tr>");
-    for row in rows {
+    for row in &t.rows {
         out.push_str("<tr>");
-        for (i, c) in row.iter().enumerate() {
-            let class = if i >= 2 { " class=\"n\"" } else { "" };
-            out.push_str(&format!("<td{class}>{}</td>", escape(c)));
+        for (i, column) in t.columns.iter().enumerate() {
+            let cell = row.cells.get(i).cloned().unwrap_or_default();
+            let mut classes = Vec::new();
+            if column.align == Align::Right {
+                classes.push("n");
+            }
+            match cell.mark {
+                Mark::Plain => {}
+                Mark::Warn | Mark::Bad => classes.push("warn"),
+                Mark::Good => classes.push("good"),
+            }
+            let class = if classes.is_empty() {
+                String::new()
+            } else {
+                format!(" class=\"{}\"", classes.join(" "))
+            };
+            out.push_str(&format!("<td{class}>{}</td>", escape(&cell.text)));
         }
         out.push_str("</tr>");
     }
@@ -102,26 +116,26 @@ pub fn render(results: &BenchmarkResults) -> String {
         }
     );
     out.push_str("<h2>Latency per backend × workload</h2>");
-    out.push_str(&html_table(&table::latency_table(results)));
+    out.push_str(&render_table(&table::latency_table(results)));
     if let Some(t) = table::comparison_table(results) {
         out.push_str(&format!(
             "<h2>Against the baseline, {}</h2>",
             escape(&results.settings.baseline)
         ));
-        out.push_str(&html_table(&t));
+        out.push_str(&render_table(&t));
     }
     if let Some(t) = super::mcp_layer::layer_table(results) {
         out.push_str(
             "<h2>The MCP layer</h2><p>Each MCP server's latency minus the executor its tool \
              runs on, both measured in this run.</p>",
         );
-        out.push_str(&html_table(&t));
+        out.push_str(&render_table(&t));
     }
     for v in table::verdicts(results) {
         out.push_str(&format!("<p><b>{}</b></p>", escape(&v)));
     }
     for e in table::error_notes(results) {
-        out.push_str(&format!("<p class=\"warn\">⚠ {}</p>", escape(&e)));
+        out.push_str(&format!("<p class=\"warn\">⚠ {}</p>", escape(&e.line())));
     }
     out.push_str("<h2>Distributions per workload</h2>");
     for w in &results.settings.workloads {

@@ -1,51 +1,33 @@
 //! Markdown: the console tables as GitHub-flavoured Markdown, ready for a pull-request comment
-//! or `$GITHUB_STEP_SUMMARY`. The tables are taken from the console renderer, so a column added
-//! there appears here too.
+//! or `$GITHUB_STEP_SUMMARY`. The tables are the console's (the same model, drawn here), so a
+//! column added there appears here too.
 
-use comfy_table::Table;
-
+use super::model::{Align, Table};
 use super::{mcp_layer, table};
 use crate::results::BenchmarkResults;
 
-/// The header and rows of a console table, as plain cell texts.
-pub fn cells(table: &Table) -> (Vec<String>, Vec<Vec<String>>) {
-    let header = table
-        .header()
-        .map(|h| h.cell_iter().map(|c| c.content()).collect())
-        .unwrap_or_default();
-    let rows = table
-        .row_iter()
-        .map(|r| r.cell_iter().map(|c| c.content()).collect())
-        .collect();
-    (header, rows)
-}
-
-/// A Markdown table; the first `text_columns` columns are left-aligned, the rest (figures) right.
-pub fn grid(header: &[String], rows: &[Vec<String>], text_columns: usize) -> String {
+/// A table as a Markdown table: text columns left-aligned, figures right.
+pub fn render_table(t: &Table) -> String {
     let escape = |s: &str| s.replace('|', "\\|").replace('\n', " ");
-    let mut out = String::new();
-    out.push_str(&format!(
-        "| {} |\n",
-        header
-            .iter()
-            .map(|h| escape(h))
-            .collect::<Vec<_>>()
-            .join(" | ")
-    ));
-    let rule: Vec<&str> = (0..header.len())
-        .map(|i| if i < text_columns { "---" } else { "---:" })
+    let line = |cells: Vec<String>| format!("| {} |\n", cells.join(" | "));
+    let mut out = line(t.headers().map(escape).collect());
+    let rule: Vec<&str> = t
+        .columns
+        .iter()
+        .map(|c| match c.align {
+            Align::Left => "---",
+            Align::Right => "---:",
+        })
         .collect();
     out.push_str(&format!("|{}|\n", rule.join("|")));
-    for row in rows {
-        let cells: Vec<String> = row.iter().map(|c| escape(c)).collect();
-        out.push_str(&format!("| {} |\n", cells.join(" | ")));
+    for row in &t.rows {
+        out.push_str(&line(
+            (0..t.columns.len())
+                .map(|i| escape(row.cells.get(i).map_or("", |c| c.text.as_str())))
+                .collect(),
+        ));
     }
     out
-}
-
-fn from_table(table: &Table) -> String {
-    let (header, rows) = cells(table);
-    grid(&header, &rows, 2)
 }
 
 /// The whole report of one results file.
@@ -68,21 +50,20 @@ pub fn render(results: &BenchmarkResults) -> String {
         }
     ));
     out.push_str("### Latency per backend × workload\n\n");
-    out.push_str(&from_table(&table::latency_table(results)));
+    out.push_str(&render_table(&table::latency_table(results)));
     if let Some(comparison) = table::comparison_table(results) {
         out.push_str(&format!(
             "\n### Against the baseline, `{}`\n\n",
             results.settings.baseline
         ));
-        out.push_str(&from_table(&comparison));
+        out.push_str(&render_table(&comparison));
     }
     if let Some(layers) = mcp_layer::layer_table(results) {
         out.push_str(
             "\n### The MCP layer\n\nEach MCP server's latency minus the executor its tool runs \
              on, both measured in this run.\n\n",
         );
-        let (header, rows) = cells(&layers);
-        out.push_str(&grid(&header, &rows, 3));
+        out.push_str(&render_table(&layers));
     }
     let verdicts = table::verdicts(results);
     if !verdicts.is_empty() {
@@ -95,7 +76,7 @@ pub fn render(results: &BenchmarkResults) -> String {
     if !errors.is_empty() {
         out.push_str("\n### Errors\n\n");
         for e in errors {
-            out.push_str(&format!("- ⚠ {e}\n"));
+            out.push_str(&format!("- ⚠ {}\n", e.line()));
         }
     }
     out
@@ -106,11 +87,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn grid_aligns_figures_right_and_escapes_pipes() {
-        let header = vec!["Backend".to_string(), "p50".to_string()];
-        let rows = vec![vec!["a|b".to_string(), "1.27 ms".to_string()]];
+    fn tables_align_figures_right_and_escape_pipes() {
+        let mut t = Table::with_headers(&["Backend", "p50"], 1);
+        t.push(["a|b", "1.27 ms"]);
         assert_eq!(
-            grid(&header, &rows, 1),
+            render_table(&t),
             "| Backend | p50 |\n|---|---:|\n| a\\|b | 1.27 ms |\n"
         );
     }

@@ -4,9 +4,8 @@
 //! that executor's, per workload and on the empty-call floor, with a bootstrap interval so a
 //! layer lost in noise says so.
 
-use comfy_table::Table;
-
 use super::format_us;
+use super::model::Table;
 use crate::results::{BenchmarkResults, Entry};
 
 /// The row name of the empty-call floor in the layer table.
@@ -123,17 +122,19 @@ pub fn layer_table(results: &BenchmarkResults) -> Option<Table> {
     if layers.is_empty() {
         return None;
     }
-    let mut table = Table::new();
-    table.set_header(vec![
-        "Backend",
-        "Workload",
-        "Over",
-        "p50",
-        "Over p50",
-        "MCP layer p50",
-        "Share",
-        "Layer p95",
-    ]);
+    let mut table = Table::with_headers(
+        &[
+            "Backend",
+            "Workload",
+            "Over",
+            "p50",
+            "Over p50",
+            "MCP layer p50",
+            "Share",
+            "Layer p95",
+        ],
+        3,
+    );
     for l in layers {
         let (cost, share) = if l.in_noise() {
             ("in noise".to_string(), "–".to_string())
@@ -143,7 +144,7 @@ pub fn layer_table(results: &BenchmarkResults) -> Option<Table> {
                 format!("{:.0} %", l.share() * 100.0),
             )
         };
-        table.add_row(vec![
+        table.push([
             format!("{} ({})", l.backend, l.transport),
             l.workload.clone(),
             l.over.clone(),
@@ -223,10 +224,11 @@ mod tests {
         assert!(low > 1600.0 && high < 1800.0, "{low}–{high}");
         // 5 µs on 2 ms, with calls spread over 400 µs: not a layer anyone can tell.
         assert!(layers[1].in_noise(), "{:?}", layers[1]);
-        let (_, rows) = super::super::markdown::cells(&layer_table(&r).unwrap());
-        assert_eq!(rows[0][0], "mcp:sdk (stdio)");
-        assert_eq!(rows[0][6], "85 %");
-        assert_eq!(rows[1][5], "in noise");
+        let table = layer_table(&r).unwrap();
+        let text = |row, header| table.cell(row, header).map(|c| c.text.as_str());
+        assert_eq!(text(0, "Backend"), Some("mcp:sdk (stdio)"));
+        assert_eq!(text(0, "Share"), Some("85 %"));
+        assert_eq!(text(1, "MCP layer p50"), Some("in noise"));
         let lines = summary_lines(&r);
         assert_eq!(lines.len(), 1);
         assert!(lines[0].contains("over compose:persistent"), "{}", lines[0]);

@@ -1,6 +1,7 @@
 //! Renderers: results in, text out. They never measure and never write files.
 
 pub mod bmf;
+pub mod boxed;
 pub mod comparison;
 pub mod console;
 pub mod github_benchmark;
@@ -10,6 +11,7 @@ pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod mcp_layer;
+pub mod model;
 pub mod points;
 pub mod probe_tables;
 pub mod svg;

@@ -1,21 +1,28 @@
 //! Tables of `faults` and `isolation`: one row per probe, one column per backend.
 
-use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{ContentArrangement, Table};
-
+use super::boxed::boxed;
 use super::format_us;
+use super::model::{Cell, Column, Mark, Table};
 use crate::probes::fault_probes::{FaultOutcome, FaultResults};
 use crate::probes::isolation_probes::IsolationResults;
 
+/// A probe column, then one column per backend: all text.
 fn new_table(backends: &[String], first: &str) -> Table {
-    let mut table = Table::new();
-    let mut header = vec![first.to_string()];
-    header.extend(backends.iter().cloned());
-    table
-        .load_style(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(header);
-    table
+    let mut columns = vec![Column::text(first)];
+    columns.extend(backends.iter().map(|b| Column::text(b)));
+    Table::new(columns)
+}
+
+/// A cell marked by its leading ✔ or ✘.
+fn verdict_cell(text: String) -> Cell {
+    let mark = if text.starts_with('✔') {
+        Mark::Good
+    } else if text.starts_with('✘') {
+        Mark::Bad
+    } else {
+        Mark::Plain
+    };
+    Cell::marked(text, mark)
 }
 
 /// Adds one row per probe (in the order first seen) with a cell per backend; `–` where a
@@ -35,19 +42,19 @@ fn add_probe_rows<T>(
         }
     }
     for probe in probes {
-        let mut row = vec![probe.to_string()];
+        let mut row = vec![Cell::from(probe)];
         for backend in backends {
             let found = outcomes
                 .iter()
                 .find(|o| key(o) == (probe, backend.as_str()));
-            row.push(found.map_or_else(|| "–".to_string(), &cell));
+            row.push(verdict_cell(found.map_or_else(|| "–".to_string(), &cell)));
         }
-        table.add_row(row);
+        table.push(row);
     }
 }
 
 /// Probe × backend: ✔ or ✘, what came back, and the time the next normal call took.
-pub fn fault_table(results: &FaultResults) -> Table {
+pub fn fault_table(results: &FaultResults) -> comfy_table::Table {
     let mut table = new_table(&results.backends, "Probe");
     add_probe_rows(
         &mut table,
@@ -56,7 +63,7 @@ pub fn fault_table(results: &FaultResults) -> Table {
         |o| (o.probe.as_str(), o.backend.as_str()),
         fault_cell,
     );
-    table
+    boxed(&table, false)
 }
 
 /// `✔ timeout 2.01 s → ok 118 ms`: the outcome, how long it took, the recovery call.
@@ -85,7 +92,7 @@ pub fn fault_cell(o: &FaultOutcome) -> String {
 }
 
 /// Probe × backend of `isolated` / `leaks`, with each backend's p50 as the last row.
-pub fn isolation_table(results: &IsolationResults) -> Table {
+pub fn isolation_table(results: &IsolationResults) -> comfy_table::Table {
     let mut table = new_table(&results.backends, "Probe (A → B)");
     add_probe_rows(
         &mut table,
@@ -98,38 +105,43 @@ pub fn isolation_table(results: &IsolationResults) -> Table {
             other => format!("? {other}"),
         },
     );
-    let mut row = vec!["p50 of a normal call".to_string()];
+    let mut row = vec![Cell::from("p50 of a normal call")];
     for backend in &results.backends {
         let speed = results.speed.iter().find(|s| &s.backend == backend);
         row.push(match speed {
-            Some(s) if s.errors == 0 => s.p50_us.map_or("–".into(), format_us),
-            Some(s) => format!("⚠ {} of {} calls failed", s.errors, s.calls),
+            Some(s) if s.errors == 0 => s.p50_us.map_or("–".into(), format_us).into(),
+            Some(s) => Cell::marked(
+                format!("⚠ {} of {} calls failed", s.errors, s.calls),
+                Mark::Warn,
+            ),
             None => "–".into(),
         });
     }
-    table.add_row(row);
-    table
+    table.push(row);
+    boxed(&table, false)
 }
 
 /// One row per soaked backend: calls, errors, restarts, rate and the agent's memory.
-pub fn soak_table(outcomes: &[crate::probes::soak_loop::SoakOutcome]) -> Table {
-    let mut table = new_table(&[], "Backend");
-    table.set_header(vec![
-        "Backend",
-        "Calls",
-        "Errors",
-        "Restarts",
-        "Calls/s",
-        "Agent RSS before",
-        "Agent RSS after",
-    ]);
+pub fn soak_table(outcomes: &[crate::probes::soak_loop::SoakOutcome]) -> comfy_table::Table {
+    let mut table = Table::with_headers(
+        &[
+            "Backend",
+            "Calls",
+            "Errors",
+            "Restarts",
+            "Calls/s",
+            "Agent RSS before",
+            "Agent RSS after",
+        ],
+        1,
+    );
     let kib = |v: Option<u64>| {
         v.map_or("–".to_string(), |k| {
             format!("{:.1} MiB", k as f64 / 1024.0)
         })
     };
     for o in outcomes {
-        table.add_row(vec![
+        table.push([
             o.backend.clone(),
             o.calls.to_string(),
             o.errors.to_string(),
@@ -139,7 +151,7 @@ pub fn soak_table(outcomes: &[crate::probes::soak_loop::SoakOutcome]) -> Table {
             kib(o.rss_after_kib),
         ]);
     }
-    table
+    boxed(&table, false)
 }
 
 #[cfg(test)]

@@ -1,57 +1,45 @@
-//! Console tables: latency per backend × workload, and each backend against the baseline.
+//! The tables of a run: latency per backend × workload, the floors, and each backend against the
+//! baseline; the notes under them (verdicts, errors, restarts, the sandbox).
 
-use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{CellAlignment, ContentArrangement, Table};
-
+use super::model::{Cell, Mark, Table};
 use super::{format_mean_sd, format_ratio, format_us};
 use crate::analysis::bootstrap::{self, Metric};
 use crate::bench::stats;
 use crate::bench::warnings;
 use crate::results::{BenchmarkResults, Entry};
 
-fn new_table(header: Vec<&str>) -> Table {
-    let mut table = Table::new();
-    table
-        .load_style(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(header);
-    for i in 2..table.column_count() {
-        if let Some(column) = table.column_mut(i) {
-            column.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-    table
-}
-
 /// One row per backend × workload: calls, errors, latency figures, throughput, cold start, and
 /// how far the p50 sits above the backend's floor. A percentile without the samples to back it
 /// (p99 under 100, p99.9 under 1000) is shown as –.
 pub fn latency_table(results: &BenchmarkResults) -> Table {
-    let mut table = new_table(vec![
-        "Backend",
-        "Workload",
-        "Calls",
-        "Errors",
-        "Mean ± σ",
-        "Min",
-        "p50",
-        "p90",
-        "p95",
-        "p99",
-        "p99.9",
-        "Max",
-        "Calls/s",
-        "Cold start",
-        "Above floor",
-        "Exec p50",
-        "Rest p50",
-        "Switch p50",
-    ]);
+    let mut table = Table::with_headers(
+        &[
+            "Backend",
+            "Workload",
+            "Calls",
+            "Errors",
+            "Mean ± σ",
+            "Min",
+            "p50",
+            "p90",
+            "p95",
+            "p99",
+            "p99.9",
+            "Max",
+            "Calls/s",
+            "Cold start",
+            "Above floor",
+            "Exec p50",
+            "Rest p50",
+            "Switch p50",
+        ],
+        2,
+    );
     for e in &results.results {
         let mut row = vec![
-            e.backend.clone(),
-            e.workload.clone(),
-            e.calls.to_string(),
+            Cell::from(e.backend.clone()),
+            e.workload.clone().into(),
+            e.calls.to_string().into(),
             errors_cell(e),
         ];
         match &e.latency_us {
@@ -64,7 +52,7 @@ pub fn latency_table(results: &BenchmarkResults) -> Table {
                         format_us(v)
                     }
                 };
-                row.extend([
+                let figures = [
                     format_mean_sd(l.mean, l.stddev),
                     format_us(l.min),
                     format_us(l.p50),
@@ -74,23 +62,27 @@ pub fn latency_table(results: &BenchmarkResults) -> Table {
                     pct("p99.9", l.p999),
                     format_us(l.max),
                     format!("{:.1}", e.throughput_per_s),
-                ]);
+                ];
+                row.extend(figures.map(Cell::from));
             }
-            None => row.extend(std::iter::repeat_n("–".to_string(), 9)),
+            None => row.extend(std::iter::repeat_n(Cell::from("–"), 9)),
         }
-        row.push(e.cold_start_us.map_or("failed".into(), format_us));
-        row.push(above_floor(results, e));
+        let mut more = vec![
+            e.cold_start_us.map_or("failed".into(), format_us),
+            above_floor(results, e),
+        ];
         // The agent's own exec time, and the rest: transport, process start, framing.
         match (&e.latency_us, &e.exec_us) {
-            (Some(l), Some(x)) => row.extend([format_us(x.p50), format_us(l.p50 - x.p50)]),
-            _ => row.extend(["–".to_string(), "–".to_string()]),
+            (Some(l), Some(x)) => more.extend([format_us(x.p50), format_us(l.p50 - x.p50)]),
+            _ => more.extend(["–".to_string(), "–".to_string()]),
         }
-        row.push(
+        more.push(
             e.switch_warmup_us
                 .as_ref()
                 .map_or("–".into(), |s| format_us(s.p50)),
         );
-        table.add_row(row);
+        row.extend(more.into_iter().map(Cell::from));
+        table.push(row);
     }
     table
 }
@@ -130,25 +122,37 @@ pub fn floor_table(results: &BenchmarkResults) -> Option<Table> {
     if results.calibration.is_empty() {
         return None;
     }
-    let mut table = new_table(vec![
-        "Backend", "Calls", "Errors", "p50", "p90", "Min", "Max", "σ",
-    ]);
+    let mut table = Table::with_headers(
+        &[
+            "Backend", "Calls", "Errors", "p50", "p90", "Min", "Max", "σ",
+        ],
+        1,
+    );
     for e in &results.calibration {
-        let mut row = vec![e.backend.clone(), e.calls.to_string(), errors_cell(e)];
+        let mut row = vec![
+            Cell::from(e.backend.clone()),
+            e.calls.to_string().into(),
+            errors_cell(e),
+        ];
         match &e.latency_us {
-            Some(l) => row.extend([l.p50, l.p90, l.min, l.max, l.stddev].map(format_us)),
-            None => row.extend(std::iter::repeat_n("–".to_string(), 5)),
+            Some(l) => row.extend(
+                [l.p50, l.p90, l.min, l.max, l.stddev]
+                    .map(format_us)
+                    .map(Cell::from),
+            ),
+            None => row.extend(std::iter::repeat_n(Cell::from("–"), 5)),
         }
-        table.add_row(row);
+        table.push(row);
     }
     Some(table)
 }
 
-fn errors_cell(e: &Entry) -> String {
+/// The failed calls of a row, marked when there are any.
+fn errors_cell(e: &Entry) -> Cell {
     match (e.errors, e.warmup_errors) {
         (0, 0) => "0".into(),
-        (n, 0) => format!("⚠ {n}"),
-        (n, w) => format!("⚠ {n} (+{w} warm-up)"),
+        (n, 0) => Cell::marked(format!("⚠ {n}"), Mark::Warn),
+        (n, w) => Cell::marked(format!("⚠ {n} (+{w} warm-up)"), Mark::Warn),
     }
 }
 
@@ -189,15 +193,18 @@ pub fn comparison_table(results: &BenchmarkResults) -> Option<Table> {
     if others.is_empty() {
         return None;
     }
-    let mut table = new_table(vec![
-        "Backend",
-        "Workload",
-        "Baseline p50",
-        "p50",
-        "p50 speed-up",
-        "Mean cut",
-        "Throughput",
-    ]);
+    let mut table = Table::with_headers(
+        &[
+            "Backend",
+            "Workload",
+            "Baseline p50",
+            "p50",
+            "p50 speed-up",
+            "Mean cut",
+            "Throughput",
+        ],
+        2,
+    );
     let of = |backend: &str| -> Vec<&Entry> {
         results
             .results
@@ -212,7 +219,7 @@ pub fn comparison_table(results: &BenchmarkResults) -> Option<Table> {
             let base = base_entries.iter().find(|b| b.workload == e.workload);
             let pair = base.and_then(|b| Some((b.latency_us.as_ref()?, e.latency_us.as_ref()?)));
             let Some((b, n)) = pair else { continue };
-            table.add_row(compare_row(
+            table.push(compare_row(
                 other,
                 &e.workload,
                 (b.p50, b.mean, base.map_or(0.0, |b| b.throughput_per_s)),
@@ -220,7 +227,7 @@ pub fn comparison_table(results: &BenchmarkResults) -> Option<Table> {
             ));
         }
         if let (Some(b), Some(n)) = (overall(&base_entries), overall(&entries)) {
-            table.add_row(compare_row(
+            table.push(compare_row(
                 other,
                 "overall",
                 (b.p50, b.mean, b.throughput),
@@ -236,8 +243,8 @@ fn compare_row(
     workload: &str,
     base: (f64, f64, f64),
     new: (f64, f64, f64),
-) -> Vec<String> {
-    vec![
+) -> [String; 7] {
+    [
         backend.to_string(),
         workload.to_string(),
         format_us(base.0),
@@ -283,29 +290,56 @@ pub fn verdicts(results: &BenchmarkResults) -> Vec<String> {
         .collect()
 }
 
-/// Lines naming every backend × workload that had errors, with sample messages.
-pub fn error_notes(results: &BenchmarkResults) -> Vec<String> {
+/// The failed calls of one backend × workload: how many, of which kinds, and the first message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorNote {
+    pub backend: String,
+    pub workload: String,
+    /// Measured and warm-up calls that failed.
+    pub count: usize,
+    /// Each kind of error with its count, e.g. `("timeout", 2)`.
+    pub kinds: Vec<(String, usize)>,
+    /// The first error message kept, if any.
+    pub first: Option<String>,
+}
+
+impl ErrorNote {
+    /// The counts in one line: `local:persistent · probe: 3 (2 timeout, 1 exit)`.
+    pub fn counts(&self) -> String {
+        let kinds: Vec<String> = self.kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        format!(
+            "{} · {}: {} ({})",
+            self.backend,
+            self.workload,
+            self.count,
+            kinds.join(", ")
+        )
+    }
+    /// The counts and the first message in one line, for the formats that keep it whole.
+    pub fn line(&self) -> String {
+        match &self.first {
+            Some(first) => format!("{}; first: {first}", self.counts()),
+            None => self.counts(),
+        }
+    }
+}
+
+/// Every backend × workload that had errors, with the first message.
+pub fn error_notes(results: &BenchmarkResults) -> Vec<ErrorNote> {
     results
         .results
         .iter()
         .filter(|e| e.all_errors() > 0)
-        .map(|e| {
-            let kinds: Vec<String> = e
+        .map(|e| ErrorNote {
+            backend: e.backend.clone(),
+            workload: e.workload.clone(),
+            count: e.all_errors(),
+            kinds: e
                 .errors_by_kind
                 .iter()
-                .map(|(k, n)| format!("{n} {k}"))
-                .collect();
-            let first = e
-                .error_samples
-                .first()
-                .map_or(String::new(), |s| format!("; first: {s}"));
-            format!(
-                "{} · {}: {} ({}){first}",
-                e.backend,
-                e.workload,
-                e.all_errors(),
-                kinds.join(", ")
-            )
+                .map(|(k, n)| (k.to_string(), *n))
+                .collect(),
+            first: e.error_samples.first().map(ToString::to_string),
         })
         .collect()
 }

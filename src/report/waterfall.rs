@@ -5,9 +5,8 @@
 //! prefix) over its Engine API. An MCP server measured beside the executor its tool runs on
 //! sits right above that executor's row: its cost is the MCP layer.
 
-use comfy_table::Table;
-
 use super::format_us;
+use super::model::{Column, Table};
 use crate::bench::stats;
 use crate::results::{BenchmarkResults, Entry};
 
@@ -127,17 +126,13 @@ fn exec_level(e: &Entry) -> Option<Level> {
 /// The waterfall table, when the run measured per-call backends of at least two layers, or MCP
 /// servers beside the executor they run on (each server's row above its executor's).
 pub fn waterfall_table(results: &BenchmarkResults) -> Option<Table> {
-    let mut table = Table::new();
-    table
-        .load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
-        .set_header(vec![
-            "Workload",
-            "Layer",
-            "p50 [p25–p75]",
-            "Cost to the next layer",
-            "Made of",
-        ]);
+    let mut table = Table::new(vec![
+        Column::text("Workload"),
+        Column::text("Layer"),
+        Column::figure("p50 [p25–p75]"),
+        Column::figure("Cost to the next layer"),
+        Column::prose("Made of"),
+    ]);
     let mut any = false;
     for workload in &results.settings.workloads {
         let find = |backend: &str| {
@@ -187,7 +182,7 @@ pub fn waterfall_table(results: &BenchmarkResults) -> Option<Table> {
             }
             any = true;
             for s in rows {
-                table.add_row(vec![
+                table.push([
                     workload.clone(),
                     s.name,
                     format!(
@@ -338,8 +333,13 @@ mod tests {
             mcp_server("sdk", Some("compose:persistent")),
             mcp_server("other", None),
         ];
-        let (_, rows) = crate::report::markdown::cells(&waterfall_table(&r).unwrap());
-        let names: Vec<&str> = rows.iter().map(|r| r[1].as_str()).collect();
+        let table = waterfall_table(&r).unwrap();
+        let rows: Vec<Vec<&str>> = table
+            .rows
+            .iter()
+            .map(|r| r.cells.iter().map(|c| c.text.as_str()).collect())
+            .collect();
+        let names: Vec<&str> = rows.iter().map(|r| r[1]).collect();
         // The server whose executor is unknown has no row.
         assert_eq!(
             names,
