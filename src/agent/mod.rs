@@ -1,8 +1,10 @@
 //! The agent: the one Python program that runs inside the sandbox (`agent.py`, embedded here),
 //! its line-framed JSON protocol, and a running agent process seen from the harness.
 
+mod error;
 mod process;
 
+pub use error::CallError;
 pub use process::AgentProcess;
 
 use std::sync::atomic::{AtomicU64, Ordering};
