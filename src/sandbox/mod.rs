@@ -317,8 +317,12 @@ fn transport(
         TransportKind::Socket => {
             let stack = stack.ok_or_else(missing)?;
             Arc::new(
-                Socket::new(exec(container.ok_or_else(missing)?), &stack.shared_dir())
-                    .on_host(host.as_deref()),
+                Socket::new(
+                    exec(container.ok_or_else(missing)?),
+                    &stack.shared_dir(),
+                    crate::agent::SOURCE,
+                )
+                .on_host(host.as_deref()),
             )
         }
         TransportKind::Api => {
