@@ -50,7 +50,7 @@ pub fn check_samples(backend: &str, workload: &str, samples: &[u64]) -> Vec<Warn
             format!(
                 "{count} of {} calls are outliers (slower than {}, a modified Z-score above {OUTLIER_Z}); the slowest is {:.1}× the median",
                 samples.len(),
-                crate::report::format_us(fence / 1000.0),
+                crate::units::format_us(fence / 1000.0),
                 worst
             ),
         ));
