@@ -120,7 +120,7 @@ pub fn run(plan: &Plan, progress: &ProgressBar, stop: &AtomicBool) -> RunOutput 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::AgentOptions;
+    use crate::agent::{AgentOptions, ErrorKind};
     use crate::bench::schedule::Order;
     use crate::sandbox::backend::{Backend, Engine, TransportKind};
     use crate::strategy::Strategy;
@@ -313,8 +313,8 @@ mod tests {
         let m = &out.measurements[0];
         // Requests 1-3 are the cold start and warm-ups; 4-9 the measured calls.
         assert_eq!((m.calls, m.errors, m.samples.len()), (6, 2, 4));
-        assert_eq!(m.errors_by_kind.get("wrong_answer"), Some(&1));
-        assert_eq!(m.errors_by_kind.get("agent_died"), Some(&1));
+        assert_eq!(m.errors_by_kind.get(&ErrorKind::WrongAnswer), Some(&1));
+        assert_eq!(m.errors_by_kind.get(&ErrorKind::AgentDied), Some(&1));
         assert_eq!((m.restarts, fake.starts()), (1, 2));
     }
 
