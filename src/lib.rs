@@ -6,7 +6,8 @@
 //! Compose sandbox up); [`transport`] starts a process with pipes; [`strategy`] decides how
 //! interpreters are used; [`agent`] is the Python program that runs the code. [`bench`] measures
 //! (runner, schedule, statistics, warnings); [`probes`] runs hostile and leaking code; [`results`]
-//! writes and reads results files; [`analysis`] compares runs; [`report`] renders them as text.
+//! writes and reads results files; [`analysis`] compares runs; [`report`] renders them as text, with
+//! [`units`] formatting the figures.
 
 pub mod agent;
 pub mod analysis;
@@ -21,3 +22,4 @@ pub mod results;
 pub mod sandbox;
 pub mod strategy;
 pub mod transport;
+pub mod units;

@@ -254,6 +254,12 @@ fn bad_flags_get_one_line_errors_and_exit_2() {
         (vec!["--min-time".into(), "-1".into()], "--min-time"),
         (vec!["--min-time".into(), "a while".into()], "--min-time"),
         (
+            vec!["--concurrency".into(), "2.5".into()],
+            "--concurrency: '2.5' is not a whole number",
+        ),
+        (vec!["--rounds".into(), "0".into()], "--rounds: '0'"),
+        (vec!["--rate".into(), "0".into()], "--rate: '0'"),
+        (
             vec!["--mcp-over".into(), "sdk=compose:persistent".into()],
             "no --mcp sdk=",
         ),

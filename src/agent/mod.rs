@@ -1,8 +1,10 @@
 //! The agent: the one Python program that runs inside the sandbox (`agent.py`, embedded here),
 //! its line-framed JSON protocol, and a running agent process seen from the harness.
 
+mod error;
 mod process;
 
+pub use error::{CallError, ErrorKind};
 pub use process::AgentProcess;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -132,13 +134,59 @@ pub struct Reply {
     pub truncated: bool,
 }
 
-/// An exception raised by the user's code (or `Timeout` when the agent stopped it).
+/// An exception raised by the user's code, or an error the agent (or an MCP client) reports
+/// in its place: see [`Reported`], which tells them apart.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct CodeError {
     #[serde(rename = "type")]
     pub kind: String,
     pub message: String,
     pub traceback: String,
+}
+
+/// The error types in a reply that no code raised: `agent.py` writes `Timeout` and `ChildDied`,
+/// the MCP client `ToolError`. The wire keeps these names; the harness reads them here only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reported {
+    /// The agent stopped the code at its time limit.
+    Timeout,
+    /// The fork child running the code died.
+    ChildDied,
+    /// An MCP server's tool answered with an error.
+    ToolError,
+}
+
+impl Reported {
+    const ALL: [Reported; 3] = [Reported::Timeout, Reported::ChildDied, Reported::ToolError];
+
+    /// The type's name on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reported::Timeout => "Timeout",
+            Reported::ChildDied => "ChildDied",
+            Reported::ToolError => "ToolError",
+        }
+    }
+
+    /// The report a reply's error type names, if it names one.
+    pub fn of(kind: &str) -> Option<Reported> {
+        Reported::ALL.into_iter().find(|r| r.name() == kind)
+    }
+
+    /// What a reply's error of type `error_type` counts as in results: a report is a fault of
+    /// the call, any other type an exception the code raised.
+    pub fn count(error_type: &str) -> ErrorKind {
+        Reported::of(error_type).map_or(ErrorKind::CodeError, Reported::counted_as)
+    }
+
+    /// The kind results count it as. A fork child that died is gone as a crashed agent is.
+    pub fn counted_as(self) -> ErrorKind {
+        match self {
+            Reported::Timeout => ErrorKind::Timeout,
+            Reported::ChildDied => ErrorKind::AgentDied,
+            Reported::ToolError => ErrorKind::ToolError,
+        }
+    }
 }
 
 /// A request as one protocol line, newline included.
@@ -273,6 +321,19 @@ mod tests {
         assert_eq!(parse_ack("{\"ack\": null}"), None);
         let reply = r#"{"id": 3, "ok": true, "result": "1", "stdout": "{\"ack\": 3}", "stderr": "", "error": null, "exec_ns": 1, "truncated": false}"#;
         assert_eq!(parse_ack(reply), None);
+    }
+
+    #[test]
+    fn reported_errors_are_told_from_raised_ones() {
+        assert_eq!(Reported::count("Timeout"), ErrorKind::Timeout);
+        assert_eq!(Reported::count("ChildDied"), ErrorKind::AgentDied);
+        assert_eq!(Reported::count("ToolError"), ErrorKind::ToolError);
+        assert_eq!(Reported::count("ZeroDivisionError"), ErrorKind::CodeError);
+        assert_eq!(Reported::count("timeout"), ErrorKind::CodeError);
+        // agent.py writes the names the harness reads.
+        for name in ["Timeout", "ChildDied"] {
+            assert!(SOURCE.contains(&format!("\"{name}\"")), "{name}");
+        }
     }
 
     #[test]

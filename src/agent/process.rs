@@ -7,8 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::{Ready, Reply, Request};
-use crate::strategy::CallError;
+use super::{CallError, Ready, Reply, Request};
 use crate::transport::{Control, Started};
 
 /// How much of the agent's stderr is kept to explain why it died.

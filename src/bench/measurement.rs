@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use crate::agent::Reply;
+use crate::agent::{ErrorKind, Reply, Reported};
 use crate::bench::stats;
 use crate::bench::workload::{Case, Workload};
 use crate::sandbox::backend::Backend;
@@ -27,7 +27,7 @@ pub struct Measurement {
     pub errors: usize,
     /// Failed cold-start and warm-up calls.
     pub warmup_errors: usize,
-    pub errors_by_kind: BTreeMap<String, usize>,
+    pub errors_by_kind: BTreeMap<ErrorKind, usize>,
     pub error_samples: Vec<String>,
     /// Latency of each successful measured call.
     pub latency: Histogram<u64>,
@@ -90,10 +90,7 @@ impl Measurement {
     }
 
     pub(super) fn note_error(&mut self, failure: &Failure, what: String) {
-        *self
-            .errors_by_kind
-            .entry(failure.kind().to_string())
-            .or_insert(0) += 1;
+        *self.errors_by_kind.entry(failure.kind()).or_insert(0) += 1;
         if self.error_samples.len() < ERROR_SAMPLES {
             self.error_samples.push(format!("{what}: {failure}"));
         }
@@ -112,15 +109,11 @@ pub enum Failure {
 }
 
 impl Failure {
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> ErrorKind {
         match self {
             Failure::Call(e) => e.kind(),
-            Failure::Code { kind, .. } if kind == "Timeout" => "timeout",
-            // A fork child that died: the process running the code is gone, as with a crash.
-            Failure::Code { kind, .. } if kind == "ChildDied" => "agent_died",
-            Failure::Code { kind, .. } if kind == "ToolError" => "tool_error",
-            Failure::Code { .. } => "code_error",
-            Failure::Wrong { .. } => "wrong_answer",
+            Failure::Code { kind, .. } => Reported::count(kind),
+            Failure::Wrong { .. } => ErrorKind::WrongAnswer,
         }
     }
 }
@@ -178,13 +171,13 @@ mod tests {
     fn a_reply_counts_only_with_the_expected_result() {
         assert_eq!(check(&reply(Some("2"), None), &case("2")), Ok(()));
         let wrong = check(&reply(Some("3"), None), &case("2")).unwrap_err();
-        assert_eq!(wrong.kind(), "wrong_answer");
+        assert_eq!(wrong.kind(), ErrorKind::WrongAnswer);
         assert_eq!(wrong.to_string(), "wrong answer: expected '2', got '3'");
         let missing = check(&reply(None, None), &case("2")).unwrap_err();
         assert!(missing.to_string().contains("no `result` variable"));
         let raised = check(&reply(None, Some("NameError")), &case("2")).unwrap_err();
-        assert_eq!(raised.kind(), "code_error");
+        assert_eq!(raised.kind(), ErrorKind::CodeError);
         let timed_out = check(&reply(None, Some("Timeout")), &case("2")).unwrap_err();
-        assert_eq!(timed_out.kind(), "timeout");
+        assert_eq!(timed_out.kind(), ErrorKind::Timeout);
     }
 }

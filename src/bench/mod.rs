@@ -6,6 +6,7 @@ pub mod fork_floor;
 pub mod machine_load;
 pub mod measurement;
 mod pair;
+pub mod plan;
 pub mod runner;
 pub mod schedule;
 pub mod stats;

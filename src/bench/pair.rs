@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use indicatif::ProgressBar;
 
 use super::measurement::{Failure, Measurement, check};
-use super::runner::{Plan, open_loop_calls};
+use super::plan::{Plan, open_loop_calls};
 use crate::bench::stats;
 use crate::bench::workload::{Case, Workload};
 use crate::sandbox::Reached;

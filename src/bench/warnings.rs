@@ -17,11 +17,59 @@ pub const GROWTH_RATIO: f64 = 2.0;
 /// Samples needed before a percentile means anything: p99 needs 100, p99.9 needs 1000.
 pub const PERCENTILE_SAMPLES: [(&str, usize); 2] = [("p99", 100), ("p99.9", 1000)];
 
+/// What a warning is about; in results files, its snake_case name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningKind {
+    /// Slow outliers by the modified Z-score.
+    Outliers,
+    /// σ is a large share of the mean.
+    HighCv,
+    /// The first calls were much slower than the rest: the warm-up was too short.
+    SlowStart,
+    /// Latency grew through the run: a queue built up.
+    GrowingLatency,
+    /// Too few samples for some percentiles.
+    FewSamples,
+    /// Other work kept the machine busy.
+    MachineLoad,
+    /// The hypervisor gave the CPU to other guests.
+    CpuSteal,
+    /// A fork backend's platform floor could not be measured.
+    ForkFloor,
+    /// A kind this version does not know, from a file another version wrote: warnings only
+    /// advise, so such a file still loads, and the name is kept as it was written.
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl WarningKind {
+    /// The name results files and the console use.
+    pub fn name(&self) -> &str {
+        match self {
+            WarningKind::Outliers => "outliers",
+            WarningKind::HighCv => "high_cv",
+            WarningKind::SlowStart => "slow_start",
+            WarningKind::GrowingLatency => "growing_latency",
+            WarningKind::FewSamples => "few_samples",
+            WarningKind::MachineLoad => "machine_load",
+            WarningKind::CpuSteal => "cpu_steal",
+            WarningKind::ForkFloor => "fork_floor",
+            WarningKind::Other(name) => name,
+        }
+    }
+}
+
+impl std::fmt::Display for WarningKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One reason to doubt a figure.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Warning {
-    /// outliers, high_cv, slow_start, growing_latency, few_samples, machine_load, cpu_steal
-    pub kind: String,
+    pub kind: WarningKind,
     /// The backend × workload it is about, when it is about one.
     pub backend: Option<String>,
     pub workload: Option<String>,
@@ -29,9 +77,9 @@ pub struct Warning {
 }
 
 impl Warning {
-    fn about(kind: &str, backend: &str, workload: &str, message: String) -> Self {
+    fn about(kind: WarningKind, backend: &str, workload: &str, message: String) -> Self {
         Warning {
-            kind: kind.into(),
+            kind,
             backend: Some(backend.into()),
             workload: Some(workload.into()),
             message,
@@ -44,20 +92,20 @@ pub fn check_samples(backend: &str, workload: &str, samples: &[u64]) -> Vec<Warn
     let mut found = Vec::new();
     if let Some((count, fence, worst)) = outliers(samples) {
         found.push(Warning::about(
-            "outliers",
+            WarningKind::Outliers,
             backend,
             workload,
             format!(
                 "{count} of {} calls are outliers (slower than {}, a modified Z-score above {OUTLIER_Z}); the slowest is {:.1}× the median",
                 samples.len(),
-                crate::report::format_us(fence / 1000.0),
+                crate::units::format_us(fence / 1000.0),
                 worst
             ),
         ));
     }
     if let Some(cv) = coefficient_of_variation(samples).filter(|cv| *cv > CV_LIMIT) {
         found.push(Warning::about(
-            "high_cv",
+            WarningKind::HighCv,
             backend,
             workload,
             format!(
@@ -69,7 +117,7 @@ pub fn check_samples(backend: &str, workload: &str, samples: &[u64]) -> Vec<Warn
     }
     if let Some(ratio) = slow_start(samples) {
         found.push(Warning::about(
-            "slow_start",
+            WarningKind::SlowStart,
             backend,
             workload,
             format!(
@@ -79,7 +127,7 @@ pub fn check_samples(backend: &str, workload: &str, samples: &[u64]) -> Vec<Warn
     }
     if let Some(ratio) = growing(samples) {
         found.push(Warning::about(
-            "growing_latency",
+            WarningKind::GrowingLatency,
             backend,
             workload,
             format!(
@@ -177,7 +225,7 @@ pub fn few_samples(rows: &[(String, String, usize)]) -> Vec<Warning> {
                 rows.iter().filter(|(_, _, n)| n < need).collect();
             let fewest = short.iter().map(|(_, _, n)| *n).min()?;
             Some(Warning {
-                kind: "few_samples".into(),
+                kind: WarningKind::FewSamples,
                 backend: None,
                 workload: None,
                 message: format!(
@@ -197,7 +245,7 @@ pub fn few_samples(rows: &[(String, String, usize)]) -> Vec<Warning> {
 pub fn machine_load(max_load: f64, cpus: usize, clients: usize) -> Option<Warning> {
     let limit = (cpus + clients) as f64;
     (max_load > limit).then(|| Warning {
-        kind: "machine_load".into(),
+        kind: WarningKind::MachineLoad,
         backend: None,
         workload: None,
         message: format!(
@@ -218,7 +266,7 @@ pub const STEAL_WINDOW_LIMIT: f64 = 30.0;
 pub fn cpu_steal(machine: &MachineSample) -> Option<Warning> {
     let (whole, worst) = (machine.steal_percent, machine.steal_max_percent);
     (whole > STEAL_LIMIT || worst > STEAL_WINDOW_LIMIT).then(|| Warning {
-        kind: "cpu_steal".into(),
+        kind: WarningKind::CpuSteal,
         backend: None,
         workload: None,
         message: format!(
@@ -265,7 +313,7 @@ mod tests {
         let w = check_samples("b", "w", &s);
         assert!(
             w.iter()
-                .any(|w| w.kind == "outliers" && w.message.starts_with("2 of 100"))
+                .any(|w| w.kind == WarningKind::Outliers && w.message.starts_with("2 of 100"))
         );
     }
 
@@ -279,7 +327,7 @@ mod tests {
         assert!(
             check_samples("b", "w", &s)
                 .iter()
-                .any(|w| w.kind == "high_cv")
+                .any(|w| w.kind == WarningKind::HighCv)
         );
     }
 
@@ -295,7 +343,7 @@ mod tests {
         assert!(
             check_samples("b", "w", &s)
                 .iter()
-                .any(|w| w.kind == "slow_start")
+                .any(|w| w.kind == WarningKind::SlowStart)
         );
     }
 
@@ -309,8 +357,36 @@ mod tests {
         assert!(
             check_samples("b", "w", &s)
                 .iter()
-                .any(|w| w.kind == "growing_latency")
+                .any(|w| w.kind == WarningKind::GrowingLatency)
         );
+    }
+
+    #[test]
+    fn kinds_keep_their_names_and_unknown_ones_load() {
+        let w: Vec<Warning> = serde_json::from_str(
+            r#"[{"kind": "high_cv", "backend": null, "workload": null, "message": "m"},
+                {"kind": "from_the_future", "backend": null, "workload": null, "message": "m"}]"#,
+        )
+        .unwrap();
+        assert_eq!(w[0].kind, WarningKind::HighCv);
+        assert_eq!(w[1].kind, WarningKind::Other("from_the_future".into()));
+        let json = serde_json::to_value(&w).unwrap();
+        assert_eq!(json[0]["kind"], "high_cv");
+        assert_eq!(json[1]["kind"], "from_the_future");
+        for kind in [
+            WarningKind::Outliers,
+            WarningKind::HighCv,
+            WarningKind::SlowStart,
+            WarningKind::GrowingLatency,
+            WarningKind::FewSamples,
+            WarningKind::MachineLoad,
+            WarningKind::CpuSteal,
+            WarningKind::ForkFloor,
+        ] {
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{kind}\""));
+            assert_eq!(serde_json::from_str::<WarningKind>(&json).unwrap(), kind);
+        }
     }
 
     #[test]
@@ -367,7 +443,7 @@ mod tests {
             ..quiet.clone()
         };
         let w = cpu_steal(&busy).unwrap();
-        assert_eq!(w.kind, "cpu_steal");
+        assert_eq!(w.kind, WarningKind::CpuSteal);
         assert!(
             w.message.starts_with("the hypervisor took 12 % "),
             "{}",

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::values::percent;
+use super::values;
 use crate::analysis::bootstrap::Metric;
 use crate::commands::compare::CompareOptions;
 
@@ -24,6 +24,11 @@ pub enum CompareFormatArg {
     Markdown,
 }
 
+/// The change a row must clear, from 0 to 1000 %, as a fraction.
+fn threshold(text: &str) -> Result<f64, String> {
+    values::percentage(text, 1000.0)
+}
+
 #[derive(Args, Debug)]
 pub struct CompareArgs {
     /// The results file to compare against
@@ -31,8 +36,8 @@ pub struct CompareArgs {
     /// The results file to judge
     pub new: PathBuf,
     /// Change (in %) the whole confidence interval must clear to count as slower or faster
-    #[arg(long, value_name = "PCT", default_value = "50")]
-    pub threshold: String,
+    #[arg(long, value_name = "PCT", default_value = "50", value_parser = threshold)]
+    pub threshold: f64,
     /// Figure compared in each row
     #[arg(long, value_enum, default_value = "p50")]
     pub metric: MetricArg,
@@ -58,7 +63,7 @@ impl CompareArgs {
                 MetricArg::P99 => Metric::P99,
                 MetricArg::Mean => Metric::Mean,
             },
-            threshold: percent("--threshold", &self.threshold, 1000.0)?,
+            threshold: self.threshold,
             markdown: matches!(self.format, CompareFormatArg::Markdown),
             output: self.output,
             quiet: self.quiet,

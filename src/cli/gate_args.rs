@@ -4,8 +4,13 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::values::percent;
+use super::values;
 use crate::commands::gate::GateOptions;
+
+/// The share of a speed-up a backend may lose, from 0 to 100 %, as a fraction.
+fn max_loss(text: &str) -> Result<f64, String> {
+    values::percentage(text, 100.0)
+}
 
 #[derive(Args, Debug)]
 pub struct GateArgs {
@@ -15,8 +20,8 @@ pub struct GateArgs {
     #[arg(long, value_name = "BASE")]
     pub against: PathBuf,
     /// Share (in %) of a backend's p50 speed-up over the run's baseline backend it may lose
-    #[arg(long, value_name = "PCT", default_value = "50")]
-    pub max_loss: String,
+    #[arg(long, value_name = "PCT", default_value = "50", value_parser = max_loss)]
+    pub max_loss: f64,
 }
 
 impl GateArgs {
@@ -24,7 +29,7 @@ impl GateArgs {
         Ok(GateOptions {
             new: self.new,
             against: self.against,
-            max_loss: percent("--max-loss", &self.max_loss, 100.0)?,
+            max_loss: self.max_loss,
         })
     }
 }

@@ -77,7 +77,10 @@ pub fn definition() -> clap::Command {
 /// Parses the command line, runs the command, and maps errors to exit codes: 2 for input the
 /// user can fix, 1 for a failed run.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => refused(e),
+    };
     let outcome = match cli.command {
         Command::Run(args) => args.options().and_then(commands::run::run),
         Command::Faults(args) => args
@@ -117,6 +120,23 @@ pub fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Exits on a command line clap refused: as clap prints it, except a value that a flag's parser
+/// refused, which gets one line naming the flag and exit code 2, as any other input the user
+/// can fix.
+fn refused(e: clap::Error) -> ! {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() == ErrorKind::ValueValidation
+        && let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg)
+        && let Some(why) = std::error::Error::source(&e)
+    {
+        // `--timeout <SECS>`: the flag without its placeholder.
+        let flag = arg.split_whitespace().next().unwrap_or(arg);
+        eprintln!("error: {}", one_line(&format!("{flag}: {why}")));
+        std::process::exit(2);
+    }
+    e.exit()
 }
 
 fn one_line(text: &str) -> String {

@@ -20,9 +20,10 @@ pub struct ProbeArgs {
         long,
         value_name = "SECS",
         default_value = "2",
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = timeout
     )]
-    timeout: String,
+    timeout: Duration,
     /// Results file (JSON) [default: faults_results.json, isolation_results.json or
     /// soak_results.json]
     #[arg(short, long, value_name = "FILE")]
@@ -32,13 +33,17 @@ pub struct ProbeArgs {
 impl ProbeArgs {
     /// Checks the flags; `default_output` is the command's results file.
     pub fn into_options(self, default_output: &str) -> anyhow::Result<ProbeOptions> {
-        let timeout = values::positive("--timeout", &self.timeout, 3600.0)?;
         Ok(ProbeOptions {
             sandbox: self.sandbox.options()?,
-            timeout: Duration::from_secs_f64(timeout),
+            timeout: self.timeout,
             output: self.output.unwrap_or_else(|| default_output.into()),
         })
     }
+}
+
+/// A probe's time limit: above 0 and at most an hour.
+fn timeout(text: &str) -> Result<Duration, String> {
+    values::above_zero(text, 3600.0).map(Duration::from_secs_f64)
 }
 
 /// Flags of `soak`: the probe flags plus how many calls and which workload cases.

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use super::display_args::DisplayArgs;
 use super::sandbox_args::SandboxArgs;
@@ -60,6 +60,13 @@ pub fn after_run_help() -> String {
     text + RUN_METHOD
 }
 
+/// How the calls of the backend × workload pairs are ordered.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum OrderArg {
+    Interleaved,
+    Sequential,
+}
+
 #[derive(Args, Debug)]
 pub struct RunArgs {
     #[command(flatten)]
@@ -75,9 +82,10 @@ pub struct RunArgs {
         long,
         value_name = "F",
         default_value = "1.0",
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = calls_scale
     )]
-    calls_scale: String,
+    calls_scale: f64,
     /// Warm-up calls after the cold start, excluded from statistics
     #[arg(long, value_name = "N", default_value_t = 2)]
     warmup: usize,
@@ -86,9 +94,10 @@ pub struct RunArgs {
         long,
         value_name = "SECS",
         default_value = "30",
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = timeout
     )]
-    timeout: String,
+    timeout: Duration,
     /// Results file (a timestamped copy also goes to results/ beside it)
     #[arg(
         short,
@@ -102,13 +111,13 @@ pub struct RunArgs {
     baseline: Option<String>,
     /// Order of the calls: interleaved (seeded-shuffled rounds) or sequential (one block per
     /// backend × workload) [default: interleaved with two or more backends]
-    #[arg(long, value_name = "ORDER", value_parser = ["interleaved", "sequential"])]
-    order: Option<String>,
+    #[arg(long, value_name = "ORDER", value_enum)]
+    order: Option<OrderArg>,
     /// Seed of the interleaved order; the results file records the one used
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
     /// Rounds of the interleaved order: each runs a slice of every backend × workload
-    #[arg(long, value_name = "N", default_value_t = 5)]
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = rounds)]
     rounds: usize,
     /// Milliseconds of empty calls made and kept apart each time a backend × workload resumes after
     /// another backend ran (at least one call): the switch warm-up, reported on its own (0: none)
@@ -122,9 +131,10 @@ pub struct RunArgs {
         value_name = "SECS",
         default_value = "1",
         env = "SANDBOX_BENCH_MIN_TIME",
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = min_time
     )]
-    min_time: String,
+    min_time: Duration,
     /// Empty calls per backend measured first, as its floor (0 to skip)
     #[arg(long, value_name = "N", default_value_t = 20)]
     calibration: usize,
@@ -134,21 +144,23 @@ pub struct RunArgs {
         long,
         value_name = "C",
         default_value = "1",
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = concurrency
     )]
-    concurrency: String,
+    concurrency: usize,
     /// Open loop: start R calls per second whatever the backend's speed, for --duration per
     /// backend × workload; latency counts from each call's intended start
-    #[arg(long, value_name = "R", allow_negative_numbers = true)]
-    rate: Option<String>,
+    #[arg(long, value_name = "R", allow_negative_numbers = true, value_parser = rate)]
+    rate: Option<f64>,
     /// Seconds of each backend × workload's open loop (with --rate)
     #[arg(
         long,
         value_name = "SECS",
         default_value = "10",
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = duration
     )]
-    duration: String,
+    duration: Duration,
     /// Comma-separated modules every agent imports once at start (e.g. json,decimal)
     #[arg(long, value_name = "MODULES")]
     preload: Option<String>,
@@ -177,57 +189,78 @@ impl RunArgs {
         if workloads.as_ref().is_some_and(Vec::is_empty) {
             return Err(usage("--workloads: no workload named"));
         }
-        let calls_scale = values::positive("--calls-scale", &self.calls_scale, 1e6)?;
-        let timeout = values::positive("--timeout", &self.timeout, 86_400.0)?;
-        let concurrency = values::positive("--concurrency", &self.concurrency, 256.0)?;
-        if concurrency.fract() != 0.0 {
-            return Err(usage(format!(
-                "--concurrency: '{}' is not a whole number",
-                self.concurrency
-            )));
-        }
-        let concurrency = concurrency as usize;
-        let load = match &self.rate {
+        let load = match self.rate {
             Some(rate) => Load::Open {
-                rate: values::positive("--rate", rate, 100_000.0)?,
-                duration: Duration::from_secs_f64(values::positive(
-                    "--duration",
-                    &self.duration,
-                    86_400.0,
-                )?),
-                concurrency,
+                rate,
+                duration: self.duration,
+                concurrency: self.concurrency,
             },
-            None => Load::Closed { concurrency },
+            None => Load::Closed {
+                concurrency: self.concurrency,
+            },
         };
         let preload = values::modules("--preload", self.preload.as_deref().unwrap_or(""))?;
-        if self.rounds == 0 {
-            return Err(usage("--rounds: give at least 1"));
-        }
-        let min_time = match self.min_time.trim() {
-            "0" | "0.0" => Duration::ZERO,
-            t => Duration::from_secs_f64(values::positive("--min-time", t, 3600.0)?),
-        };
         Ok(RunOptions {
             sandbox,
             baseline,
             workloads,
             workloads_dir: self.workloads_dir,
-            calls_scale,
+            calls_scale: self.calls_scale,
             warmup: self.warmup,
-            timeout: Duration::from_secs_f64(timeout),
+            timeout: self.timeout,
             output: self.output,
-            interleave: self.order.as_deref().map(|o| o == "interleaved"),
+            interleave: self.order.map(|o| matches!(o, OrderArg::Interleaved)),
             seed: self.seed,
             rounds: self.rounds,
             calibration: self.calibration,
             switch_warmup: Duration::from_millis(self.switch_warmup),
-            min_time,
+            min_time: self.min_time,
             load,
             preload,
             export_hgrm: self.export_hgrm,
             clean_sandbox: self.clean_sandbox,
             view: self.display.view(),
         })
+    }
+}
+
+// The parsers of run's numeric flags: clap names the flag in the error and exits with 2.
+
+fn calls_scale(text: &str) -> Result<f64, String> {
+    values::above_zero(text, 1e6)
+}
+
+fn timeout(text: &str) -> Result<Duration, String> {
+    values::above_zero(text, 86_400.0).map(Duration::from_secs_f64)
+}
+
+fn concurrency(text: &str) -> Result<usize, String> {
+    let n = values::above_zero(text, 256.0)?;
+    if n.fract() != 0.0 {
+        return Err(format!("'{text}' is not a whole number"));
+    }
+    Ok(n as usize)
+}
+
+fn rate(text: &str) -> Result<f64, String> {
+    values::above_zero(text, 100_000.0)
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    values::above_zero(text, 86_400.0).map(Duration::from_secs_f64)
+}
+
+fn rounds(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("'{text}' is not a whole number of at least 1")),
+    }
+}
+
+fn min_time(text: &str) -> Result<Duration, String> {
+    match text.trim() {
+        "0" | "0.0" => Ok(Duration::ZERO),
+        t => values::above_zero(t, 3600.0).map(Duration::from_secs_f64),
     }
 }
 

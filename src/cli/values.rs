@@ -6,21 +6,25 @@ use crate::sandbox::backend::{Backend, Catalog};
 
 /// A number above zero and at most `max`, or a usage error naming the flag.
 pub fn positive(flag: &str, text: &str, max: f64) -> anyhow::Result<f64> {
+    above_zero(text, max).map_err(|e| usage(format!("{flag}: {e}")))
+}
+
+/// A number above zero and at most `max`; the error says why not (clap adds the flag).
+pub fn above_zero(text: &str, max: f64) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(x) if x.is_finite() && x > 0.0 && x <= max => Ok(x),
-        _ => Err(usage(format!(
-            "{flag}: '{text}' is not a number above 0 and at most {max}"
-        ))),
+        _ => Err(format!(
+            "'{text}' is not a number above 0 and at most {max}"
+        )),
     }
 }
 
-/// A percentage from 0 to `max` (a trailing `%` allowed), as a fraction.
-pub fn percent(flag: &str, text: &str, max: f64) -> anyhow::Result<f64> {
+/// A percentage from 0 to `max` (a trailing `%` allowed), as a fraction; the error says why
+/// not (clap adds the flag).
+pub fn percentage(text: &str, max: f64) -> Result<f64, String> {
     match text.trim().trim_end_matches('%').trim().parse::<f64>() {
         Ok(x) if x.is_finite() && (0.0..=max).contains(&x) => Ok(x / 100.0),
-        _ => Err(usage(format!(
-            "{flag}: '{text}' is not a percentage from 0 to {max}"
-        ))),
+        _ => Err(format!("'{text}' is not a percentage from 0 to {max}")),
     }
 }
 
@@ -79,11 +83,11 @@ mod tests {
 
     #[test]
     fn percentages_are_checked() {
-        assert_eq!(percent("--threshold", "10", 1000.0).unwrap(), 0.1);
-        assert_eq!(percent("--threshold", "2.5%", 1000.0).unwrap(), 0.025);
+        assert_eq!(percentage("10", 1000.0).unwrap(), 0.1);
+        assert_eq!(percentage("2.5%", 1000.0).unwrap(), 0.025);
         for bad in ["-1", "abc", "1001", "NaN"] {
-            let e = percent("--threshold", bad, 1000.0).unwrap_err().to_string();
-            assert!(e.starts_with("--threshold: '"), "{e}");
+            let e = percentage(bad, 1000.0).unwrap_err();
+            assert_eq!(e, format!("'{bad}' is not a percentage from 0 to 1000"));
         }
     }
 

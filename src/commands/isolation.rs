@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use super::{check_output_writable, save_json};
-use crate::probes::isolation_probes::{self as isolation, IsolationResults};
+use crate::probes::isolation_probes::{self as isolation, IsolationResults, Verdict};
 use crate::probes::{self, ProbeOptions};
 use crate::report::probe_tables;
 use crate::results::now;
@@ -43,7 +43,7 @@ pub fn isolation(opts: &ProbeOptions) -> Result<ExitCode> {
     let failed = results
         .outcomes
         .iter()
-        .any(|o| o.outcome.starts_with("error"))
+        .any(|o| matches!(o.outcome, Verdict::Error(_)))
         || results.speed.iter().any(|s| s.errors > 0);
     if failed {
         eprintln!("error: some calls failed (see the table)");

@@ -16,7 +16,7 @@ use crate::agent::AgentOptions;
 use crate::bench::machine_load::{LoadMonitor, MachineSample};
 use crate::bench::runner::{self, Load, Measurement, Plan, RunOutput};
 use crate::bench::schedule::Order;
-use crate::bench::warnings::{self, Warning};
+use crate::bench::warnings::{self, Warning, WarningKind};
 use crate::bench::workload::{self, Workload};
 use crate::error::usage;
 use crate::report::console::{self, View};
@@ -230,7 +230,7 @@ fn assemble(
     for (backend, floor) in &measured.output.fork_floors {
         if let Err(e) = floor {
             warnings.push(Warning {
-                kind: "fork_floor".into(),
+                kind: WarningKind::ForkFloor,
                 backend: Some(backend.clone()),
                 workload: None,
                 message: format!("the sandbox's fork floor could not be measured: {e}"),

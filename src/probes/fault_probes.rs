@@ -150,9 +150,8 @@ pub struct FaultOutcome {
     pub backend: String,
     /// `error` or the expected `repr` of `result`.
     pub expected: String,
-    /// What came back: `error: <kind>` or `ok: <repr>`; `skipped` where the probe needs limits
-    /// the transport does not have.
-    pub outcome: String,
+    /// What came back.
+    pub outcome: Answer,
     pub as_expected: bool,
     pub duration_ms: f64,
     /// Whether the probe ended within the timeout, the grace and the kill allowance.
@@ -167,6 +166,54 @@ pub struct FaultOutcome {
     /// Processes of the probe still running in the sandbox afterwards (`pid cmdline`).
     pub leftovers: Vec<String>,
     pub green: bool,
+}
+
+/// What a fault probe's call came back with; in results files `error: <kind>`, `ok: <repr>`
+/// or `skipped`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum Answer {
+    /// An error: the kind the harness counts (`timeout`, `agent_died`…) or the type the code
+    /// raised (`MemoryError`, `Timeout`…).
+    Error(String),
+    /// The `repr` of `result` (`None` without one).
+    Ok(String),
+    /// Not run: the probe needs limits the transport does not have.
+    Skipped,
+}
+
+impl std::fmt::Display for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Answer::Error(kind) => write!(f, "error: {kind}"),
+            Answer::Ok(repr) => write!(f, "ok: {repr}"),
+            Answer::Skipped => f.write_str("skipped"),
+        }
+    }
+}
+
+impl From<Answer> for String {
+    fn from(a: Answer) -> String {
+        a.to_string()
+    }
+}
+
+impl TryFrom<String> for Answer {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        if text == "skipped" {
+            Ok(Answer::Skipped)
+        } else if let Some(kind) = text.strip_prefix("error: ") {
+            Ok(Answer::Error(kind.into()))
+        } else if let Some(repr) = text.strip_prefix("ok: ") {
+            Ok(Answer::Ok(repr.into()))
+        } else {
+            Err(format!(
+                "'{text}' is not a fault probe outcome (error: …, ok: … or skipped)"
+            ))
+        }
+    }
 }
 
 /// Everything `faults` writes.
@@ -226,22 +273,22 @@ fn run_probe(
     let took = start.elapsed();
     let (outcome, as_expected) = match (&reply, probe.expect) {
         (Err(e), expect) => (
-            format!("error: {}", e.kind()),
+            Answer::Error(e.kind().to_string()),
             !matches!(expect, Expect::Result(_)),
         ),
         (Ok(r), expect) if !r.ok => {
             let kind = r.error.as_ref().map_or("unknown", |e| e.kind.as_str());
             (
-                format!("error: {kind}"),
+                Answer::Error(kind.into()),
                 !matches!(expect, Expect::Result(_)),
             )
         }
         (Ok(r), Expect::Result(want) | Expect::Either(want)) => {
             let got = r.result.as_deref().unwrap_or("None");
-            (format!("ok: {got}"), got == want)
+            (Answer::Ok(got.into()), got == want)
         }
         (Ok(r), Expect::Error) => (
-            format!("ok: {}", r.result.as_deref().unwrap_or("None")),
+            Answer::Ok(r.result.as_deref().unwrap_or("None").into()),
             false,
         ),
     };
@@ -274,7 +321,7 @@ fn skipped(probe: &Probe, backend: &Backend) -> FaultOutcome {
         probe: probe.name.into(),
         backend: backend.to_string(),
         expected: expected(probe),
-        outcome: "skipped".into(),
+        outcome: Answer::Skipped,
         as_expected: true,
         duration_ms: 0.0,
         within_time: true,
@@ -301,6 +348,19 @@ fn ms(d: Duration) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_keep_their_json() {
+        for (answer, json) in [
+            (Answer::Error("Timeout".into()), "\"error: Timeout\""),
+            (Answer::Ok("'survived'".into()), "\"ok: 'survived'\""),
+            (Answer::Skipped, "\"skipped\""),
+        ] {
+            assert_eq!(serde_json::to_string(&answer).unwrap(), json);
+            assert_eq!(serde_json::from_str::<Answer>(json).unwrap(), answer);
+        }
+        assert!(serde_json::from_str::<Answer>("\"fine\"").is_err());
+    }
 
     #[test]
     fn probe_names_are_unique_and_every_code_is_python_text() {

@@ -147,12 +147,55 @@ for fd, (link, mode) in pipes(me).items():
             pass
 "#;
 
-/// One probe × backend: `isolated`, `leaks`, or `error: …` when a call failed.
+/// One probe × backend.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IsolationOutcome {
     pub probe: String,
     pub backend: String,
-    pub outcome: String,
+    pub outcome: Verdict,
+}
+
+/// Whether call B saw what call A left; in results files `isolated`, `leaks`, or `error: …`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum Verdict {
+    Isolated,
+    Leaks,
+    /// A call failed, or B's answer was neither `True` nor `False`: what went wrong.
+    Error(String),
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Verdict::Isolated => f.write_str("isolated"),
+            Verdict::Leaks => f.write_str("leaks"),
+            Verdict::Error(what) => write!(f, "error: {what}"),
+        }
+    }
+}
+
+impl From<Verdict> for String {
+    fn from(v: Verdict) -> String {
+        v.to_string()
+    }
+}
+
+impl TryFrom<String> for Verdict {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        match text.as_str() {
+            "isolated" => Ok(Verdict::Isolated),
+            "leaks" => Ok(Verdict::Leaks),
+            _ => match text.strip_prefix("error: ") {
+                Some(what) => Ok(Verdict::Error(what.into())),
+                None => Err(format!(
+                    "'{text}' is not an isolation outcome (isolated, leaks or error: …)"
+                )),
+            },
+        }
+    }
 }
 
 /// A backend's speed beside its isolation: normal calls, all checked.
@@ -189,7 +232,7 @@ pub fn run_backend(reached: &Reached, timeout: Duration, token: &str) -> Vec<Iso
         .collect()
 }
 
-fn run_probe(probe: &Probe, reached: &Reached, timeout: Duration, token: &str) -> String {
+fn run_probe(probe: &Probe, reached: &Reached, timeout: Duration, token: &str) -> Verdict {
     let executor = reached.executor(&AgentOptions::default());
     let call = |code: &str| {
         let code = code.replace("{token}", token);
@@ -206,10 +249,10 @@ fn run_probe(probe: &Probe, reached: &Reached, timeout: Duration, token: &str) -
         }
     };
     let outcome = match call(probe.first).and_then(|_| call(probe.second)) {
-        Ok(Some(r)) if r == "True" => "leaks".to_string(),
-        Ok(Some(r)) if r == "False" => "isolated".to_string(),
-        Ok(other) => format!("error: B answered {other:?}"),
-        Err(kind) => format!("error: {kind}"),
+        Ok(Some(r)) if r == "True" => Verdict::Leaks,
+        Ok(Some(r)) if r == "False" => Verdict::Isolated,
+        Ok(other) => Verdict::Error(format!("B answered {other:?}")),
+        Err(kind) => Verdict::Error(kind),
     };
     drop(executor);
     if let Some(cleanup) = probe.cleanup {
@@ -246,6 +289,20 @@ pub fn measure_speed(reached: &Reached, timeout: Duration) -> BackendSpeed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verdicts_keep_their_json() {
+        for (verdict, json) in [
+            (Verdict::Isolated, "\"isolated\""),
+            (Verdict::Leaks, "\"leaks\""),
+            (Verdict::Error("timeout".into()), "\"error: timeout\""),
+        ] {
+            assert_eq!(serde_json::to_string(&verdict).unwrap(), json);
+            assert_eq!(serde_json::from_str::<Verdict>(json).unwrap(), verdict);
+        }
+        let e = serde_json::from_str::<Verdict>("\"sealed\"").unwrap_err();
+        assert!(e.to_string().contains("not an isolation outcome"), "{e}");
+    }
 
     #[test]
     fn probes_are_unique_and_use_the_token_where_names_could_clash() {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::agent::AgentOptions;
+use crate::agent::{AgentOptions, ErrorKind};
 use crate::bench::runner;
 use crate::bench::workload::Case;
 use crate::sandbox::Reached;
@@ -33,7 +33,7 @@ pub struct SoakOutcome {
     pub backend: String,
     pub calls: u64,
     pub errors: u64,
-    pub errors_by_kind: std::collections::BTreeMap<String, u64>,
+    pub errors_by_kind: std::collections::BTreeMap<ErrorKind, u64>,
     pub first_error: Option<String>,
     /// Agents thrown away after a fault during the soak.
     pub restarts: u32,
@@ -87,10 +87,7 @@ pub fn run_backend(
             .and_then(|r| runner::check(&r, case));
         if let Err(failure) = checked {
             outcome.errors += 1;
-            *outcome
-                .errors_by_kind
-                .entry(failure.kind().to_string())
-                .or_insert(0) += 1;
+            *outcome.errors_by_kind.entry(failure.kind()).or_insert(0) += 1;
             outcome
                 .first_error
                 .get_or_insert_with(|| failure.to_string());

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::grid::{self, wrap};
 use super::model::Table;
 use super::{format_us, mcp_layer, table, waterfall};
-use crate::bench::warnings::Warning;
+use crate::bench::warnings::{Warning, WarningKind};
 use crate::results::BenchmarkResults;
 
 /// The columns of the default latency table; the others need `--wide`.
@@ -285,12 +285,12 @@ fn push_table(out: &mut String, table: &Table, limit: Option<usize>) {
 }
 
 /// What one kind of warning means, in a few words.
-fn kind_summary(kind: &str) -> &'static str {
+fn kind_summary(kind: &WarningKind) -> &'static str {
     match kind {
-        "outliers" => "slow outliers (modified Z-score above 14)",
-        "high_cv" => "σ above 50 % of the mean: read the p50, not the mean",
-        "slow_start" => "first calls much slower: raise --warmup",
-        "growing_latency" => "latency grew through the run: a queue built up",
+        WarningKind::Outliers => "slow outliers (modified Z-score above 14)",
+        WarningKind::HighCv => "σ above 50 % of the mean: read the p50, not the mean",
+        WarningKind::SlowStart => "first calls much slower: raise --warmup",
+        WarningKind::GrowingLatency => "latency grew through the run: a queue built up",
         _ => "",
     }
 }
@@ -298,16 +298,16 @@ fn kind_summary(kind: &str) -> &'static str {
 /// One line per kind of warning, in the order kinds first appear, naming the rows concerned;
 /// each line within `width` characters.
 pub fn grouped(warnings: &[Warning], width: usize) -> Vec<String> {
-    let mut kinds: Vec<&str> = Vec::new();
+    let mut kinds: Vec<&WarningKind> = Vec::new();
     for w in warnings {
-        if !kinds.contains(&w.kind.as_str()) {
+        if !kinds.contains(&&w.kind) {
             kinds.push(&w.kind);
         }
     }
     kinds
         .into_iter()
         .map(|kind| {
-            let of_kind: Vec<&Warning> = warnings.iter().filter(|w| w.kind == kind).collect();
+            let of_kind: Vec<&Warning> = warnings.iter().filter(|w| &w.kind == kind).collect();
             let candidates = kind_line(kind, &of_kind);
             let fits = candidates
                 .iter()
@@ -320,7 +320,7 @@ pub fn grouped(warnings: &[Warning], width: usize) -> Vec<String> {
 }
 
 /// The line of one kind, most detailed first: rows by name, then by count.
-fn kind_line(kind: &str, warnings: &[&Warning]) -> Vec<String> {
+fn kind_line(kind: &WarningKind, warnings: &[&Warning]) -> Vec<String> {
     let mut by_backend: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     let mut general: Vec<&str> = Vec::new();
     for w in warnings {
@@ -386,12 +386,12 @@ fn truncate(line: &str, width: usize) -> String {
 mod tests {
     use super::*;
 
-    fn about(kind: &str, backend: &str, workload: &str) -> Warning {
+    fn about(kind: WarningKind, backend: &str, workload: &str) -> Warning {
         Warning {
-            kind: kind.into(),
+            message: format!("{kind} details"),
+            kind,
             backend: Some(backend.into()),
             workload: Some(workload.into()),
-            message: format!("{kind} details"),
         }
     }
 
@@ -410,7 +410,7 @@ mod tests {
         let errors = text.split("Errors:\n").nth(1).expect("errors shown");
         assert_eq!(
             errors,
-            "  local:persistent · probe: 3 (3 ZeroDivisionError)\n\
+            "  local:persistent · probe: 3 (3 code_error)\n\
              \x20   first: ZeroDivisionError: division by zero\n"
         );
         assert!(
@@ -420,7 +420,7 @@ mod tests {
         let md = super::super::markdown::render(&r);
         assert!(
             md.contains(
-                "- ⚠ local:persistent · probe: 3 (3 ZeroDivisionError); \
+                "- ⚠ local:persistent · probe: 3 (3 code_error); \
                  first: ZeroDivisionError: division by zero\n"
             ),
             "{md}"
@@ -429,7 +429,7 @@ mod tests {
         assert!(html.contains("<td class=\"n warn\">⚠ 3</td>"), "{html}");
         assert!(
             html.contains(
-                "<p class=\"warn\">⚠ local:persistent · probe: 3 (3 ZeroDivisionError); \
+                "<p class=\"warn\">⚠ local:persistent · probe: 3 (3 code_error); \
                  first: ZeroDivisionError: division by zero</p>"
             ),
             "{html}"
@@ -439,12 +439,12 @@ mod tests {
     #[test]
     fn one_line_per_kind_names_its_rows() {
         let ws = vec![
-            about("outliers", "compose:persistent", "simple_calc"),
-            about("high_cv", "compose:persistent", "simple_calc"),
-            about("outliers", "compose:persistent", "loop_calc"),
-            about("outliers", "compose:per-call", "loop_calc"),
+            about(WarningKind::Outliers, "compose:persistent", "simple_calc"),
+            about(WarningKind::HighCv, "compose:persistent", "simple_calc"),
+            about(WarningKind::Outliers, "compose:persistent", "loop_calc"),
+            about(WarningKind::Outliers, "compose:per-call", "loop_calc"),
             Warning {
-                kind: "machine_load".into(),
+                kind: WarningKind::MachineLoad,
                 backend: None,
                 workload: None,
                 message: "the load reached 3.1: other work ran".into(),

@@ -3,8 +3,8 @@
 use super::boxed::boxed;
 use super::format_us;
 use super::model::{Cell, Column, Mark, Table};
-use crate::probes::fault_probes::{FaultOutcome, FaultResults};
-use crate::probes::isolation_probes::IsolationResults;
+use crate::probes::fault_probes::{Answer, FaultOutcome, FaultResults};
+use crate::probes::isolation_probes::{IsolationResults, Verdict};
 
 /// A probe column, then one column per backend: all text.
 fn new_table(backends: &[String], first: &str) -> Table {
@@ -68,11 +68,12 @@ pub fn fault_table(results: &FaultResults) -> comfy_table::Table {
 
 /// `✔ timeout 2.01 s → ok 118 ms`: the outcome, how long it took, the recovery call.
 pub fn fault_cell(o: &FaultOutcome) -> String {
-    if o.outcome == "skipped" {
-        return "– skipped (no limits)".into();
-    }
+    let what = match &o.outcome {
+        Answer::Skipped => return "– skipped (no limits)".into(),
+        Answer::Error(kind) => kind.clone(),
+        Answer::Ok(_) => o.outcome.to_string(),
+    };
     let mark = if o.green { "✔" } else { "✘" };
-    let what = o.outcome.trim_start_matches("error: ");
     let mut cell = format!("{mark} {what} {}", format_us(o.duration_ms * 1e3));
     match (&o.recover_ms, &o.recover_error) {
         (Some(ms), _) => cell.push_str(&format!(" → ok {}", format_us(ms * 1e3))),
@@ -99,10 +100,10 @@ pub fn isolation_table(results: &IsolationResults) -> comfy_table::Table {
         &results.backends,
         &results.outcomes,
         |o| (o.probe.as_str(), o.backend.as_str()),
-        |o| match o.outcome.as_str() {
-            "isolated" => "✔ isolated".to_string(),
-            "leaks" => "✘ leaks".to_string(),
-            other => format!("? {other}"),
+        |o| match &o.outcome {
+            Verdict::Isolated => "✔ isolated".to_string(),
+            Verdict::Leaks => "✘ leaks".to_string(),
+            error => format!("? {error}"),
         },
     );
     let mut row = vec![Cell::from("p50 of a normal call")];
@@ -163,7 +164,7 @@ mod tests {
             probe: "infinite_loop".into(),
             backend: "local:persistent".into(),
             expected: "error".into(),
-            outcome: "error: Timeout".into(),
+            outcome: Answer::Error("Timeout".into()),
             as_expected: true,
             duration_ms: 2010.0,
             within_time: true,

@@ -355,14 +355,49 @@ pub fn restart_notes(results: &BenchmarkResults) -> Vec<String> {
         .collect()
 }
 
-/// The sandbox measured, as the engine reported it, in one line.
+/// The sandbox measured, as the engine reported it, in two lines; with profiles other than
+/// the built-in `docker` one, three lines for each profile (within a 100-column terminal).
 pub fn sandbox_line(results: &BenchmarkResults) -> Option<String> {
-    let s = results.sandbox.as_ref()?;
-    let mut parts = vec![format!(
+    let only_docker = results.profiles.iter().all(|p| p.name == "docker");
+    if only_docker {
+        let s = results.sandbox.as_ref()?;
+        let (image, limits) = sandbox_parts(s);
+        return Some(format!("Sandbox: {image}\n  {limits}"));
+    }
+    let lines: Vec<String> = results
+        .profiles
+        .iter()
+        .map(|p| {
+            let (image, limits) = sandbox_parts(&p.sandbox);
+            let mut about = vec![format!(
+                "{} {}",
+                p.engine,
+                p.engine_version.as_deref().unwrap_or("?")
+            )];
+            if let Some(runtime) = &p.sandbox.runtime {
+                about.push(format!("runtime {runtime}"));
+            }
+            if let Some(python) = &p.python {
+                about.push(format!("Python {python}"));
+            }
+            format!(
+                "Sandbox profile {}: {image}\n  {}\n  {limits}",
+                p.name,
+                about.join(", ")
+            )
+        })
+        .collect();
+    Some(lines.join("\n"))
+}
+
+/// A sandbox's image (with its id) and its limits, as shown under the tables.
+fn sandbox_parts(s: &crate::results::SandboxInfo) -> (String, String) {
+    let image = format!(
         "{} ({})",
         s.image,
         s.image_id.chars().take(19).collect::<String>()
-    )];
+    );
+    let mut parts = Vec::new();
     if let Some(m) = s.memory_bytes {
         parts.push(format!("memory {} MiB", m >> 20));
     }
@@ -386,7 +421,5 @@ pub fn sandbox_line(results: &BenchmarkResults) -> Option<String> {
         let what = if s.strays_removed { "removed" } else { "found" };
         parts.push(format!("{n} stray processes {what} at start"));
     }
-    let image = parts.remove(0);
-    // Two lines: within a 100-column terminal.
-    Some(format!("Sandbox: {image}\n  {}", parts.join(", ")))
+    (image, parts.join(", "))
 }

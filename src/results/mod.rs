@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::agent::ErrorKind;
 use crate::bench::machine_load::MachineSample;
 use crate::bench::runner::{ForkFloor, Load, Measurement};
 use crate::bench::stats::{self, LatencySummary};
@@ -234,7 +235,7 @@ pub struct Entry {
     pub planned_calls: Option<usize>,
     pub errors: usize,
     pub warmup_errors: usize,
-    pub errors_by_kind: BTreeMap<String, usize>,
+    pub errors_by_kind: BTreeMap<ErrorKind, usize>,
     pub error_samples: Vec<String>,
     /// Latency of the successful measured calls, harness side.
     pub latency_us: Option<LatencySummary>,
@@ -421,7 +422,7 @@ pub(crate) mod synthetic {
                     "calls": r.latencies_us.len() + r.errors, "errors": r.errors,
                     "warmup_errors": 0,
                     "errors_by_kind": if r.errors > 0 {
-                        serde_json::json!({"ZeroDivisionError": r.errors})
+                        serde_json::json!({"code_error": r.errors})
                     } else {
                         serde_json::json!({})
                     },

@@ -423,8 +423,12 @@ fn transport(
         TransportKind::Socket => {
             let stack = stack.ok_or_else(missing)?;
             Arc::new(
-                Socket::new(exec(container.ok_or_else(missing)?), &stack.shared_dir)
-                    .on_engine(&env),
+                Socket::new(
+                    exec(container.ok_or_else(missing)?),
+                    &stack.shared_dir,
+                    crate::agent::SOURCE,
+                )
+                .on_engine(&env),
             )
         }
         TransportKind::Api => {

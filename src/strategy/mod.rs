@@ -9,6 +9,9 @@ pub use per_call::PerCall;
 pub use pooled::Pooled;
 pub use slot::Slot;
 
+/// Where it is raised; strategies and executors pass it on.
+pub use crate::agent::CallError;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,35 +20,6 @@ use crate::transport::Transport;
 
 /// Extra time the harness waits past a call's timeout, for the agent to report it itself.
 pub const TIMEOUT_GRACE: Duration = Duration::from_secs(2);
-
-/// Why a call produced no reply. Errors raised by the code itself arrive in the `Reply`.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum CallError {
-    #[error("no reply within the timeout")]
-    Timeout,
-    #[error("the agent died: {0}")]
-    AgentDied(String),
-    #[error("protocol error: {0}")]
-    Protocol(String),
-    #[error("cannot start the agent: {0}")]
-    Spawn(String),
-    /// A JSON-RPC error from an MCP server.
-    #[error("JSON-RPC error {0}")]
-    Rpc(String),
-}
-
-impl CallError {
-    /// The error's kind, as counted in results.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            CallError::Timeout => "timeout",
-            CallError::AgentDied(_) => "agent_died",
-            CallError::Protocol(_) => "protocol",
-            CallError::Spawn(_) => "spawn",
-            CallError::Rpc(_) => "jsonrpc",
-        }
-    }
-}
 
 /// One call's input.
 #[derive(Debug, Clone, Copy)]

@@ -31,6 +31,9 @@ pub struct Socket {
     restarts: AtomicU32,
     /// The profile's engine environment (`DOCKER_HOST` of the engine the container runs on).
     env: super::EngineEnv,
+    /// The Python program the server runs (`-c SOURCE socket PATH`): the agent's source, given
+    /// by whoever builds the transport, so transports need not know the agent.
+    server: &'static str,
 }
 
 /// Creates the shared directory (before the container starts, or Docker creates it owned by
@@ -47,8 +50,9 @@ pub fn prepare_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 impl Socket {
-    /// A transport whose server will listen in `host_dir`, mounted at [`CONTAINER_DIR`].
-    pub fn new(exec: DockerExec, host_dir: &Path) -> Self {
+    /// A transport whose server, the Python program `server`, will listen in `host_dir`,
+    /// mounted at [`CONTAINER_DIR`].
+    pub fn new(exec: DockerExec, host_dir: &Path, server: &'static str) -> Self {
         // One socket per transport: runs side by side, and backends of one run, never share a
         // server (a second server on the same path would replace the first one's file).
         static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -61,6 +65,7 @@ impl Socket {
             started: Mutex::new(false),
             restarts: AtomicU32::new(0),
             env: Vec::new(),
+            server,
         }
     }
 
@@ -90,7 +95,7 @@ impl Socket {
             &self.exec.python,
             "-u",
             "-c",
-            crate::agent::SOURCE,
+            self.server,
             "socket",
             &self.container_path,
         ];
