@@ -117,7 +117,8 @@ fn the_leftover_check_sees_a_process_left_in_a_dead_session() {
     let transport: Arc<dyn Transport> = Arc::new(Local {
         python: "python3".into(),
     });
-    let before = probes::leftover_scan::leftovers(transport.as_ref()).unwrap();
+    let host = probes::leftover_scan::Place::SharedHost;
+    let before = probes::leftover_scan::leftovers(transport.as_ref(), host).unwrap();
     // A session whose leader exits at once, leaving its child behind: what a crashed agent
     // would leave if nothing killed its group.
     let planted = "import subprocess as s; print(s.Popen(['sleep', '37.5'], stdout=s.DEVNULL).pid)";
@@ -128,7 +129,7 @@ fn the_leftover_check_sees_a_process_left_in_a_dead_session() {
         .unwrap();
     let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert!(!pid.is_empty(), "the planted process started");
-    let left = probes::leftover_scan::new_leftovers(transport.as_ref(), &before).unwrap();
+    let left = probes::leftover_scan::new_leftovers(transport.as_ref(), host, &before).unwrap();
     let _ = Command::new("kill").args(["-9", &pid]).status();
     assert!(
         left.iter()

@@ -209,7 +209,8 @@ fn the_leftover_check_sees_a_process_left_in_the_container() {
         service: "sandbox".into(),
         python: "python3".into(),
     };
-    let before = sandbox_bench::probes::leftover_scan::leftovers(&transport).unwrap();
+    let container = sandbox_bench::probes::leftover_scan::Place::OwnContainer;
+    let before = sandbox_bench::probes::leftover_scan::leftovers(&transport, container).unwrap();
     // `docker exec -d` leaves its process running in the container, as a lost agent would be.
     let planted = Command::new("docker")
         .args(["compose", "-f", &format!("{ROOT}/docker-compose.yml")])
@@ -217,7 +218,8 @@ fn the_leftover_check_sees_a_process_left_in_the_container() {
         .status()
         .unwrap();
     assert!(planted.success());
-    let left = sandbox_bench::probes::leftover_scan::new_leftovers(&transport, &before).unwrap();
+    let left = sandbox_bench::probes::leftover_scan::new_leftovers(&transport, container, &before)
+        .unwrap();
     answer(
         "import os, signal\nfor p in os.listdir('/proc'):\n    if p.isdigit() and int(p) != os.getpid() and b'41.5' in open('/proc/%s/cmdline' % p, 'rb').read():\n        os.kill(int(p), signal.SIGKILL)",
     );

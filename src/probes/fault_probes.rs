@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::agent::AgentOptions;
 use crate::probes;
+use crate::probes::leftover_scan::Place;
 use crate::sandbox::Reached;
 use crate::sandbox::backend::Backend;
 use crate::strategy::{Call, TIMEOUT_GRACE};
@@ -232,6 +233,15 @@ pub struct FaultResults {
     pub outcomes: Vec<FaultOutcome>,
 }
 
+/// Where the backend's transport runs programs: a container of the run's own (a sandbox
+/// backend's), or the shared host (a local or prefix backend, and an MCP server's host).
+fn place(reached: &Reached) -> Place {
+    match &reached.backend {
+        Backend::Sandbox(s) if s.sandboxed() => Place::OwnContainer,
+        _ => Place::SharedHost,
+    }
+}
+
 /// Runs every probe through one backend.
 pub fn run_backend(
     reached: &Reached,
@@ -241,7 +251,8 @@ pub fn run_backend(
     // An MCP server runs its code where its executor does: in the sandbox when that is one.
     let backend = &reached.backend;
     let sandboxed = backend.sandboxed();
-    let before = probes::leftover_scan::leftovers(reached.transport.as_ref()).unwrap_or_default();
+    let before = probes::leftover_scan::leftovers(reached.transport.as_ref(), place(reached))
+        .unwrap_or_default();
     let mut outcomes = Vec::new();
     for probe in PROBES {
         let outcome = if probe.needs_limits && !sandboxed {
@@ -294,10 +305,11 @@ fn run_probe(
     };
     let recovery = probes::normal_call(executor.as_ref(), timeout);
     drop(executor);
-    let leftovers = match probes::leftover_scan::new_leftovers(transport.as_ref(), before) {
-        Ok(list) => list,
-        Err(e) => vec![e],
-    };
+    let leftovers =
+        match probes::leftover_scan::new_leftovers(transport.as_ref(), place(reached), before) {
+            Ok(list) => list,
+            Err(e) => vec![e],
+        };
     let within_time = took <= timeout + TIMEOUT_GRACE + KILL_ALLOWANCE;
     let recovered = recovery.is_ok();
     FaultOutcome {

@@ -41,13 +41,21 @@ for name in os.listdir('/proc'):
 /// Marks every agent's command line (the agent's docstring starts with it).
 const AGENT_MARKER: &str = "sandbox-bench agent";
 
-/// Processes in the sandbox as `pid cmdline` (every one in a container of its own, those left
-/// by agents on a shared host), or why they could not be listed.
-pub fn leftovers(transport: &dyn Transport) -> Result<Vec<String>, String> {
-    let which = if transport.name() == "local" {
-        "orphans"
-    } else {
-        "every"
+/// Where a scan runs: in a sandbox container of its own, or on a host that others share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// Every process there but its init is the run's: all are listed.
+    OwnContainer,
+    /// Only what agents left (orphans, agents that outlived their executor) is listed.
+    SharedHost,
+}
+
+/// Processes where `transport` runs programs, as `pid cmdline`, or why they could not be
+/// listed.
+pub fn leftovers(transport: &dyn Transport, place: Place) -> Result<Vec<String>, String> {
+    let which = match place {
+        Place::SharedHost => "orphans",
+        Place::OwnContainer => "every",
     };
     let args = vec![
         "-c".to_string(),
@@ -76,10 +84,14 @@ pub fn leftovers(transport: &dyn Transport) -> Result<Vec<String>, String> {
 }
 
 /// Leftovers not in `before`, waiting up to a few seconds for exiting agents to go.
-pub fn new_leftovers(transport: &dyn Transport, before: &[String]) -> Result<Vec<String>, String> {
+pub fn new_leftovers(
+    transport: &dyn Transport,
+    place: Place,
+    before: &[String],
+) -> Result<Vec<String>, String> {
     let mut left = Vec::new();
     for _ in 0..12 {
-        left = leftovers(transport)?
+        left = leftovers(transport, place)?
             .into_iter()
             .filter(|l| !before.contains(l))
             .collect();

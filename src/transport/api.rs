@@ -88,10 +88,6 @@ impl Api {
 }
 
 impl Transport for Api {
-    fn name(&self) -> &'static str {
-        "api"
-    }
-
     fn command(&self, program: &str, args: &[String]) -> duct::Expression {
         // The trait's `start` and `kill_in_sandbox` are replaced here; this equivalent CLI
         // command, on the same engine, serves messages and the probes' look into the sandbox.

@@ -27,10 +27,6 @@ pub fn parse_prefix(text: &str) -> Result<Vec<String>, String> {
 }
 
 impl Transport for Prefix {
-    fn name(&self) -> &'static str {
-        "cmd"
-    }
-
     fn command(&self, program: &str, args: &[String]) -> duct::Expression {
         // `argv` is never empty: `parse_prefix` refuses that, and it is the only constructor used.
         let (first, rest) = self

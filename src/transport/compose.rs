@@ -13,10 +13,6 @@ pub struct Compose {
 }
 
 impl Transport for Compose {
-    fn name(&self) -> &'static str {
-        "compose"
-    }
-
     fn command(&self, program: &str, args: &[String]) -> duct::Expression {
         let mut argv: Vec<std::ffi::OsString> = vec![
             "compose".into(),

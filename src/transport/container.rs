@@ -63,10 +63,6 @@ impl Container {
 }
 
 impl Transport for Container {
-    fn name(&self) -> &'static str {
-        "container"
-    }
-
     fn command(&self, program: &str, args: &[String]) -> duct::Expression {
         self.named(Self::next_name(), program, args)
     }

@@ -12,10 +12,6 @@ pub struct DockerExec {
 }
 
 impl Transport for DockerExec {
-    fn name(&self) -> &'static str {
-        "docker"
-    }
-
     fn command(&self, program: &str, args: &[String]) -> duct::Expression {
         let mut argv: Vec<String> = vec!["exec".into(), "-i".into(), self.container.clone()];
         argv.push(program.into());

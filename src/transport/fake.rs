@@ -85,10 +85,6 @@ impl Fake {
 }
 
 impl Transport for Fake {
-    fn name(&self) -> &'static str {
-        "fake"
-    }
-
     fn command(&self, _program: &str, _args: &[String]) -> duct::Expression {
         // Only `start` and `kill_in_sandbox` are used on a fake; a command would run on the host.
         duct::cmd("false", Vec::<String>::new())

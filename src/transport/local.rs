@@ -35,10 +35,6 @@ pub struct Local {
 }
 
 impl Transport for Local {
-    fn name(&self) -> &'static str {
-        "local"
-    }
-
     fn command(&self, program: &str, args: &[String]) -> duct::Expression {
         duct::cmd(program, args)
     }

@@ -27,9 +27,6 @@ use std::time::Duration;
 
 /// A way to start a program in the sandbox.
 pub trait Transport: Send + Sync {
-    /// The transport's name in backend names (`compose`, `local`).
-    fn name(&self) -> &'static str;
-
     /// The command that runs `program args…` in the sandbox with stdin, stdout, stderr passed on.
     fn command(&self, program: &str, args: &[String]) -> duct::Expression;
 

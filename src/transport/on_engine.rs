@@ -17,10 +17,6 @@ pub struct OnEngine {
 }
 
 impl Transport for OnEngine {
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
-
     fn command(&self, program: &str, args: &[String]) -> duct::Expression {
         with_env(self.inner.command(program, args), &self.env)
     }
@@ -57,6 +53,6 @@ mod tests {
             shown.contains("DOCKER_HOST") && shown.contains("/run/podman/podman.sock"),
             "{shown}"
         );
-        assert_eq!((t.name(), t.python()), ("docker", "python3"));
+        assert_eq!(t.python(), "python3");
     }
 }

@@ -132,10 +132,6 @@ impl Socket {
 }
 
 impl Transport for Socket {
-    fn name(&self) -> &'static str {
-        "socket"
-    }
-
     fn command(&self, program: &str, args: &[String]) -> duct::Expression {
         // Used to kill a stuck agent from inside the container.
         with_env(self.exec.command(program, args), &self.env)
