@@ -39,9 +39,10 @@ pub struct ServeArgs {
         long,
         value_name = "SECS",
         default_value = "30",
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = timeout
     )]
-    timeout: String,
+    timeout: std::time::Duration,
     #[command(flatten)]
     place: super::sandbox_args::SandboxPlace,
 }
@@ -53,13 +54,12 @@ impl ServeArgs {
         let backend = catalog
             .parse_sandbox(&self.backend)
             .map_err(|e| usage(format!("--backend: {e}")))?;
-        let timeout = values::positive("--timeout", &self.timeout, 86_400.0)?;
         Ok(ServeOptions {
             listen: match self.transport {
                 ServeTransport::Http => Listen::Http(self.port),
                 ServeTransport::Stdio => Listen::Stdio,
             },
-            timeout: std::time::Duration::from_secs_f64(timeout),
+            timeout: self.timeout,
             // stdout may be the MCP channel: notices go to stderr, which is free.
             sandbox: self.place.options(
                 catalog,
@@ -69,4 +69,9 @@ impl ServeArgs {
             backend,
         })
     }
+}
+
+/// A call's time limit: above 0 and at most a day.
+fn timeout(text: &str) -> Result<std::time::Duration, String> {
+    values::above_zero(text, 86_400.0).map(std::time::Duration::from_secs_f64)
 }
