@@ -71,7 +71,7 @@ fn describe(samples: &mut [Duration]) -> String {
 
 fn start_loop_agent(transport: &dyn Transport, args: &[String]) -> AgentProcess {
     let started = transport.start(transport.python(), args);
-    let mut process = AgentProcess::start(started).expect("the agent starts");
+    let mut process = AgentProcess::start(started, agent::Wait::Block).expect("the agent starts");
     process
         .handshake(Instant::now() + Duration::from_secs(30))
         .expect("the agent announces itself");

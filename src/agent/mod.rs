@@ -2,8 +2,10 @@
 //! its line-framed JSON protocol, and a running agent process seen from the harness.
 
 mod process;
+mod reader;
 
 pub use process::AgentProcess;
+pub use reader::{MAX_LINE, Wait, wait_readable};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -78,6 +80,8 @@ impl Mode {
 pub struct AgentOptions {
     pub preload: Vec<String>,
     pub reset: bool,
+    /// How the harness waits for the agent's replies (not an option of the agent itself).
+    pub wait: Wait,
 }
 
 /// The arguments that start the agent under a `python3` command.

@@ -153,6 +153,7 @@ fn make_plan(
         agent: AgentOptions {
             preload: opts.preload.clone(),
             reset: false,
+            wait: Default::default(),
         },
         switch_warmup: opts.switch_warmup,
         min_time: opts.min_time,

@@ -169,9 +169,13 @@ impl Transport for Api {
             }
         });
 
+        // The one transport whose replies still pass a thread before the caller's read: the
+        // exec's output is a stream of the runtime's, demultiplexed here into the pipe the
+        // caller polls. Reading the attach connection itself would need its own HTTP upgrade
+        // and frame parsing in place of bollard's.
         Ok(Started {
             stdin: Box::new(in_w),
-            stdout: Box::new(out_r),
+            stdout: out_r.into(),
             stderr: Some(Box::new(err_r)),
             control: Box::new(ExecControl {
                 docker: self.docker.clone(),

@@ -122,7 +122,7 @@ impl Transport for Fake {
         });
         Ok(Started {
             stdin: Box::new(in_w),
-            stdout: Box::new(out_r),
+            stdout: out_r.into(),
             stderr: None,
             control: Box::new(FakeControl {
                 done: Mutex::new(done_rx),

@@ -154,7 +154,8 @@ impl Transport for Socket {
         stream.write_all(format!("{mode}\n").as_bytes())?;
         Ok(Started {
             stdin: Box::new(WriteHalf(stream.try_clone()?)),
-            stdout: Box::new(stream.try_clone()?),
+            // Read straight from the connection: the reply wakes only the harness's caller.
+            stdout: stream.try_clone()?.into(),
             stderr: None,
             control: Box::new(Connection(stream)),
         })

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -24,7 +25,9 @@ pub trait Control: Send {
 /// The streams and control of a started program.
 pub struct Started {
     pub stdin: Box<dyn Write + Send>,
-    pub stdout: Box<dyn Read + Send>,
+    /// A pipe or socket the caller polls and reads itself, in its own thread, so a reply wakes
+    /// no thread but the one waiting for it.
+    pub stdout: OwnedFd,
     pub stderr: Option<Box<dyn Read + Send>>,
     pub control: Box<dyn Control>,
 }
@@ -45,7 +48,7 @@ pub fn spawn(command: duct::Expression) -> std::io::Result<Started> {
     }
     Ok(Started {
         stdin: Box::new(in_w),
-        stdout: Box::new(out_r),
+        stdout: out_r.into(),
         stderr: Some(Box::new(err_r)),
         control: Box::new(Child(handle)),
     })

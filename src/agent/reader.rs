@@ -1,0 +1,378 @@
+//! The agent's output read in the calling thread: poll(2) on its pipe or socket with the call's
+//! deadline, then read(2) into a buffer the agent process keeps, cut into lines there. A reply
+//! wakes one thread, the caller, and no other: no reader thread hands lines over a channel.
+//!
+//! The descriptor stays blocking (a socket's is shared with the half the harness writes on);
+//! poll says when a read will not block. `Wait::Spin` polls with a zero timeout for a bounded
+//! time before the blocking poll, so the caller's core stays awake as a loaded machine's does.
+
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+/// The longest line taken from an agent: its reply carries at most three capped outputs (1 MiB
+/// each, see `OUTPUT_CAP` in agent.py), which JSON escaping can make six times longer. Beyond
+/// this the agent is broken or no longer the agent, and the harness stops buffering.
+pub const MAX_LINE: usize = 64 << 20;
+
+/// How much a read asks for at once.
+const CHUNK: usize = 64 << 10;
+
+/// How the caller waits for the agent's output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Wait {
+    /// A blocking poll until output comes or the deadline passes.
+    #[default]
+    Block,
+    /// Polls without blocking for up to this long first, then as `Block`.
+    Spin(Duration),
+}
+
+/// Why no line came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadError {
+    /// The deadline passed first.
+    Timeout,
+    /// A line grew past [`MAX_LINE`] without ending.
+    TooLong,
+}
+
+/// Bytes read and not yet taken as lines.
+#[derive(Debug, Default)]
+pub struct Frames {
+    buf: Vec<u8>,
+    /// Where the first untaken byte is.
+    start: usize,
+    /// How far from `start` is known to hold no newline.
+    scanned: usize,
+}
+
+impl Frames {
+    /// Appends bytes (the reader reads straight into the buffer).
+    #[cfg(test)]
+    fn push(&mut self, data: &[u8]) {
+        self.make_room(data.len());
+        self.buf.extend_from_slice(data);
+    }
+
+    /// Bytes held.
+    pub fn len(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The next complete line, newline included, as read_line gives it.
+    pub fn take_line(&mut self) -> Option<String> {
+        let held = &self.buf[self.start + self.scanned..];
+        match held.iter().position(|&b| b == b'\n') {
+            Some(at) => {
+                let end = self.start + self.scanned + at + 1;
+                Some(self.cut(end))
+            }
+            None => {
+                self.scanned = self.len();
+                None
+            }
+        }
+    }
+
+    /// Whether a complete line is held.
+    fn has_line(&mut self) -> bool {
+        let held = &self.buf[self.start + self.scanned..];
+        if held.contains(&b'\n') {
+            return true;
+        }
+        self.scanned = self.len();
+        false
+    }
+
+    /// What is left after the output ended: a last line without a newline, if any.
+    pub fn take_rest(&mut self) -> Option<String> {
+        (!self.is_empty()).then(|| self.cut(self.buf.len()))
+    }
+
+    /// Whether an unfinished line is longer than any line an agent writes.
+    pub fn too_long(&self) -> bool {
+        self.len() > MAX_LINE
+    }
+
+    fn cut(&mut self, end: usize) -> String {
+        let line = match std::str::from_utf8(&self.buf[self.start..end]) {
+            Ok(text) => text.to_string(),
+            // The parser says what was wrong with it.
+            Err(_) => String::from_utf8_lossy(&self.buf[self.start..end]).into_owned(),
+        };
+        self.start = end;
+        self.scanned = 0;
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        }
+        line
+    }
+
+    /// Drops taken bytes when that makes room, and reserves `more`.
+    fn make_room(&mut self, more: usize) {
+        if self.start > 0 && self.buf.capacity() - self.buf.len() < more {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        self.buf.reserve(more);
+    }
+
+    /// One read(2) from `fd` into the buffer: bytes read, 0 at the end of output.
+    fn read_from(&mut self, fd: RawFd) -> std::io::Result<usize> {
+        self.make_room(CHUNK);
+        let len = self.buf.len();
+        let spare = self.buf.capacity() - len;
+        loop {
+            // SAFETY: reads at most `spare` bytes into the vector's reserved, unused capacity,
+            // and only the bytes read(2) reports written are then counted as its content.
+            let n = unsafe { libc::read(fd, self.buf.as_mut_ptr().add(len).cast(), spare) };
+            if n >= 0 {
+                // SAFETY: read(2) initialised exactly `n` bytes past `len`.
+                unsafe { self.buf.set_len(len + n as usize) };
+                return Ok(n as usize);
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// The agent's stdout: its descriptor and what has been read from it.
+pub struct LineReader {
+    fd: OwnedFd,
+    frames: Frames,
+    ended: bool,
+    wait: Wait,
+}
+
+impl LineReader {
+    pub fn new(fd: OwnedFd, wait: Wait) -> Self {
+        LineReader {
+            fd,
+            frames: Frames::default(),
+            ended: false,
+            wait,
+        }
+    }
+
+    /// The next line by `deadline`; `None` once the output has ended. A line already read is
+    /// returned even after the deadline.
+    pub fn next_line(&mut self, deadline: Instant) -> Result<Option<String>, ReadError> {
+        loop {
+            if let Some(line) = self.frames.take_line() {
+                return Ok(Some(line));
+            }
+            if self.frames.too_long() {
+                return Err(ReadError::TooLong);
+            }
+            if self.ended {
+                return Ok(self.frames.take_rest());
+            }
+            if !wait_readable(self.fd.as_raw_fd(), deadline, self.wait) {
+                return Err(ReadError::Timeout);
+            }
+            self.fill();
+        }
+    }
+
+    /// Whether the output has ended with nothing left to take, found without waiting: reads
+    /// what is there until a line is complete or the output ends.
+    pub fn at_end(&mut self) -> bool {
+        while !self.ended && !self.frames.too_long() && !self.frames.has_line() {
+            if !poll_once(self.fd.as_raw_fd(), 0) {
+                break;
+            }
+            self.fill();
+        }
+        self.ended && self.frames.is_empty()
+    }
+
+    fn fill(&mut self) {
+        // A read error ends the output as its end does.
+        if !matches!(self.frames.read_from(self.fd.as_raw_fd()), Ok(n) if n > 0) {
+            self.ended = true;
+        }
+    }
+}
+
+/// Until when a `Spin` wait polls without blocking: its budget from `now`, never past the
+/// deadline; `None` for `Block`.
+pub fn spin_until(wait: Wait, now: Instant, deadline: Instant) -> Option<Instant> {
+    match wait {
+        Wait::Block => None,
+        Wait::Spin(budget) => Some((now + budget).min(deadline)),
+    }
+}
+
+/// Waits until `fd` can be read without blocking (data, its end, or an error) or `deadline`
+/// passes: whether it can.
+pub fn wait_readable(fd: RawFd, deadline: Instant, wait: Wait) -> bool {
+    if let Some(until) = spin_until(wait, Instant::now(), deadline) {
+        loop {
+            if poll_once(fd, 0) {
+                return true;
+            }
+            if Instant::now() >= until {
+                break;
+            }
+            std::hint::spin_loop();
+        }
+    }
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return poll_once(fd, 0);
+        }
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let timeout = libc::timespec {
+            tv_sec: left.as_secs().min(i32::MAX as u64) as libc::time_t,
+            tv_nsec: left.subsec_nanos() as libc::c_long,
+        };
+        // SAFETY: one pollfd that lives across the call, a valid timespec, no signal mask.
+        let n = unsafe { libc::ppoll(&mut pfd, 1, &timeout, std::ptr::null()) };
+        if n > 0 {
+            return true;
+        }
+        if n < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            // A descriptor poll refuses will refuse a read too, which ends the output.
+            return true;
+        }
+    }
+}
+
+/// One poll(2) with a timeout in milliseconds: whether `fd` can be read without blocking.
+fn poll_once(fd: RawFd, timeout_ms: i32) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one pollfd that lives across the call.
+    let n = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+    n != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn lines_are_framed_across_partial_reads() {
+        let mut f = Frames::default();
+        f.push(b"{\"a\"");
+        assert_eq!(f.take_line(), None);
+        f.push(b": 1}\n{\"b\": 2}\n{\"c\"");
+        assert_eq!(f.take_line().as_deref(), Some("{\"a\": 1}\n"));
+        assert_eq!(f.take_line().as_deref(), Some("{\"b\": 2}\n"));
+        assert_eq!(f.take_line(), None);
+        f.push(b": 3}");
+        assert_eq!(f.take_line(), None);
+        f.push(b"\n");
+        assert_eq!(f.take_line().as_deref(), Some("{\"c\": 3}\n"));
+        assert!(f.is_empty());
+        f.push(b"tail without newline");
+        assert_eq!(f.take_line(), None);
+        assert_eq!(f.take_rest().as_deref(), Some("tail without newline"));
+        assert_eq!(f.take_rest(), None);
+    }
+
+    #[test]
+    fn a_line_split_inside_a_utf8_character_comes_out_whole() {
+        let mut f = Frames::default();
+        let text = "é€\n".as_bytes();
+        f.push(&text[..1]);
+        assert_eq!(f.take_line(), None);
+        f.push(&text[1..4]);
+        assert_eq!(f.take_line(), None);
+        f.push(&text[4..]);
+        assert_eq!(f.take_line().as_deref(), Some("é€\n"));
+    }
+
+    #[test]
+    fn an_endless_line_is_refused() {
+        let mut f = Frames::default();
+        f.push(&vec![b'x'; MAX_LINE]);
+        assert!(!f.too_long());
+        f.push(b"x");
+        assert_eq!(f.take_line(), None);
+        assert!(f.too_long());
+    }
+
+    #[test]
+    fn spinning_is_bounded_by_its_budget_and_the_deadline() {
+        let now = Instant::now();
+        let far = now + Duration::from_secs(1);
+        assert_eq!(spin_until(Wait::Block, now, far), None);
+        let budget = Duration::from_micros(100);
+        assert_eq!(spin_until(Wait::Spin(budget), now, far), Some(now + budget));
+        let near = now + Duration::from_micros(10);
+        assert_eq!(spin_until(Wait::Spin(budget), now, near), Some(near));
+    }
+
+    fn pipe_reader(wait: Wait) -> (LineReader, os_pipe::PipeWriter) {
+        let (r, w) = os_pipe::pipe().unwrap();
+        (LineReader::new(r.into(), wait), w)
+    }
+
+    #[test]
+    fn reads_lines_written_in_pieces_then_the_end() {
+        for wait in [Wait::Block, Wait::Spin(Duration::from_micros(200))] {
+            let (mut reader, mut w) = pipe_reader(wait);
+            let writer = std::thread::spawn(move || {
+                for piece in [&b"{\"id\""[..], b": 1}\n{\"id\": 2}", b"\nlast"] {
+                    w.write_all(piece).unwrap();
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            });
+            let deadline = Instant::now() + Duration::from_secs(5);
+            assert_eq!(
+                reader.next_line(deadline).unwrap().as_deref(),
+                Some("{\"id\": 1}\n")
+            );
+            assert_eq!(
+                reader.next_line(deadline).unwrap().as_deref(),
+                Some("{\"id\": 2}\n")
+            );
+            assert_eq!(reader.next_line(deadline).unwrap().as_deref(), Some("last"));
+            assert_eq!(reader.next_line(deadline), Ok(None));
+            assert!(reader.at_end());
+            writer.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn a_silent_agent_times_out_after_spinning() {
+        let (mut reader, _w) = pipe_reader(Wait::Spin(Duration::from_micros(100)));
+        let start = Instant::now();
+        let deadline = start + Duration::from_millis(30);
+        assert_eq!(reader.next_line(deadline), Err(ReadError::Timeout));
+        assert!(start.elapsed() >= Duration::from_millis(30));
+        assert!(!reader.at_end(), "still open, only silent");
+    }
+
+    #[test]
+    fn the_end_is_seen_without_waiting_only_once_everything_is_taken() {
+        let (mut reader, mut w) = pipe_reader(Wait::Block);
+        w.write_all(b"stale\n").unwrap();
+        drop(w);
+        assert!(!reader.at_end(), "a line is still there");
+        let deadline = Instant::now() + Duration::from_secs(1);
+        assert_eq!(
+            reader.next_line(deadline).unwrap().as_deref(),
+            Some("stale\n")
+        );
+        assert!(reader.at_end());
+    }
+}
