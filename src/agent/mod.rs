@@ -5,7 +5,7 @@ mod process;
 mod reader;
 
 pub use process::AgentProcess;
-pub use reader::{MAX_LINE, Wait, wait_readable};
+pub use reader::{DEFAULT_SPIN_US, MAX_LINE, MAX_SPIN_US, Wait, WaitMode, wait_readable};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -17,6 +17,44 @@ pub const MAX_LINE: usize = 64 << 20;
 /// How much a read asks for at once.
 const CHUNK: usize = 64 << 10;
 
+/// How `run --wait` asks the harness to wait for replies, as the results file records it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum WaitMode {
+    /// A blocking poll: the harness's core may go idle between calls, as on a quiet machine.
+    #[default]
+    Block,
+    /// Poll without blocking for a bounded time first (--spin-us), then block: the harness's
+    /// core stays awake, as a loaded gateway's does.
+    Spin,
+}
+
+impl WaitMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            WaitMode::Block => "block",
+            WaitMode::Spin => "spin",
+        }
+    }
+}
+
+/// How long `spin` polls by default before it blocks, in microseconds: past a persistent
+/// agent's reply on a busy machine, short enough that a slow backend's wait is mostly blocked.
+pub const DEFAULT_SPIN_US: u64 = 200;
+
+/// The longest spin budget `--spin-us` takes.
+pub const MAX_SPIN_US: u64 = 100_000;
+
 /// How the caller waits for the agent's output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Wait {
@@ -25,6 +63,16 @@ pub enum Wait {
     Block,
     /// Polls without blocking for up to this long first, then as `Block`.
     Spin(Duration),
+}
+
+impl Wait {
+    /// The wait `mode` names, spinning for `spin` when it spins.
+    pub fn new(mode: WaitMode, spin: Duration) -> Self {
+        match mode {
+            WaitMode::Block => Wait::Block,
+            WaitMode::Spin => Wait::Spin(spin),
+        }
+    }
 }
 
 /// Why no line came.

@@ -9,6 +9,7 @@ use clap::Args;
 use super::display_args::DisplayArgs;
 use super::sandbox_args::SandboxArgs;
 use super::values;
+use crate::agent::{DEFAULT_SPIN_US, MAX_SPIN_US, WaitMode};
 use crate::bench::runner::Load;
 use crate::commands::run::RunOptions;
 use crate::error::usage;
@@ -151,6 +152,14 @@ pub struct RunArgs {
     /// Comma-separated modules every agent imports once at start (e.g. json,decimal)
     #[arg(long, value_name = "MODULES")]
     preload: Option<String>,
+    /// How the harness waits for each reply: block (a blocking poll; its core may go idle
+    /// between calls, as on a quiet machine) or spin (polls without blocking for --spin-us
+    /// first, then blocks: its core stays awake, as a loaded gateway's does)
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = WaitMode::Block)]
+    wait: WaitMode,
+    /// Microseconds `--wait spin` polls before it blocks
+    #[arg(long, value_name = "US", default_value_t = DEFAULT_SPIN_US)]
+    spin_us: u64,
     /// Also write each histogram's percentile distribution (.hgrm, values in ms) into DIR
     #[arg(long, value_name = "DIR")]
     export_hgrm: Option<PathBuf>,
@@ -206,6 +215,11 @@ impl RunArgs {
             "0" | "0.0" => Duration::ZERO,
             t => Duration::from_secs_f64(values::positive("--min-time", t, 3600.0)?),
         };
+        if self.spin_us == 0 || self.spin_us > MAX_SPIN_US {
+            return Err(usage(format!(
+                "--spin-us: give from 1 to {MAX_SPIN_US} microseconds"
+            )));
+        }
         Ok(RunOptions {
             sandbox,
             baseline,
@@ -223,6 +237,8 @@ impl RunArgs {
             min_time,
             load,
             preload,
+            wait: self.wait,
+            spin: Duration::from_micros(self.spin_us),
             export_hgrm: self.export_hgrm,
             clean_sandbox: self.clean_sandbox,
             view: self.display.view(),

@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::check_output_writable;
 use super::stop::Stop;
-use crate::agent::AgentOptions;
+use crate::agent::{AgentOptions, Wait, WaitMode};
 use crate::bench::machine_load::{LoadMonitor, MachineSample};
 use crate::bench::runner::{self, Load, Measurement, Plan, RunOutput};
 use crate::bench::schedule::Order;
@@ -56,6 +56,9 @@ pub struct RunOptions {
     pub load: Load,
     /// Modules every agent imports at start.
     pub preload: Vec<String>,
+    /// How the harness waits for replies, and how long `spin` polls before blocking.
+    pub wait: WaitMode,
+    pub spin: Duration,
     /// Folder for `.hgrm` percentile distributions, one per backend × workload.
     pub export_hgrm: Option<PathBuf>,
     /// Kill the processes found in the sandbox before the run (left by something else).
@@ -153,7 +156,7 @@ fn make_plan(
         agent: AgentOptions {
             preload: opts.preload.clone(),
             reset: false,
-            wait: Default::default(),
+            wait: Wait::new(opts.wait, opts.spin),
         },
         switch_warmup: opts.switch_warmup,
         min_time: opts.min_time,
@@ -268,6 +271,8 @@ fn assemble(
             },
             load: LoadShape::from(opts.load),
             preload: opts.preload.clone(),
+            wait: opts.wait,
+            spin_us: (opts.wait == WaitMode::Spin).then_some(opts.spin.as_secs_f64() * 1e6),
             seed: match order {
                 Order::Interleaved { seed, .. } => Some(seed),
                 Order::Sequential => None,

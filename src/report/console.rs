@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use super::grid::{Grid, wrap};
 use super::markdown::cells;
 use super::{format_us, mcp_layer, table, waterfall};
+use crate::agent::WaitMode;
 use crate::bench::warnings::Warning;
 use crate::results::BenchmarkResults;
 
@@ -89,6 +90,7 @@ pub fn render(results: &BenchmarkResults, view: View) -> String {
             "More columns (min, p90, p99.9, max, cold start, floor, exec time, switch): --wide",
         );
     }
+    para(&mut out, &wait_line(results));
     if let Some(line) = switch_line(results) {
         para(&mut out, &line);
     }
@@ -219,6 +221,20 @@ pub fn render(results: &BenchmarkResults, view: View) -> String {
         }
     }
     out
+}
+
+/// How the harness waited for replies: what the figures include of the machine's wake-up.
+pub fn wait_line(results: &BenchmarkResults) -> String {
+    match (results.settings.wait, results.settings.spin_us) {
+        (WaitMode::Spin, spin) => format!(
+            "Waiting: spin (--wait spin): each reply polled for without blocking for {} µs, \
+             then waited for blocking; the harness's core stays awake, as a loaded gateway's",
+            spin.map_or("?".into(), |us| format!("{us:.0}"))
+        ),
+        (WaitMode::Block, _) => "Waiting: block (--wait block): each reply waited for with a \
+             blocking poll; an idle core's wake-up is in every figure, as on a quiet machine"
+            .into(),
+    }
 }
 
 /// What resuming after another backend cost: per backend, the p50 of its switch warm-up calls
