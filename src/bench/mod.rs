@@ -9,5 +9,6 @@ mod pair;
 pub mod runner;
 pub mod schedule;
 pub mod stats;
+pub mod wakeup_floor;
 pub mod warnings;
 pub mod workload;

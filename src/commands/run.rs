@@ -17,6 +17,7 @@ use crate::agent::{AgentOptions, Wait, WaitMode};
 use crate::bench::machine_load::{LoadMonitor, MachineSample};
 use crate::bench::runner::{self, Load, Measurement, Plan, RunOutput};
 use crate::bench::schedule::Order;
+use crate::bench::wakeup_floor::{self, WakeupFloor};
 use crate::bench::warnings::{self, Warning};
 use crate::bench::workload::{self, Workload};
 use crate::error::usage;
@@ -72,6 +73,8 @@ struct Measured {
     output: RunOutput,
     started_at: String,
     machine: MachineSample,
+    /// The host's wake-up floor, measured before anything else.
+    wakeup: Result<WakeupFloor, String>,
     /// The exit code of the signal that stopped the run, if one did.
     interrupted: Option<u8>,
 }
@@ -190,6 +193,8 @@ fn sweep_strays(
 /// executor being stopped, sweeps what their agents left behind.
 fn measure(opts: &RunOptions, plan: &Plan, stop: &Stop) -> Measured {
     let started_at = now();
+    // First, while nothing of the run's own keeps the cores busy.
+    let wakeup = wakeup_floor::measure();
     let progress = progress_bar(opts, plan.total_calls());
     let load = LoadMonitor::start();
     let output = runner::run(plan, &progress, &stop.flag);
@@ -200,6 +205,7 @@ fn measure(opts: &RunOptions, plan: &Plan, stop: &Stop) -> Measured {
         output,
         started_at,
         machine,
+        wakeup,
         interrupted: stop.exit_code(),
     }
 }
@@ -247,6 +253,24 @@ fn assemble(
                 message: format!("the sandbox's fork floor could not be measured: {e}"),
             });
         }
+    }
+    match &measured.wakeup {
+        Ok(floor) => {
+            let rows: Vec<(String, String, f64)> = measurements
+                .iter()
+                .filter_map(|m| {
+                    let p50 = crate::bench::stats::summarize(&m.latency)?.p50;
+                    Some((m.backend.clone(), m.workload.clone(), p50))
+                })
+                .collect();
+            warnings.extend(wakeup_floor::warnings(floor, opts.wait, &rows));
+        }
+        Err(e) => warnings.push(Warning {
+            kind: "wakeup_floor".into(),
+            backend: None,
+            workload: None,
+            message: format!("the machine's wake-up floor could not be measured: {e}"),
+        }),
     }
     let order = plan.order;
     BenchmarkResults {
@@ -317,6 +341,7 @@ fn assemble(
             .iter()
             .filter_map(|(b, f)| Some((b.clone(), *f.as_ref().ok()?)))
             .collect(),
+        wakeup_floor: measured.wakeup.as_ref().ok().copied(),
         machine: Some(measured.machine.clone()),
         sandbox: None,
     }

@@ -97,6 +97,9 @@ pub fn render(results: &BenchmarkResults, view: View) -> String {
     for line in fork_floor_lines(results) {
         para(&mut out, &line);
     }
+    if let Some(line) = wakeup_floor_line(results) {
+        para(&mut out, &line);
+    }
     if let Some(t) = table::comparison_table(results) {
         out.push('\n');
         para(
@@ -277,6 +280,38 @@ pub fn switch_line(results: &BenchmarkResults) -> Option<String> {
     })
 }
 
+/// The machine's wake-up floor beside the persistent backends' p50s: how much of a reply's
+/// round trip is this machine waking a process, whatever the executor.
+pub fn wakeup_floor_line(results: &BenchmarkResults) -> Option<String> {
+    let f = results.wakeup_floor.as_ref()?;
+    let persistent: Vec<String> = results
+        .results
+        .iter()
+        .filter(|e| e.backend.ends_with(":persistent"))
+        .filter_map(|e| {
+            Some(format!(
+                "{} · {} {}",
+                e.backend,
+                e.workload,
+                format_us(e.latency_us.as_ref()?.p50)
+            ))
+        })
+        .collect();
+    let beside = if persistent.is_empty() {
+        String::new()
+    } else {
+        format!("; persistent p50: {}", persistent.join(", "))
+    };
+    Some(format!(
+        "Wake-up floor of this machine: a blocking pipe round trip between two processes takes \
+         {} p50 with both sides sleeping, {} with the other side spinning ({} round trips \
+         each, before the run){beside}",
+        format_us(f.idle_p50_us),
+        format_us(f.spin_p50_us),
+        f.round_trips
+    ))
+}
+
 /// Beside each fork backend's p50s, the sandbox's own fork + exit + wait: the part of the
 /// p50 that belongs to the platform, not to the strategy.
 pub fn fork_floor_lines(results: &BenchmarkResults) -> Vec<String> {
@@ -329,6 +364,7 @@ fn kind_summary(kind: &str) -> &'static str {
         "high_cv" => "σ above 50 % of the mean: read the p50, not the mean",
         "slow_start" => "first calls much slower: raise --warmup",
         "growing_latency" => "latency grew through the run: a queue built up",
+        "wakeup_floor" => "the machine's wake-up is over half the p50: compare --wait spin",
         _ => "",
     }
 }

@@ -83,6 +83,9 @@ pub struct BenchmarkResults {
     /// measured inside the sandbox.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fork_floors: BTreeMap<String, ForkFloor>,
+    /// The machine's wake-up floor, measured on the host before the run; absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wakeup_floor: Option<crate::bench::wakeup_floor::WakeupFloor>,
     /// Load and CPU steal sampled during the run; absent in older files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine: Option<MachineSample>,
