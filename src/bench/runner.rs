@@ -13,6 +13,7 @@ use indicatif::ProgressBar;
 
 use super::fork_floor;
 use super::pair::Pair;
+use super::wakeup_floor::{self, WakeupFloor};
 use crate::agent::AgentOptions;
 use crate::bench::schedule::{self, Order, Slice};
 use crate::bench::workload::{Case, Workload};
@@ -130,6 +131,8 @@ pub struct RunOutput {
     pub measurements: Vec<Measurement>,
     /// Each fork backend's platform floor, or why it could not be measured.
     pub fork_floors: Vec<(String, Result<ForkFloor, String>)>,
+    /// Each sandboxed persistent backend's wake-up floor inside its sandbox, or why not.
+    pub sandbox_wakeup_floors: Vec<(String, Result<WakeupFloor, String>)>,
 }
 
 /// The empty call that measures a backend's floor.
@@ -169,6 +172,17 @@ pub fn run(plan: &Plan, progress: &ProgressBar, stop: &AtomicBool) -> RunOutput 
         if backend.strategy == Strategy::Fork && !stop.load(Ordering::Relaxed) {
             let floor = fork_floor::measure(Arc::clone(transport), &plan.agent, plan.timeout);
             fork_floors.push((backend.to_string(), floor));
+        }
+    }
+    let mut sandbox_wakeup_floors = Vec::new();
+    for (backend, transport) in &plan.backends {
+        if backend.strategy == Strategy::Persistent
+            && backend.sandboxed()
+            && !stop.load(Ordering::Relaxed)
+        {
+            let floor =
+                wakeup_floor::measure_in_sandbox(Arc::clone(transport), &plan.agent, plan.timeout);
+            sandbox_wakeup_floors.push((backend.to_string(), floor));
         }
     }
     let mut pairs: Vec<Pair> = plan
@@ -222,6 +236,7 @@ pub fn run(plan: &Plan, progress: &ProgressBar, stop: &AtomicBool) -> RunOutput 
         calibration,
         measurements,
         fork_floors,
+        sandbox_wakeup_floors,
     }
 }
 /// Calls an open-loop run makes: `rate × duration`, at least one.

@@ -4,16 +4,21 @@
 //! waking a core, not the executor. Measured twice: with both sides blocking (`idle`), and with
 //! the echoing side spinning on a non-blocking read so only the harness's side sleeps (`spin`).
 //!
-//! The echo is a forked child that makes only raw system calls (read, write, fcntl, _exit), so
-//! no interpreter's or allocator's work is in the figure.
+//! On the host, the echo is a forked child that makes only raw system calls (read, write,
+//! fcntl, _exit), so no interpreter's or allocator's work is in the figure. Inside the sandbox
+//! the same ping-pong runs as Python code through a persistent agent (the sandbox has nothing
+//! else to run), so its figure also holds a few of the interpreter's microseconds.
 
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::agent::WaitMode;
+use crate::agent::{AgentOptions, WaitMode};
 use crate::bench::warnings::Warning;
+use crate::strategy::{Call, Strategy};
+use crate::transport::Transport;
 
 /// Round trips timed per mode, after [`WARMUP`] untimed ones.
 pub const ROUND_TRIPS: usize = 300;
@@ -48,6 +53,78 @@ pub fn measure() -> Result<WakeupFloor, String> {
     Ok(WakeupFloor {
         idle_p50_us: median(&mut ping_pong(false)?),
         spin_p50_us: median(&mut ping_pong(true)?),
+        round_trips: ROUND_TRIPS,
+    })
+}
+
+/// The ping-pong in Python, for inside the sandbox: the p50s in nanoseconds, idle then spinning.
+const SANDBOX_CODE: &str = "\
+import os, time
+def ping_pong(spin):
+    a_r, a_w = os.pipe()
+    b_r, b_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(a_w)
+            os.close(b_r)
+            os.set_blocking(a_r, not spin)
+            while True:
+                try:
+                    byte = os.read(a_r, 1)
+                except BlockingIOError:
+                    continue
+                if not byte:
+                    break
+                os.write(b_w, byte)
+        finally:
+            os._exit(0)
+    os.close(a_r)
+    os.close(b_w)
+    ts = []
+    for i in range(350):
+        t = time.perf_counter_ns()
+        os.write(a_w, b'x')
+        os.read(b_r, 1)
+        if i >= 50:
+            ts.append(time.perf_counter_ns() - t)
+    os.close(a_w)
+    os.waitpid(pid, 0)
+    os.close(b_r)
+    ts.sort()
+    return ts[len(ts) // 2]
+result = (ping_pong(False), ping_pong(True))
+";
+
+/// Measures both round trips inside the sandbox `transport` reaches, through a persistent
+/// agent (one warm-up run first).
+pub fn measure_in_sandbox(
+    transport: Arc<dyn Transport>,
+    agent: &AgentOptions,
+    timeout: Duration,
+) -> Result<WakeupFloor, String> {
+    let executor = Strategy::Persistent.executor(transport, agent);
+    let call = Call {
+        code: SANDBOX_CODE,
+        stdin: None,
+        timeout,
+    };
+    executor.call(call).map_err(|e| e.to_string())?;
+    let reply = executor.call(call).map_err(|e| e.to_string())?;
+    if let Some(e) = reply.error {
+        return Err(format!("{}: {}", e.kind, e.message));
+    }
+    parse_pair(reply.result.as_deref().unwrap_or_default())
+        .ok_or_else(|| format!("unexpected result {:?}", reply.result))
+}
+
+/// Reads the sandbox loop's `(idle, spin)` in nanoseconds.
+fn parse_pair(repr: &str) -> Option<WakeupFloor> {
+    let inner = repr.trim().strip_prefix('(')?.strip_suffix(')')?;
+    let (idle, spin) = inner.split_once(',')?;
+    Some(WakeupFloor {
+        idle_p50_us: idle.trim().parse::<f64>().ok()? / 1000.0,
+        spin_p50_us: spin.trim().parse::<f64>().ok()? / 1000.0,
         round_trips: ROUND_TRIPS,
     })
 }
@@ -224,6 +301,23 @@ mod tests {
         );
         // Exactly half is not more than half; a missing p50 is not warned about.
         assert!(warnings(&floor, WaitMode::Block, &rows(&[("a", 80.0), ("b", 0.0)])).is_empty());
+    }
+
+    #[test]
+    fn the_sandbox_loops_result_is_read_in_microseconds() {
+        let f = parse_pair("(41000, 9500)").unwrap();
+        assert_eq!((f.idle_p50_us, f.spin_p50_us), (41.0, 9.5));
+        assert_eq!(parse_pair("(1, 2, 3)"), None);
+        assert_eq!(parse_pair("None"), None);
+    }
+
+    #[test]
+    fn the_sandbox_loop_runs_in_a_persistent_agent() {
+        let python = crate::transport::host_python();
+        let transport: Arc<dyn Transport> = Arc::new(crate::transport::Local { python });
+        let f = measure_in_sandbox(transport, &AgentOptions::default(), Duration::from_secs(30))
+            .unwrap();
+        assert!(f.idle_p50_us > 0.0 && f.spin_p50_us > 0.0, "{f:?}");
     }
 
     #[test]

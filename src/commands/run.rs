@@ -272,6 +272,16 @@ fn assemble(
             message: format!("the machine's wake-up floor could not be measured: {e}"),
         }),
     }
+    for (backend, floor) in &measured.output.sandbox_wakeup_floors {
+        if let Err(e) = floor {
+            warnings.push(Warning {
+                kind: "wakeup_floor".into(),
+                backend: Some(backend.clone()),
+                workload: None,
+                message: format!("the wake-up floor inside the sandbox could not be measured: {e}"),
+            });
+        }
+    }
     let order = plan.order;
     BenchmarkResults {
         header: Header {
@@ -342,6 +352,12 @@ fn assemble(
             .filter_map(|(b, f)| Some((b.clone(), *f.as_ref().ok()?)))
             .collect(),
         wakeup_floor: measured.wakeup.as_ref().ok().copied(),
+        sandbox_wakeup_floors: measured
+            .output
+            .sandbox_wakeup_floors
+            .iter()
+            .filter_map(|(b, f)| Some((b.clone(), *f.as_ref().ok()?)))
+            .collect(),
         machine: Some(measured.machine.clone()),
         sandbox: None,
     }

@@ -302,10 +302,26 @@ pub fn wakeup_floor_line(results: &BenchmarkResults) -> Option<String> {
     } else {
         format!("; persistent p50: {}", persistent.join(", "))
     };
+    let inside: Vec<String> = results
+        .sandbox_wakeup_floors
+        .iter()
+        .map(|(backend, s)| {
+            format!(
+                "{} sleeping, {} spinning inside {backend}'s sandbox (in Python)",
+                format_us(s.idle_p50_us),
+                format_us(s.spin_p50_us)
+            )
+        })
+        .collect();
+    let inside = if inside.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", inside.join("; "))
+    };
     Some(format!(
         "Wake-up floor of this machine: a blocking pipe round trip between two processes takes \
          {} p50 with both sides sleeping, {} with the other side spinning ({} round trips \
-         each, before the run){beside}",
+         each, on the host before the run){inside}{beside}",
         format_us(f.idle_p50_us),
         format_us(f.spin_p50_us),
         f.round_trips

@@ -86,6 +86,10 @@ pub struct BenchmarkResults {
     /// The machine's wake-up floor, measured on the host before the run; absent in older files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wakeup_floor: Option<crate::bench::wakeup_floor::WakeupFloor>,
+    /// The same round trips inside the sandbox, in Python through a persistent agent, per
+    /// sandboxed persistent backend; absent in older files.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sandbox_wakeup_floors: BTreeMap<String, crate::bench::wakeup_floor::WakeupFloor>,
     /// Load and CPU steal sampled during the run; absent in older files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine: Option<MachineSample>,
