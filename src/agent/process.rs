@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::reader::{LineReader, ReadError, Wait};
+use super::reader::{LineReader, ReadError, StderrTail, Wait};
 use super::{Ready, Reply, Request};
 use crate::strategy::CallError;
-use crate::transport::{Control, Started};
+use crate::transport::{Control, Framing, Started};
 
 /// How much of the agent's stderr is kept to explain why it died.
 const STDERR_TAIL: usize = 4096;
@@ -31,10 +31,20 @@ impl AgentProcess {
     /// are waited for as `wait` says.
     pub fn start(started: std::io::Result<Started>, wait: Wait) -> Result<Self, CallError> {
         let started = started.map_err(|e| CallError::Spawn(e.to_string()))?;
-        let lines = LineReader::new(started.stdout, wait);
-        // Stderr keeps a thread of its own: an agent flooding it must not block on a full pipe
-        // while the harness waits on stdout. Its bytes are never on the way of a reply.
         let stderr = Arc::new(Mutex::new(Vec::new()));
+        let lines = match started.framing {
+            Framing::Plain => LineReader::new(started.stdout, wait),
+            // Stderr shares the connection: the caller's reads keep it drained.
+            Framing::Multiplexed(already) => {
+                let tail = StderrTail {
+                    tail: Arc::clone(&stderr),
+                    keep: STDERR_TAIL,
+                };
+                LineReader::multiplexed(started.stdout, wait, tail, &already)
+            }
+        };
+        // A stderr of its own keeps a thread: an agent flooding it must not block on a full pipe
+        // while the harness waits on stdout. Its bytes are never on the way of a reply.
         let tail = Arc::clone(&stderr);
         if let Some(err_r) = started.stderr {
             thread::spawn(move || drain_tail(err_r, &tail));

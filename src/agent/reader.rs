@@ -7,6 +7,7 @@
 //! time before the blocking poll, so the caller's core stays awake as a loaded machine's does.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The longest line taken from an agent: its reply carries at most three capped outputs (1 MiB
@@ -95,8 +96,7 @@ pub struct Frames {
 }
 
 impl Frames {
-    /// Appends bytes (the reader reads straight into the buffer).
-    #[cfg(test)]
+    /// Appends bytes (a plain reader reads straight into the buffer).
     fn push(&mut self, data: &[u8]) {
         self.make_room(data.len());
         self.buf.extend_from_slice(data);
@@ -192,12 +192,87 @@ impl Frames {
     }
 }
 
+/// Where a multiplexed stream's stderr goes: the tail kept to explain a crash, at most this long.
+pub struct StderrTail {
+    pub tail: Arc<Mutex<Vec<u8>>>,
+    pub keep: usize,
+}
+
+impl StderrTail {
+    pub fn push(&self, data: &[u8]) {
+        if let Ok(mut t) = self.tail.lock() {
+            t.extend_from_slice(data);
+            if t.len() > self.keep {
+                let cut = t.len() - self.keep;
+                t.drain(..cut);
+            }
+        }
+    }
+}
+
+/// The Docker Engine's multiplexed attach stream, cut back into stdout and stderr: frames of an
+/// 8-byte header (stream 1 or 2, three zero bytes, the payload's length big-endian) and the
+/// payload, which reads may split anywhere.
+#[derive(Debug, Default)]
+pub struct Demux {
+    head: Vec<u8>,
+    /// The stream of the frame being read and how much of its payload is still to come.
+    stream: u8,
+    left: usize,
+}
+
+impl Demux {
+    /// Feeds bytes read from the connection: stdout payload to `out`, stderr to `err`.
+    pub fn feed(&mut self, mut data: &[u8], out: &mut Frames, err: &mut dyn FnMut(&[u8])) {
+        while !data.is_empty() {
+            if self.left == 0 {
+                let need = 8 - self.head.len();
+                let take = need.min(data.len());
+                self.head.extend_from_slice(&data[..take]);
+                data = &data[take..];
+                if self.head.len() == 8 {
+                    self.stream = self.head[0];
+                    self.left = u32::from_be_bytes([
+                        self.head[4],
+                        self.head[5],
+                        self.head[6],
+                        self.head[7],
+                    ]) as usize;
+                    self.head.clear();
+                }
+                continue;
+            }
+            let take = self.left.min(data.len());
+            match self.stream {
+                1 => out.push(&data[..take]),
+                2 => err(&data[..take]),
+                _ => {} // stdin echo or a stream this harness does not read
+            }
+            self.left -= take;
+            data = &data[take..];
+        }
+    }
+}
+
+/// How the descriptor's bytes become the agent's stdout.
+enum Source {
+    /// They are its stdout.
+    Plain,
+    /// The Engine API's attach stream: stdout and stderr in frames, cut apart here.
+    Multiplexed {
+        demux: Demux,
+        stderr: StderrTail,
+        scratch: Vec<u8>,
+    },
+}
+
 /// The agent's stdout: its descriptor and what has been read from it.
 pub struct LineReader {
     fd: OwnedFd,
     frames: Frames,
     ended: bool,
     wait: Wait,
+    source: Source,
 }
 
 impl LineReader {
@@ -207,6 +282,26 @@ impl LineReader {
             frames: Frames::default(),
             ended: false,
             wait,
+            source: Source::Plain,
+        }
+    }
+
+    /// A reader of the Engine API's multiplexed attach stream: stdout into lines, stderr into
+    /// `stderr`, both in the calling thread.
+    pub fn multiplexed(fd: OwnedFd, wait: Wait, stderr: StderrTail, already: &[u8]) -> Self {
+        let mut demux = Demux::default();
+        let mut frames = Frames::default();
+        demux.feed(already, &mut frames, &mut |e| stderr.push(e));
+        LineReader {
+            fd,
+            frames,
+            ended: false,
+            wait,
+            source: Source::Multiplexed {
+                demux,
+                stderr,
+                scratch: Vec::new(),
+            },
         }
     }
 
@@ -243,8 +338,27 @@ impl LineReader {
     }
 
     fn fill(&mut self) {
+        let fd = self.fd.as_raw_fd();
+        let read = match &mut self.source {
+            Source::Plain => self.frames.read_from(fd),
+            Source::Multiplexed {
+                demux,
+                stderr,
+                scratch,
+            } => {
+                let mut raw = Frames {
+                    buf: std::mem::take(scratch),
+                    ..Frames::default()
+                };
+                raw.buf.clear();
+                let read = raw.read_from(fd);
+                demux.feed(&raw.buf, &mut self.frames, &mut |e| stderr.push(e));
+                *scratch = raw.buf;
+                read
+            }
+        };
         // A read error ends the output as its end does.
-        if !matches!(self.frames.read_from(self.fd.as_raw_fd()), Ok(n) if n > 0) {
+        if !matches!(read, Ok(n) if n > 0) {
             self.ended = true;
         }
     }
@@ -356,6 +470,63 @@ mod tests {
         f.push(b"x");
         assert_eq!(f.take_line(), None);
         assert!(f.too_long());
+    }
+
+    /// A frame of the Engine API's attach stream.
+    fn frame(stream: u8, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![stream, 0, 0, 0];
+        f.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+        f.extend_from_slice(payload);
+        f
+    }
+
+    #[test]
+    fn a_multiplexed_stream_is_cut_apart_across_any_split() {
+        let mut stream = frame(1, b"{\"ready\": true}\n{\"id\"");
+        stream.extend(frame(2, b"Traceback: boom\n"));
+        stream.extend(frame(0, b"ignored"));
+        stream.extend(frame(1, b": 7}\n"));
+        for cut in 1..stream.len() {
+            for size in [1, 3, 8, 64] {
+                let (mut demux, mut out) = (Demux::default(), Frames::default());
+                let mut err = Vec::new();
+                let (a, b) = stream.split_at(cut);
+                for part in a.chunks(size).chain(b.chunks(size)) {
+                    demux.feed(part, &mut out, &mut |e| err.extend_from_slice(e));
+                }
+                assert_eq!(out.take_line().as_deref(), Some("{\"ready\": true}\n"));
+                assert_eq!(out.take_line().as_deref(), Some("{\"id\": 7}\n"));
+                assert!(out.is_empty());
+                assert_eq!(err, b"Traceback: boom\n", "cut at {cut}, reads of {size}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_multiplexed_reader_reads_lines_and_keeps_the_stderr_tail() {
+        let (r, mut w) = os_pipe::pipe().unwrap();
+        let tail = Arc::new(Mutex::new(Vec::new()));
+        let stderr = StderrTail {
+            tail: Arc::clone(&tail),
+            keep: 4,
+        };
+        let first = frame(1, b"one\n");
+        let mut reader = LineReader::multiplexed(r.into(), Wait::Block, stderr, &first[..5]);
+        w.write_all(&first[5..]).unwrap();
+        w.write_all(&frame(2, b"abcdef")).unwrap();
+        w.write_all(&frame(1, b"two\n")).unwrap();
+        drop(w);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        assert_eq!(
+            reader.next_line(deadline).unwrap().as_deref(),
+            Some("one\n")
+        );
+        assert_eq!(
+            reader.next_line(deadline).unwrap().as_deref(),
+            Some("two\n")
+        );
+        assert_eq!(reader.next_line(deadline), Ok(None));
+        assert_eq!(*tail.lock().unwrap(), b"cdef");
     }
 
     #[test]

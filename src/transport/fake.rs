@@ -123,6 +123,7 @@ impl Transport for Fake {
         Ok(Started {
             stdin: Box::new(in_w),
             stdout: out_r.into(),
+            framing: super::Framing::Plain,
             stderr: None,
             control: Box::new(FakeControl {
                 done: Mutex::new(done_rx),

@@ -156,6 +156,7 @@ impl Transport for Socket {
             stdin: Box::new(WriteHalf(stream.try_clone()?)),
             // Read straight from the connection: the reply wakes only the harness's caller.
             stdout: stream.try_clone()?.into(),
+            framing: super::Framing::Plain,
             stderr: None,
             control: Box::new(Connection(stream)),
         })

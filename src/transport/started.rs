@@ -28,8 +28,20 @@ pub struct Started {
     /// A pipe or socket the caller polls and reads itself, in its own thread, so a reply wakes
     /// no thread but the one waiting for it.
     pub stdout: OwnedFd,
+    /// What `stdout` carries.
+    pub framing: Framing,
     pub stderr: Option<Box<dyn Read + Send>>,
     pub control: Box<dyn Control>,
+}
+
+/// What a started program's `stdout` descriptor carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Framing {
+    /// The program's stdout, as it wrote it.
+    Plain,
+    /// The Docker Engine API's attach stream: stdout and stderr in frames, to be cut apart by
+    /// the reader; the bytes already read past the HTTP response come first.
+    Multiplexed(Vec<u8>),
 }
 
 /// Starts `command` as a child process with all three streams piped.
@@ -49,6 +61,7 @@ pub fn spawn(command: duct::Expression) -> std::io::Result<Started> {
     Ok(Started {
         stdin: Box::new(in_w),
         stdout: out_r.into(),
+        framing: Framing::Plain,
         stderr: Some(Box::new(err_r)),
         control: Box::new(Child(handle)),
     })
