@@ -3,7 +3,11 @@
 //! ratios. Every reply is checked; a wrong one stops the bench.
 //!
 //! - loop: the agent in `loop` mode against a minimal loop agent (read a line, `json.loads`,
-//!   `exec(compile(…))`, `json.dumps`, write) over the same pipes and the same driver;
+//!   `exec(compile(…))`, `json.dumps`, write), started and driven alike over the same pipes:
+//!   round trips through the harness's driver, each agent's CPU time per call (utime + stime
+//!   from /proc/PID/stat, immune to the machine's wake-ups), and the same agents through the
+//!   lean reference driver (scripts/lean-driver.py: one thread, blocking reads), to show what
+//!   the harness adds;
 //! - oneshot: starting the agent for one call against a bare `python3 -c` of the same code;
 //! - fork (when a Docker engine answers): compose:fork against compose:persistent, and the
 //!   sandbox's own `fork()`+`_exit()`+`waitpid()` floor measured by python3 inside it.
@@ -31,9 +35,9 @@ const EXPECTED: &str = "2";
 const WARMUP: usize = 200;
 
 /// The reference: what any loop agent must do, and nothing more.
-const MINIMAL_AGENT: &str = r#"import json, sys
+const MINIMAL_AGENT: &str = r#"import json, os, sys
 out = sys.stdout.buffer
-out.write(b'{"ready": true, "protocol": 1, "python": "", "pid": 0}\n')
+out.write(b'{"ready": true, "protocol": 1, "python": "", "pid": %d}\n' % os.getpid())
 for line in sys.stdin.buffer:
     q = json.loads(line)
     ns = {"__name__": "__main__"}
@@ -72,7 +76,7 @@ fn describe(samples: &mut [Duration]) -> String {
 
 fn start_loop_agent(transport: &dyn Transport, args: &[String]) -> AgentProcess {
     let started = transport.start(transport.python(), args);
-    let mut process = AgentProcess::start(started).expect("the agent starts");
+    let mut process = AgentProcess::start(started, agent::Wait::Block).expect("the agent starts");
     process
         .handshake(Instant::now() + Duration::from_secs(30))
         .expect("the agent announces itself");
@@ -97,26 +101,87 @@ fn loop_call(process: &mut AgentProcess, id: u64) -> Duration {
     took
 }
 
+/// The CPU process `pid` has used, in µs, whatever the machine's wake-ups cost: utime + stime
+/// from /proc/PID/stat (fields 14 and 15, in clock ticks of 10 ms, so only long runs resolve
+/// it), and its time on a CPU from /proc/PID/schedstat (nanoseconds), when the kernel has it.
+fn cpu_us(pid: u32) -> [f64; 2] {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the agent's stat");
+    let (_, rest) = stat.rsplit_once(')').expect("a stat line");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf reads a constant of the system.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let on_cpu_ns = std::fs::read_to_string(format!("/proc/{pid}/schedstat"))
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .unwrap_or(f64::NAN);
+    [ticks as f64 * 1e6 / per_second, on_cpu_ns / 1e3]
+}
+
+/// What the lean reference driver (scripts/lean-driver.py) measured for one agent.
+struct Lean {
+    p50_us: f64,
+    p90_us: f64,
+    cpu_us_per_call: f64,
+    sched_us_per_call: f64,
+}
+
+/// Runs the lean driver over `agents` (argv each), calls interleaved one by one.
+fn lean_driver(python: &str, agents: &[Vec<String>], calls: usize) -> Vec<Lean> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/lean-driver.py");
+    let spec = serde_json::json!({
+        "calls": calls, "warmup": WARMUP, "code": CODE, "expected": EXPECTED, "agents": agents,
+    });
+    let out = duct::cmd(python, [script.as_os_str()])
+        .stdin_bytes(spec.to_string())
+        .stdout_capture()
+        .run()
+        .expect("the lean driver runs");
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_slice(&out.stdout).expect("the lean driver's JSON");
+    rows.iter()
+        .map(|r| Lean {
+            p50_us: r["p50_us"].as_f64().unwrap(),
+            p90_us: r["p90_us"].as_f64().unwrap(),
+            cpu_us_per_call: r["cpu_us_per_call"].as_f64().unwrap(),
+            sched_us_per_call: r["sched_us_per_call"].as_f64().unwrap_or(f64::NAN),
+        })
+        .collect()
+}
+
 fn bench_loop(python: &str) {
     let calls = env_usize("AGENT_COST_CALLS", 3000);
     let local = Local {
         python: python.into(),
     };
+    // Both agents started and driven alike: `python3 -u -c SOURCE loop` over the same pipes.
     let ours = agent::python_args(Mode::Loop, &AgentOptions::default());
-    let minimal = vec!["-u".into(), "-c".into(), MINIMAL_AGENT.into()];
-    let mut agents = vec![
-        start_loop_agent(&local, &ours),
-        start_loop_agent(&local, &minimal),
+    let minimal: Vec<String> = vec![
+        "-u".into(),
+        "-c".into(),
+        MINIMAL_AGENT.into(),
+        "loop".into(),
     ];
+    let mut names = vec!["agent (loop)".to_string(), "minimal loop agent".to_string()];
+    let mut argvs = vec![ours, minimal];
     let against = std::env::var("AGENT_COST_AGAINST").ok().map(|path| {
         let source = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("AGENT_COST_AGAINST={path}: {e}"));
-        let args = vec!["-u".into(), "-c".into(), source, "loop".into()];
-        agents.push(start_loop_agent(&local, &args));
+        argvs.push(vec!["-u".into(), "-c".into(), source, "loop".into()]);
+        names.push(path.clone());
         path
     });
+    let mut agents: Vec<AgentProcess> = argvs.iter().map(|a| start_loop_agent(&local, a)).collect();
+    let pids: Vec<u32> = agents
+        .iter()
+        .map(|a| a.ready().expect("handshake received").pid)
+        .collect();
     let mut samples = vec![Vec::new(); agents.len()];
+    let mut cpu_start = vec![[0.0; 2]; agents.len()];
     for i in 0..WARMUP + calls {
+        if i == WARMUP {
+            cpu_start = pids.iter().map(|&p| cpu_us(p)).collect();
+        }
         for (agent, samples) in agents.iter_mut().zip(samples.iter_mut()) {
             let took = loop_call(agent, i as u64);
             if i >= WARMUP {
@@ -124,17 +189,69 @@ fn bench_loop(python: &str) {
             }
         }
     }
-    let minimal = us(percentile(&mut samples[1], 0.5));
-    let ratio = us(percentile(&mut samples[0], 0.5)) / minimal;
-    println!("local loop, `{CODE}`, {calls} calls each, interleaved:");
-    println!("  agent (loop)        {}", describe(&mut samples[0]));
-    println!("  minimal loop agent  {}", describe(&mut samples[1]));
-    println!("  ratio of p50s       {ratio:.2}×   (target ≤ 1.30×)");
-    if let Some(path) = against {
-        let other = us(percentile(&mut samples[2], 0.5)) / minimal;
-        println!("  {path}: {}", describe(&mut samples[2]));
-        println!("  its ratio to the minimal agent: {other:.2}×");
+    let per_call =
+        |end: [f64; 2], start: &[f64; 2]| [0, 1].map(|k| (end[k] - start[k]) / calls as f64);
+    let cpu: Vec<[f64; 2]> = pids
+        .iter()
+        .zip(&cpu_start)
+        .map(|(&p, start)| per_call(cpu_us(p), start))
+        .collect();
+    drop(agents);
+    let p50: Vec<f64> = samples.iter_mut().map(|s| us(percentile(s, 0.5))).collect();
+    println!(
+        "local loop, `{CODE}`, {calls} calls each, interleaved, through the harness's driver:"
+    );
+    for (k, name) in names.iter().enumerate() {
+        println!(
+            "  {name:<20}{}   CPU {:>6.1} µs/call (stat), {:>6.1} (schedstat)",
+            describe(&mut samples[k]),
+            cpu[k][0],
+            cpu[k][1]
+        );
     }
+    println!(
+        "  ratio of p50s       {:.2}×   (target ≤ 1.30×)",
+        p50[0] / p50[1]
+    );
+    println!(
+        "  ratio of CPU/call   {:.2}× (stat), {:.2}× (schedstat)   (target ≤ 1.30×)",
+        cpu[0][0] / cpu[1][0],
+        cpu[0][1] / cpu[1][1]
+    );
+    if let Some(path) = &against {
+        println!(
+            "  {path}: p50 {:.2}×, CPU {:.2}× (schedstat) the minimal agent's",
+            p50[2] / p50[1],
+            cpu[2][1] / cpu[1][1]
+        );
+    }
+    let full: Vec<Vec<String>> = argvs
+        .iter()
+        .map(|a| {
+            std::iter::once(python.to_string())
+                .chain(a.iter().cloned())
+                .collect()
+        })
+        .collect();
+    let lean = lean_driver(python, &full, calls);
+    println!("the same agents through the lean reference driver (scripts/lean-driver.py):");
+    for (k, name) in names.iter().enumerate() {
+        println!(
+            "  {name:<20}p50 {:>9.1} µs   p90 {:>9.1} µs   CPU {:>6.1} µs/call (stat), {:>6.1} \
+             (schedstat)",
+            lean[k].p50_us, lean[k].p90_us, lean[k].cpu_us_per_call, lean[k].sched_us_per_call
+        );
+    }
+    println!(
+        "  ratio of p50s       {:.2}×;  CPU/call {:.2}× (stat), {:.2}× (schedstat)",
+        lean[0].p50_us / lean[1].p50_us,
+        lean[0].cpu_us_per_call / lean[1].cpu_us_per_call,
+        lean[0].sched_us_per_call / lean[1].sched_us_per_call
+    );
+    println!(
+        "  harness ÷ lean driver, minimal agent: p50 {:.2}×   (target ≤ 1.10×)",
+        p50[1] / lean[1].p50_us
+    );
 }
 
 /// Wall time of one process start that runs `CODE`: bare, or the one-shot agent with a request.

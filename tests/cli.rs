@@ -297,6 +297,15 @@ fn bad_flags_get_one_line_errors_and_exit_2() {
             vec!["--baseline".into(), "compose-exec".into()],
             "not one of --backends",
         ),
+        (
+            vec![
+                "--wait".into(),
+                "spin".into(),
+                "--spin-us".into(),
+                "0".into(),
+            ],
+            "--spin-us",
+        ),
     ];
     for (args, needle) in attempts {
         let mut cmd = bench();
@@ -390,9 +399,15 @@ fn the_order_is_recorded_and_sequential_on_request() {
     assert_eq!(r["settings"]["seed"], 1234);
     assert_eq!(r["settings"]["rounds"], 3);
     assert!(r["calibration"].as_array().unwrap().is_empty());
-    let r = run(&["--order", "sequential"]);
+    assert_eq!(r["settings"]["wait"], "block");
+    let floor = &r["wakeup_floor"];
+    assert!(floor["idle_p50_us"].as_f64().unwrap() > 0.0, "{floor}");
+    assert!(floor["spin_p50_us"].as_f64().unwrap() > 0.0, "{floor}");
+    let r = run(&["--order", "sequential", "--wait", "spin", "--spin-us", "50"]);
     assert_eq!(r["settings"]["order"], "sequential");
     assert!(r["settings"]["seed"].is_null());
+    assert_eq!(r["settings"]["wait"], "spin");
+    assert_eq!(r["settings"]["spin_us"], 50.0);
     assert_clean(
         &r,
         &["local:persistent", "local:per-call"],

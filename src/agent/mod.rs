@@ -3,9 +3,11 @@
 
 mod error;
 mod process;
+mod reader;
 
 pub use error::{CallError, ErrorKind};
 pub use process::AgentProcess;
+pub use reader::{DEFAULT_SPIN_US, MAX_LINE, MAX_SPIN_US, Wait, WaitMode, wait_readable};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -80,6 +82,8 @@ impl Mode {
 pub struct AgentOptions {
     pub preload: Vec<String>,
     pub reset: bool,
+    /// How the harness waits for the agent's replies (not an option of the agent itself).
+    pub wait: Wait,
 }
 
 /// The arguments that start the agent under a `python3` command.

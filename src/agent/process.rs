@@ -1,58 +1,49 @@
-//! A running agent seen from the harness: its pipes, a reader thread that turns its stdout into
-//! lines (so every wait has a deadline), and a drained stderr whose tail explains a crash.
+//! A running agent seen from the harness: its pipes, its stdout read into lines in the calling
+//! thread (so every wait has a deadline and a reply wakes only the caller, see `reader`), and a
+//! drained stderr whose tail explains a crash.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::reader::{LineReader, ReadError, StderrTail, Wait};
 use super::{CallError, Ready, Reply, Request};
-use crate::transport::{Control, Started};
+use crate::transport::{Control, Framing, Started};
 
 /// How much of the agent's stderr is kept to explain why it died.
 const STDERR_TAIL: usize = 4096;
-
-enum Line {
-    Text(String),
-    End,
-}
 
 /// One agent process, started through a transport, not yet or already past its handshake.
 pub struct AgentProcess {
     control: Box<dyn Control>,
     stdin: Option<Box<dyn std::io::Write + Send>>,
-    lines: Receiver<Line>,
+    lines: LineReader,
     stderr: Arc<Mutex<Vec<u8>>>,
     ready: Option<Ready>,
-    /// A line read while checking whether the agent is still there, not yet consumed.
-    pending: Option<Line>,
     /// The last request a fork zygote said it handed over (`{"ack": id}`).
     acked: Option<u64>,
 }
 
 impl AgentProcess {
-    /// Takes over a program a transport started (the `python3 … agent` program).
-    pub fn start(started: std::io::Result<Started>) -> Result<Self, CallError> {
+    /// Takes over a program a transport started (the `python3 … agent` program); its replies
+    /// are waited for as `wait` says.
+    pub fn start(started: std::io::Result<Started>, wait: Wait) -> Result<Self, CallError> {
         let started = started.map_err(|e| CallError::Spawn(e.to_string()))?;
-        let out_r = started.stdout;
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            let mut reader = BufReader::new(out_r);
-            loop {
-                let mut line = String::new();
-                match reader.read_line(&mut line) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        if tx.send(Line::Text(line)).is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-            let _ = tx.send(Line::End);
-        });
         let stderr = Arc::new(Mutex::new(Vec::new()));
+        let lines = match started.framing {
+            Framing::Plain => LineReader::new(started.stdout, wait),
+            // Stderr shares the connection: the caller's reads keep it drained.
+            Framing::Multiplexed(already) => {
+                let tail = StderrTail {
+                    tail: Arc::clone(&stderr),
+                    keep: STDERR_TAIL,
+                };
+                LineReader::multiplexed(started.stdout, wait, tail, &already)
+            }
+        };
+        // A stderr of its own keeps a thread: an agent flooding it must not block on a full pipe
+        // while the harness waits on stdout. Its bytes are never on the way of a reply.
         let tail = Arc::clone(&stderr);
         if let Some(err_r) = started.stderr {
             thread::spawn(move || drain_tail(err_r, &tail));
@@ -63,7 +54,6 @@ impl AgentProcess {
             lines,
             stderr,
             ready: None,
-            pending: None,
             acked: None,
         })
     }
@@ -112,13 +102,7 @@ impl AgentProcess {
     /// Whether the agent is known to be gone already (its process exited or its output ended),
     /// without waiting: a request sent to it now would be lost.
     pub fn gone(&mut self) -> bool {
-        if self.control.exited() {
-            return true;
-        }
-        if self.pending.is_none() {
-            self.pending = self.lines.try_recv().ok();
-        }
-        matches!(self.pending, Some(Line::End))
+        self.control.exited() || self.lines.at_end()
     }
 
     /// Waits for the agent's handshake if it has not come yet.
@@ -155,15 +139,14 @@ impl AgentProcess {
     }
 
     fn next_line(&mut self, deadline: Instant) -> Result<String, CallError> {
-        let wait = deadline.saturating_duration_since(Instant::now());
-        let next = match self.pending.take() {
-            Some(line) => Ok(line),
-            None => self.lines.recv_timeout(wait),
-        };
-        match next {
-            Ok(Line::Text(line)) => Ok(line),
-            Ok(Line::End) | Err(RecvTimeoutError::Disconnected) => Err(self.died()),
-            Err(RecvTimeoutError::Timeout) => Err(CallError::Timeout),
+        match self.lines.next_line(deadline) {
+            Ok(Some(line)) => Ok(line),
+            Ok(None) => Err(self.died()),
+            Err(ReadError::Timeout) => Err(CallError::Timeout),
+            Err(ReadError::TooLong) => Err(CallError::Protocol(format!(
+                "the agent wrote a line of more than {} MiB",
+                super::reader::MAX_LINE >> 20
+            ))),
         }
     }
 

@@ -10,5 +10,6 @@ pub mod plan;
 pub mod runner;
 pub mod schedule;
 pub mod stats;
+pub mod wakeup_floor;
 pub mod warnings;
 pub mod workload;

@@ -14,6 +14,7 @@ use indicatif::ProgressBar;
 
 use super::fork_floor;
 use super::pair::Pair;
+use super::wakeup_floor::{self, WakeupFloor};
 use crate::bench::workload::{Case, Workload};
 use crate::strategy::Strategy;
 
@@ -23,6 +24,8 @@ pub struct RunOutput {
     pub measurements: Vec<Measurement>,
     /// Each fork backend's platform floor, or why it could not be measured.
     pub fork_floors: Vec<(String, Result<ForkFloor, String>)>,
+    /// Each sandboxed persistent backend's wake-up floor inside its sandbox, or why not.
+    pub sandbox_wakeup_floors: Vec<(String, Result<WakeupFloor, String>)>,
 }
 
 /// The empty call that measures a backend's floor.
@@ -63,6 +66,20 @@ pub fn run(plan: &Plan, progress: &ProgressBar, stop: &AtomicBool) -> RunOutput 
             let floor =
                 fork_floor::measure(Arc::clone(&reached.transport), &plan.agent, plan.timeout);
             fork_floors.push((reached.backend.to_string(), floor));
+        }
+    }
+    let mut sandbox_wakeup_floors = Vec::new();
+    for reached in &plan.backends {
+        if reached.backend.strategy() == Some(Strategy::Persistent)
+            && reached.backend.sandboxed()
+            && !stop.load(Ordering::Relaxed)
+        {
+            let floor = wakeup_floor::measure_in_sandbox(
+                Arc::clone(&reached.transport),
+                &plan.agent,
+                plan.timeout,
+            );
+            sandbox_wakeup_floors.push((reached.backend.to_string(), floor));
         }
     }
     let mut pairs: Vec<Pair> = plan
@@ -116,6 +133,7 @@ pub fn run(plan: &Plan, progress: &ProgressBar, stop: &AtomicBool) -> RunOutput 
         calibration,
         measurements,
         fork_floors,
+        sandbox_wakeup_floors,
     }
 }
 #[cfg(test)]

@@ -37,6 +37,8 @@ pub enum WarningKind {
     CpuSteal,
     /// A fork backend's platform floor could not be measured.
     ForkFloor,
+    /// The machine's wake-up floor is a large share of a backend's p50.
+    WakeupFloor,
     /// A kind this version does not know, from a file another version wrote: warnings only
     /// advise, so such a file still loads, and the name is kept as it was written.
     #[serde(untagged)]
@@ -55,6 +57,7 @@ impl WarningKind {
             WarningKind::MachineLoad => "machine_load",
             WarningKind::CpuSteal => "cpu_steal",
             WarningKind::ForkFloor => "fork_floor",
+            WarningKind::WakeupFloor => "wakeup_floor",
             WarningKind::Other(name) => name,
         }
     }

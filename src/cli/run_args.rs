@@ -9,6 +9,7 @@ use clap::{Args, ValueEnum};
 use super::display_args::DisplayArgs;
 use super::sandbox_args::SandboxArgs;
 use super::values;
+use crate::agent::{DEFAULT_SPIN_US, MAX_SPIN_US, WaitMode};
 use crate::bench::runner::Load;
 use crate::commands::run::RunOptions;
 use crate::error::usage;
@@ -164,6 +165,14 @@ pub struct RunArgs {
     /// Comma-separated modules every agent imports once at start (e.g. json,decimal)
     #[arg(long, value_name = "MODULES")]
     preload: Option<String>,
+    /// How the harness waits for each reply: block (a blocking poll; its core may go idle
+    /// between calls, as on a quiet machine) or spin (polls without blocking for --spin-us
+    /// first, then blocks: its core stays awake, as a loaded gateway's does)
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = WaitArg::Block)]
+    wait: WaitArg,
+    /// Microseconds `--wait spin` polls before it blocks
+    #[arg(long, value_name = "US", default_value_t = DEFAULT_SPIN_US, value_parser = spin_us)]
+    spin_us: u64,
     /// Also write each histogram's percentile distribution (.hgrm, values in ms) into DIR
     #[arg(long, value_name = "DIR")]
     export_hgrm: Option<PathBuf>,
@@ -217,6 +226,8 @@ impl RunArgs {
             min_time: self.min_time,
             load,
             preload,
+            wait: self.wait.into(),
+            spin: Duration::from_micros(self.spin_us),
             export_hgrm: self.export_hgrm,
             clean_sandbox: self.clean_sandbox,
             view: self.display.view(),
@@ -232,6 +243,33 @@ fn calls_scale(text: &str) -> Result<f64, String> {
 
 fn timeout(text: &str) -> Result<Duration, String> {
     values::above_zero(text, 86_400.0).map(Duration::from_secs_f64)
+}
+
+/// How the harness waits for replies (`agent::WaitMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum WaitArg {
+    /// A blocking poll
+    Block,
+    /// Poll without blocking for --spin-us, then block
+    Spin,
+}
+
+impl From<WaitArg> for WaitMode {
+    fn from(arg: WaitArg) -> WaitMode {
+        match arg {
+            WaitArg::Block => WaitMode::Block,
+            WaitArg::Spin => WaitMode::Spin,
+        }
+    }
+}
+
+fn spin_us(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(n) if (1..=MAX_SPIN_US).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "'{text}': give from 1 to {MAX_SPIN_US} microseconds"
+        )),
+    }
 }
 
 fn concurrency(text: &str) -> Result<usize, String> {

@@ -12,10 +12,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::check_output_writable;
 use super::stop::Stop;
-use crate::agent::AgentOptions;
+use crate::agent::{AgentOptions, Wait, WaitMode};
 use crate::bench::machine_load::{LoadMonitor, MachineSample};
 use crate::bench::runner::{self, Load, Measurement, Plan, RunOutput};
 use crate::bench::schedule::Order;
+use crate::bench::wakeup_floor::{self, WakeupFloor};
 use crate::bench::warnings::{self, Warning, WarningKind};
 use crate::bench::workload::{self, Workload};
 use crate::error::usage;
@@ -55,6 +56,9 @@ pub struct RunOptions {
     pub load: Load,
     /// Modules every agent imports at start.
     pub preload: Vec<String>,
+    /// How the harness waits for replies, and how long `spin` polls before blocking.
+    pub wait: WaitMode,
+    pub spin: Duration,
     /// Folder for `.hgrm` percentile distributions, one per backend × workload.
     pub export_hgrm: Option<PathBuf>,
     /// Kill the processes found in the sandbox before the run (left by something else).
@@ -68,6 +72,8 @@ struct Measured {
     output: RunOutput,
     started_at: String,
     machine: MachineSample,
+    /// The host's wake-up floor, measured before anything else.
+    wakeup: Result<WakeupFloor, String>,
     /// The exit code of the signal that stopped the run, if one did.
     interrupted: Option<u8>,
 }
@@ -150,6 +156,7 @@ fn make_plan(opts: &RunOptions, reached: Vec<Reached>, workloads: Vec<Workload>)
         agent: AgentOptions {
             preload: opts.preload.clone(),
             reset: false,
+            wait: Wait::new(opts.wait, opts.spin),
         },
         switch_warmup: opts.switch_warmup,
         min_time: opts.min_time,
@@ -179,6 +186,8 @@ fn sweep_strays(opts: &RunOptions, reached: &[Reached], info: Option<&mut Sandbo
 /// executor being stopped, sweeps what their agents left behind.
 fn measure(opts: &RunOptions, plan: &Plan, stop: &Stop) -> Measured {
     let started_at = now();
+    // First, while nothing of the run's own keeps the cores busy.
+    let wakeup = wakeup_floor::measure();
     let progress = progress_bar(opts, plan.total_calls());
     let load = LoadMonitor::start();
     let output = runner::run(plan, &progress, &stop.flag);
@@ -189,6 +198,7 @@ fn measure(opts: &RunOptions, plan: &Plan, stop: &Stop) -> Measured {
         output,
         started_at,
         machine,
+        wakeup,
         interrupted: stop.exit_code(),
     }
 }
@@ -237,6 +247,34 @@ fn assemble(
             });
         }
     }
+    match &measured.wakeup {
+        Ok(floor) => {
+            let rows: Vec<(String, String, f64)> = measurements
+                .iter()
+                .filter_map(|m| {
+                    let p50 = crate::bench::stats::summarize(&m.latency)?.p50;
+                    Some((m.backend.clone(), m.workload.clone(), p50))
+                })
+                .collect();
+            warnings.extend(wakeup_floor::warnings(floor, opts.wait, &rows));
+        }
+        Err(e) => warnings.push(Warning {
+            kind: WarningKind::WakeupFloor,
+            backend: None,
+            workload: None,
+            message: format!("the machine's wake-up floor could not be measured: {e}"),
+        }),
+    }
+    for (backend, floor) in &measured.output.sandbox_wakeup_floors {
+        if let Err(e) = floor {
+            warnings.push(Warning {
+                kind: WarningKind::WakeupFloor,
+                backend: Some(backend.clone()),
+                workload: None,
+                message: format!("the wake-up floor inside the sandbox could not be measured: {e}"),
+            });
+        }
+    }
     let order = plan.order;
     BenchmarkResults {
         header: Header {
@@ -264,6 +302,8 @@ fn assemble(
             },
             load: LoadShape::from(opts.load),
             preload: opts.preload.clone(),
+            wait: opts.wait,
+            spin_us: (opts.wait == WaitMode::Spin).then_some(opts.spin.as_secs_f64() * 1e6),
             seed: match order {
                 Order::Interleaved { seed, .. } => Some(seed),
                 Order::Sequential => None,
@@ -305,6 +345,13 @@ fn assemble(
         fork_floors: measured
             .output
             .fork_floors
+            .iter()
+            .filter_map(|(b, f)| Some((b.clone(), *f.as_ref().ok()?)))
+            .collect(),
+        wakeup_floor: measured.wakeup.as_ref().ok().copied(),
+        sandbox_wakeup_floors: measured
+            .output
+            .sandbox_wakeup_floors
             .iter()
             .filter_map(|(b, f)| Some((b.clone(), *f.as_ref().ok()?)))
             .collect(),

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use super::grid::{self, wrap};
 use super::model::Table;
 use super::{format_us, mcp_layer, table, waterfall};
+use crate::agent::WaitMode;
 use crate::bench::warnings::{Warning, WarningKind};
 use crate::results::BenchmarkResults;
 
@@ -87,10 +88,14 @@ pub fn render(results: &BenchmarkResults, view: View) -> String {
             "More columns (min, p90, p99.9, max, cold start, floor, exec time, switch): --wide",
         );
     }
+    para(&mut out, &wait_line(results));
     if let Some(line) = switch_line(results) {
         para(&mut out, &line);
     }
     for line in fork_floor_lines(results) {
+        para(&mut out, &line);
+    }
+    if let Some(line) = wakeup_floor_line(results) {
         para(&mut out, &line);
     }
     if let Some(t) = table::comparison_table(results) {
@@ -199,6 +204,20 @@ pub fn render(results: &BenchmarkResults, view: View) -> String {
     out
 }
 
+/// How the harness waited for replies: what the figures include of the machine's wake-up.
+pub fn wait_line(results: &BenchmarkResults) -> String {
+    match (results.settings.wait, results.settings.spin_us) {
+        (WaitMode::Spin, spin) => format!(
+            "Waiting: spin (--wait spin): each reply polled for without blocking for {} µs, \
+             then waited for blocking; the harness's core stays awake, as a loaded gateway's",
+            spin.map_or("?".into(), |us| format!("{us:.0}"))
+        ),
+        (WaitMode::Block, _) => "Waiting: block (--wait block): each reply waited for with a \
+             blocking poll; an idle core's wake-up is in every figure, as on a quiet machine"
+            .into(),
+    }
+}
+
 /// What resuming after another backend cost: per backend, the p50 of its switch warm-up calls
 /// (kept out of the table) beside the p50 of its measured calls, both the median over its rows.
 pub fn switch_line(results: &BenchmarkResults) -> Option<String> {
@@ -237,6 +256,54 @@ pub fn switch_line(results: &BenchmarkResults) -> Option<String> {
             parts.join("; ")
         )
     })
+}
+
+/// The machine's wake-up floor beside the persistent backends' p50s: how much of a reply's
+/// round trip is this machine waking a process, whatever the executor.
+pub fn wakeup_floor_line(results: &BenchmarkResults) -> Option<String> {
+    let f = results.wakeup_floor.as_ref()?;
+    let persistent: Vec<String> = results
+        .results
+        .iter()
+        .filter(|e| e.backend.ends_with(":persistent"))
+        .filter_map(|e| {
+            Some(format!(
+                "{} · {} {}",
+                e.backend,
+                e.workload,
+                format_us(e.latency_us.as_ref()?.p50)
+            ))
+        })
+        .collect();
+    let beside = if persistent.is_empty() {
+        String::new()
+    } else {
+        format!("; persistent p50: {}", persistent.join(", "))
+    };
+    let inside: Vec<String> = results
+        .sandbox_wakeup_floors
+        .iter()
+        .map(|(backend, s)| {
+            format!(
+                "{} sleeping, {} spinning inside {backend}'s sandbox (in Python)",
+                format_us(s.idle_p50_us),
+                format_us(s.spin_p50_us)
+            )
+        })
+        .collect();
+    let inside = if inside.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", inside.join("; "))
+    };
+    Some(format!(
+        "Wake-up floor of this machine: a blocking pipe round trip between two processes takes \
+         {} p50 with both sides sleeping, {} with the other side spinning ({} round trips \
+         each, on the host before the run){inside}{beside}",
+        format_us(f.idle_p50_us),
+        format_us(f.spin_p50_us),
+        f.round_trips
+    ))
 }
 
 /// Beside each fork backend's p50s, the sandbox's own fork + exit + wait: the part of the
@@ -291,6 +358,9 @@ fn kind_summary(kind: &WarningKind) -> &'static str {
         WarningKind::HighCv => "σ above 50 % of the mean: read the p50, not the mean",
         WarningKind::SlowStart => "first calls much slower: raise --warmup",
         WarningKind::GrowingLatency => "latency grew through the run: a queue built up",
+        WarningKind::WakeupFloor => {
+            "the machine's wake-up is over half the p50: compare --wait spin"
+        }
         _ => "",
     }
 }

@@ -88,6 +88,13 @@ pub struct BenchmarkResults {
     /// measured inside the sandbox.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fork_floors: BTreeMap<String, ForkFloor>,
+    /// The machine's wake-up floor, measured on the host before the run; absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wakeup_floor: Option<crate::bench::wakeup_floor::WakeupFloor>,
+    /// The same round trips inside the sandbox, in Python through a persistent agent, per
+    /// sandboxed persistent backend; absent in older files.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sandbox_wakeup_floors: BTreeMap<String, crate::bench::wakeup_floor::WakeupFloor>,
     /// Load and CPU steal sampled during the run; absent in older files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine: Option<MachineSample>,
@@ -137,6 +144,12 @@ pub struct Settings {
     /// Modules every agent imported at start.
     #[serde(default)]
     pub preload: Vec<String>,
+    /// How the harness waited for replies (`block` in older files, which had no choice).
+    #[serde(default)]
+    pub wait: crate::agent::WaitMode,
+    /// Microseconds a `spin` wait polled before blocking.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spin_us: Option<f64>,
     /// Seconds each backend × workload was measured for at least: a fast backend made more
     /// calls than its workload's count (0, and in older files: exactly that count).
     #[serde(default)]
@@ -357,6 +370,20 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         let e = write_atomically(&dir.path().join("no/such/dir/r.json"), b"x");
         assert!(e.is_err());
+    }
+
+    #[test]
+    fn an_older_file_without_a_waiting_mode_reads_as_block() {
+        let old = synthetic::results("local:persistent", &[]);
+        assert_eq!(old.settings.wait, crate::agent::WaitMode::Block);
+        assert_eq!(old.settings.spin_us, None);
+        let mut spun = old.clone();
+        spun.settings.wait = crate::agent::WaitMode::Spin;
+        spun.settings.spin_us = Some(150.0);
+        let json = serde_json::to_value(&spun).unwrap();
+        assert_eq!(json["settings"]["wait"], "spin");
+        let back: BenchmarkResults = serde_json::from_value(json).unwrap();
+        assert_eq!(back.settings.spin_us, Some(150.0));
     }
 }
 

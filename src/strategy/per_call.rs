@@ -6,13 +6,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::{Call, CallError, Executor, TIMEOUT_GRACE};
-use crate::agent::{self, AgentOptions, AgentProcess, Mode, Reply, Request, RequestIds};
+use crate::agent::{self, AgentOptions, AgentProcess, Mode, Reply, Request, RequestIds, Wait};
 use crate::transport::Transport;
 
 /// Starts a one-shot agent for every call and waits for it to exit.
 pub struct PerCall {
     transport: Arc<dyn Transport>,
     args: Vec<String>,
+    wait: Wait,
     python: Mutex<Option<String>>,
     ids: RequestIds,
     /// Servers the transport found dead and restarted while starting this executor's agents.
@@ -24,6 +25,7 @@ impl PerCall {
         PerCall {
             transport,
             args: agent::python_args(Mode::OneShot, options),
+            wait: options.wait,
             python: Mutex::new(None),
             ids: RequestIds::new(),
             restarts: AtomicU32::new(0),
@@ -39,7 +41,7 @@ impl Executor for PerCall {
         let started = self.transport.start(self.transport.python(), &self.args);
         let restarted = self.transport.restarts().saturating_sub(before);
         self.restarts.fetch_add(restarted, Ordering::Relaxed);
-        let mut process = AgentProcess::start(started)?;
+        let mut process = AgentProcess::start(started, self.wait)?;
         let request = Request {
             id,
             code: call.code,

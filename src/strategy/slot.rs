@@ -95,7 +95,7 @@ impl Slot {
             let started = self.transport.start(self.transport.python(), &args);
             // A server the transport found dead and restarted on the way is this slot's cost.
             self.discarded += self.transport.restarts().saturating_sub(before);
-            let mut process = AgentProcess::start(started)?;
+            let mut process = AgentProcess::start(started, self.options.wait)?;
             let ready = process.handshake(deadline)?;
             self.python.get_or_insert_with(|| ready.python.clone());
             self.agent = Some(process);

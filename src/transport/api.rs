@@ -1,19 +1,18 @@
-//! `api`: the Docker Engine API over its unix socket, through `bollard`: exec create, start and
-//! attach, with no CLI process at all. The exec's attached stdin and multiplexed stdout/stderr
-//! are bridged to the plain pipes the agent code reads and writes, by two threads per program.
+//! `api`: the Docker Engine API over its unix socket, with no CLI process at all: exec create
+//! and inspect through `bollard`; an agent's exec started attached on a connection of its own,
+//! taken over from HTTP as the API's hijacked stream. The harness writes the agent's stdin to
+//! that connection and reads its multiplexed stdout and stderr from it in the calling thread.
 
 use std::io::{Read, Write};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::Instant;
+use std::net::Shutdown;
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
 
 use bollard::Docker;
-use bollard::container::LogOutput;
-use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
-use futures_util::StreamExt;
-use tokio::io::AsyncWriteExt;
+use bollard::exec::{CreateExecOptions, StartExecOptions};
 use tokio::runtime::Runtime;
 
-use super::{Control, Started, Transport, with_env};
+use super::{Control, Framing, Started, Transport, with_env};
 
 /// Runs programs in one container through the Engine API.
 pub struct Api {
@@ -58,7 +57,8 @@ impl Api {
         })
     }
 
-    fn exec(&self, argv: Vec<String>, attach: bool) -> Result<(String, StartExecResults), String> {
+    /// Creates an exec of `argv` in the container: its id.
+    fn create(&self, argv: Vec<String>, attach: bool) -> Result<String, String> {
         self.runtime.block_on(async {
             let options = CreateExecOptions {
                 attach_stdin: Some(attach),
@@ -67,23 +67,88 @@ impl Api {
                 cmd: Some(argv),
                 ..Default::default()
             };
-            let created = self
-                .docker
+            self.docker
                 .create_exec(&self.container, options)
                 .await
-                .map_err(|e| format!("exec create: {e}"))?;
+                .map(|created| created.id)
+                .map_err(|e| format!("exec create: {e}"))
+        })
+    }
+
+    /// Starts a detached exec of `argv`.
+    fn exec_detached(&self, argv: Vec<String>) -> Result<(), String> {
+        let id = self.create(argv, false)?;
+        self.runtime.block_on(async {
             let start = StartExecOptions {
-                detach: !attach,
+                detach: true,
                 tty: false,
                 output_capacity: None,
             };
-            let started = self
-                .docker
-                .start_exec(&created.id, Some(start))
+            self.docker
+                .start_exec(&id, Some(start))
                 .await
-                .map_err(|e| format!("exec start: {e}"))?;
-            Ok((created.id, started))
+                .map(|_| ())
+                .map_err(|e| format!("exec start: {e}"))
         })
+    }
+
+    /// The engine's socket file: `--engine`'s, else `DOCKER_HOST`'s when it is a unix socket,
+    /// else Docker's default (as bollard's own connection finds it).
+    fn socket_path(&self) -> String {
+        let host = self
+            .host
+            .clone()
+            .or_else(|| std::env::var("DOCKER_HOST").ok())
+            .filter(|h| h.starts_with("unix://"));
+        host.map_or("/var/run/docker.sock".into(), |h| {
+            h.trim_start_matches("unix://").to_string()
+        })
+    }
+
+    /// Starts exec `id` attached, on a connection of its own taken over from HTTP (the API's
+    /// hijacked stream): the connection, and the stream's bytes already read with the response.
+    fn attach(&self, id: &str) -> std::io::Result<(UnixStream, Vec<u8>)> {
+        let mut conn = UnixStream::connect(self.socket_path())?;
+        let version = self.docker.client_version();
+        let body = r#"{"Detach":false,"Tty":false}"#;
+        let request = format!(
+            "POST /v{}.{}/exec/{id}/start HTTP/1.1\r\nHost: docker\r\n\
+             Content-Type: application/json\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            version.major_version,
+            version.minor_version,
+            body.len()
+        );
+        conn.write_all(request.as_bytes())?;
+        conn.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let mut head = Vec::new();
+        let mut buf = [0u8; 4096];
+        let end = loop {
+            let n = conn.read(&mut buf)?;
+            if n == 0 {
+                return Err(std::io::Error::other(
+                    "exec start: the engine closed the connection",
+                ));
+            }
+            head.extend_from_slice(&buf[..n]);
+            if let Some(at) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                break at + 4;
+            }
+            if head.len() > 64 << 10 {
+                return Err(std::io::Error::other(
+                    "exec start: no end to the response head",
+                ));
+            }
+        };
+        conn.set_read_timeout(None)?;
+        let status = String::from_utf8_lossy(&head[..end]);
+        let code = status.split_whitespace().nth(1).unwrap_or("");
+        if code != "101" && code != "200" {
+            let first = status.lines().next().unwrap_or("").trim().to_string();
+            let rest = String::from_utf8_lossy(&head[end..]).trim().to_string();
+            return Err(std::io::Error::other(format!("exec start: {first} {rest}")));
+        }
+        Ok((conn, head[end..].to_vec()))
     }
 }
 
@@ -107,80 +172,20 @@ impl Transport for Api {
     fn start(&self, program: &str, args: &[String]) -> std::io::Result<Started> {
         let mut argv = vec![program.to_string()];
         argv.extend(args.iter().cloned());
-        let (id, started) = self.exec(argv, true).map_err(std::io::Error::other)?;
-        let StartExecResults::Attached {
-            mut output,
-            mut input,
-        } = started
-        else {
-            return Err(std::io::Error::other(
-                "exec start: the engine did not attach",
-            ));
-        };
-        let (in_r, in_w) = os_pipe::pipe()?;
-        let (out_r, mut out_w) = os_pipe::pipe()?;
-        let (err_r, mut err_w) = os_pipe::pipe()?;
-        let done = Arc::new((Mutex::new(false), Condvar::new()));
-
-        // The agent's stdin: whatever the harness writes, until it closes its end.
-        let handle = self.runtime.handle().clone();
-        std::thread::spawn(move || {
-            let mut in_r = in_r;
-            let mut buf = vec![0u8; 64 * 1024];
-            loop {
-                match in_r.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        let sent = handle.block_on(async {
-                            input.write_all(&buf[..n]).await?;
-                            input.flush().await
-                        });
-                        if sent.is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-            // End of input reaches the agent as EOF on its stdin.
-            let _ = handle.block_on(input.shutdown());
-        });
-
-        // The agent's stdout and stderr, demultiplexed; their end is the program's end.
-        let handle = self.runtime.handle().clone();
-        let ended = Arc::clone(&done);
-        std::thread::spawn(move || {
-            handle.block_on(async {
-                while let Some(Ok(item)) = output.next().await {
-                    let written = match item {
-                        LogOutput::StdOut { message } | LogOutput::Console { message } => {
-                            out_w.write_all(&message)
-                        }
-                        LogOutput::StdErr { message } => err_w.write_all(&message),
-                        LogOutput::StdIn { .. } => Ok(()),
-                    };
-                    if written.is_err() {
-                        break;
-                    }
-                }
-            });
-            drop(out_w);
-            drop(err_w);
-            let (flag, signal) = &*ended;
-            if let Ok(mut flag) = flag.lock() {
-                *flag = true;
-                signal.notify_all();
-            }
-        });
-
+        let id = self.create(argv, true).map_err(std::io::Error::other)?;
+        let (conn, already) = self.attach(&id)?;
+        // The agent's replies are read straight from the connection by the caller, frames cut
+        // apart in its own thread: no thread of the runtime relays them.
         Ok(Started {
-            stdin: Box::new(in_w),
-            stdout: Box::new(out_r),
-            stderr: Some(Box::new(err_r)),
+            stdin: Box::new(WriteHalf(conn.try_clone()?)),
+            stdout: conn.try_clone()?.into(),
+            framing: Framing::Multiplexed(already),
+            stderr: None,
             control: Box::new(ExecControl {
                 docker: self.docker.clone(),
                 handle: self.runtime.handle().clone(),
                 id,
-                done,
+                conn,
             }),
         })
     }
@@ -198,47 +203,60 @@ impl Transport for Api {
             "orphans".into(),
             pid.to_string(),
         ];
-        let _ = self.exec(argv, false);
+        let _ = self.exec_detached(argv);
     }
 }
 
-/// An exec started through the API: it has ended once its output stream has.
+/// An exec started through the API, on its own connection.
 struct ExecControl {
     docker: Docker,
     handle: tokio::runtime::Handle,
     id: String,
-    done: Arc<(Mutex<bool>, Condvar)>,
+    conn: UnixStream,
 }
 
 impl Control for ExecControl {
     fn wait_deadline(&self, deadline: Instant) -> std::io::Result<Option<String>> {
-        let (flag, signal) = &*self.done;
-        let mut ended = flag
-            .lock()
-            .map_err(|_| std::io::Error::other("exec state lock poisoned"))?;
-        while !*ended {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+        loop {
+            let inspected = self
+                .handle
+                .block_on(self.docker.inspect_exec(&self.id))
+                .map_err(std::io::Error::other)?;
+            if inspected.running != Some(true) {
+                return Ok(Some(match inspected.exit_code {
+                    Some(code) => format!("exit code {code}"),
+                    None => "ended".to_string(),
+                }));
+            }
+            if Instant::now() >= deadline {
                 return Ok(None);
             }
-            ended = signal
-                .wait_timeout(ended, left)
-                .map_err(|_| std::io::Error::other("exec state lock poisoned"))?
-                .0;
+            std::thread::sleep(Duration::from_millis(10));
         }
-        drop(ended);
-        let inspected = self
-            .handle
-            .block_on(self.docker.inspect_exec(&self.id))
-            .map_err(std::io::Error::other)?;
-        Ok(Some(match inspected.exit_code {
-            Some(code) => format!("exit code {code}"),
-            None => "ended".to_string(),
-        }))
     }
 
     fn kill(&self) {
         // The engine has no call that kills an exec: strategies kill the agent in the sandbox
-        // by its pid first (`kill_in_sandbox`), which ends the exec and its output.
+        // by its pid first (`kill_in_sandbox`), which ends the exec. The connection goes here.
+        let _ = self.conn.shutdown(Shutdown::Both);
+    }
+}
+
+/// The connection's sending side; dropping it is the end of input the agent waits for.
+struct WriteHalf(UnixStream);
+
+impl Write for WriteHalf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl Drop for WriteHalf {
+    fn drop(&mut self) {
+        let _ = self.0.shutdown(Shutdown::Write);
     }
 }

@@ -118,7 +118,8 @@ impl Transport for Fake {
         });
         Ok(Started {
             stdin: Box::new(in_w),
-            stdout: Box::new(out_r),
+            stdout: out_r.into(),
+            framing: super::Framing::Plain,
             stderr: None,
             control: Box::new(FakeControl {
                 done: Mutex::new(done_rx),

@@ -155,7 +155,9 @@ impl Transport for Socket {
         stream.write_all(format!("{mode}\n").as_bytes())?;
         Ok(Started {
             stdin: Box::new(WriteHalf(stream.try_clone()?)),
-            stdout: Box::new(stream.try_clone()?),
+            // Read straight from the connection: the reply wakes only the harness's caller.
+            stdout: stream.try_clone()?.into(),
+            framing: super::Framing::Plain,
             stderr: None,
             control: Box::new(Connection(stream)),
         })

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -24,9 +25,23 @@ pub trait Control: Send {
 /// The streams and control of a started program.
 pub struct Started {
     pub stdin: Box<dyn Write + Send>,
-    pub stdout: Box<dyn Read + Send>,
+    /// A pipe or socket the caller polls and reads itself, in its own thread, so a reply wakes
+    /// no thread but the one waiting for it.
+    pub stdout: OwnedFd,
+    /// What `stdout` carries.
+    pub framing: Framing,
     pub stderr: Option<Box<dyn Read + Send>>,
     pub control: Box<dyn Control>,
+}
+
+/// What a started program's `stdout` descriptor carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Framing {
+    /// The program's stdout, as it wrote it.
+    Plain,
+    /// The Docker Engine API's attach stream: stdout and stderr in frames, to be cut apart by
+    /// the reader; the bytes already read past the HTTP response come first.
+    Multiplexed(Vec<u8>),
 }
 
 /// Starts `command` as a child process with all three streams piped.
@@ -45,7 +60,8 @@ pub fn spawn(command: duct::Expression) -> std::io::Result<Started> {
     }
     Ok(Started {
         stdin: Box::new(in_w),
-        stdout: Box::new(out_r),
+        stdout: out_r.into(),
+        framing: Framing::Plain,
         stderr: Some(Box::new(err_r)),
         control: Box::new(Child(handle)),
     })
