@@ -208,6 +208,10 @@ fn one_off_containers() -> Vec<String> {
         .args(["--filter", "label=com.docker.compose.oneoff=True"])
         .output()
         .expect("docker ps runs");
+    assert!(
+        out.status.success(),
+        "docker ps: an empty list would say nothing"
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(String::from)

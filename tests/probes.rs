@@ -105,7 +105,9 @@ fn isolation_shows_what_a_persistent_interpreter_leaks_beside_its_speed() {
     }
     assert_eq!(outcome("variable", "local:persistent"), "isolated");
     assert_eq!(outcome("tmp_file", "local:per-call"), "leaks");
-    for s in results["speed"].as_array().unwrap() {
+    let speed = results["speed"].as_array().unwrap();
+    assert_eq!(speed.len(), 2, "one per backend: {speed:?}");
+    for s in speed {
         assert_eq!(s["errors"], 0, "{s}");
         assert!(s["p50_us"].as_f64().unwrap() > 0.0, "{s}");
     }

@@ -72,7 +72,10 @@ mod tests {
         assert_eq!(above_zero("2.5", 10.0).unwrap(), 2.5);
         for bad in ["0", "-1", "abc", "inf", "NaN", "11"] {
             let e = above_zero(bad, 10.0).unwrap_err();
-            assert!(e.starts_with(&format!("'{bad}'")) && e.contains("above 0"), "{e}");
+            assert!(
+                e.starts_with(&format!("'{bad}'")) && e.contains("above 0"),
+                "{e}"
+            );
         }
     }
 
