@@ -282,9 +282,29 @@ fn soak_checks_every_answer_and_reports_the_agents_memory() {
 }
 
 #[test]
+fn a_soak_bounded_by_time_stops_on_its_own_and_says_so() {
+    let _agents = one_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("soak.json");
+    bench()
+        .args(["soak", "--quiet", "--backends", "local:persistent"])
+        .args(["--duration", "0.5", "--output"])
+        .arg(&output)
+        .assert()
+        .success();
+    let results = read_results(&output);
+    assert_eq!(results["calls"], serde_json::Value::Null, "{results}");
+    assert_eq!(results["duration_s"], 0.5, "{results}");
+    let o = &results["outcomes"][0];
+    assert!(o["calls"].as_u64().unwrap() > 0, "{o}");
+    assert_eq!(o["errors"], 0, "{o}");
+}
+
+#[test]
 fn bad_soak_input_is_a_one_line_error_with_exit_2() {
-    let attempts: [(&[&str], &str); 3] = [
+    let attempts: [(&[&str], &str); 4] = [
         (&["--calls", "0"], "--calls"),
+        (&["--duration", "0"], "--duration"),
         (&["--workloads-dir", "/no/such/dir"], "--workloads-dir"),
         (
             &[

@@ -6,15 +6,19 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use super::{check_output_writable, save_json};
-use crate::probes::soak_loop::SoakResults;
+use crate::probes::soak_loop::{SoakLimit, SoakResults};
 use crate::probes::{self, ProbeOptions};
 use crate::report::probe_tables;
 use crate::results::now;
 use crate::results::{Header, PROBE_SCHEMA_VERSION};
 
 /// `sandbox-bench soak`: exit 0 when every call answered right, 1 when not.
-pub fn soak(opts: &ProbeOptions, calls: u64, workloads_dir: &std::path::Path) -> Result<ExitCode> {
-    if calls == 0 {
+pub fn soak(
+    opts: &ProbeOptions,
+    limit: SoakLimit,
+    workloads_dir: &std::path::Path,
+) -> Result<ExitCode> {
+    if limit.calls == Some(0) {
         return Err(crate::error::usage("--calls: give at least one call"));
     }
     check_output_writable(&opts.output)?;
@@ -27,22 +31,19 @@ pub fn soak(opts: &ProbeOptions, calls: u64, workloads_dir: &std::path::Path) ->
     let mut outcomes = Vec::new();
     for reached in &backends {
         if !opts.sandbox.quiet {
-            eprintln!(
-                "{}: {calls} calls over {} cases",
-                reached.backend,
-                cases.len()
-            );
+            eprintln!("{}: {limit} over {} cases", reached.backend, cases.len());
         }
         outcomes.push(crate::probes::soak_loop::run_backend(
             reached,
             &cases,
-            calls,
+            limit,
             opts.timeout,
         ));
     }
     let results = SoakResults {
         header: Header::finished_now(PROBE_SCHEMA_VERSION, started_at),
-        calls,
+        calls: limit.calls,
+        duration_s: limit.time.map(|t| t.as_secs_f64()),
         timeout_s: opts.timeout.as_secs_f64(),
         outcomes,
     };
