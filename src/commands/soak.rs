@@ -1,10 +1,12 @@
 //! `sandbox-bench soak`: many checked calls on one executor per backend, with the agent's
-//! memory before and after; exits 1 when any call failed.
+//! memory before and after; exits 1 when any call failed. A stop signal ends it between calls,
+//! as it ends `run` (see `stop.rs`).
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 
+use super::stop::{self, Stop};
 use super::{check_output_writable, save_json};
 use crate::probes::soak_loop::{SoakLimit, SoakResults};
 use crate::probes::{self, ProbeOptions};
@@ -27,9 +29,10 @@ pub fn soak(
         .flat_map(|w| w.cases)
         .collect();
     let backends = probes::prepare(opts)?;
+    let stop = Stop::install();
     let started_at = now();
     let mut outcomes = Vec::new();
-    for reached in &backends {
+    for reached in backends.iter().take_while(|_| !stop.requested()) {
         if !opts.sandbox.quiet {
             eprintln!("{}: {limit} over {} cases", reached.backend, cases.len());
         }
@@ -38,17 +41,24 @@ pub fn soak(
             &cases,
             limit,
             opts.timeout,
+            &stop.flag,
         ));
     }
+    crate::sandbox::sweep_after(&backends);
+    let interrupted = stop.exit_code();
     let results = SoakResults {
         header: Header::finished_now(PROBE_SCHEMA_VERSION, started_at),
         calls: limit.calls,
         duration_s: limit.time.map(|t| t.as_secs_f64()),
         timeout_s: opts.timeout.as_secs_f64(),
+        complete: interrupted.is_none(),
         outcomes,
     };
     save_json(&results, &opts.output, opts.sandbox.quiet)?;
     println!("{}", probe_tables::soak_table(&results.outcomes));
+    if let Some(code) = interrupted {
+        return Ok(stop::interrupted(code));
+    }
     if results.outcomes.iter().any(|o| o.errors > 0) {
         eprintln!("error: some soak calls failed (see the table)");
         return Ok(ExitCode::FAILURE);

@@ -2,6 +2,7 @@
 //! each answer checked, and the agent's resident memory before and after: a long-lived
 //! interpreter that slowly breaks or grows shows it here.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -64,6 +65,8 @@ pub struct SoakResults {
     /// The time limit per backend in seconds (null: only a call limit).
     #[serde(default)]
     pub duration_s: Option<f64>,
+    /// False when a signal stopped the soak before its limits.
+    pub complete: bool,
     pub timeout_s: f64,
     pub outcomes: Vec<SoakOutcome>,
 }
@@ -84,12 +87,13 @@ pub struct SoakOutcome {
     pub rss_after_kib: Option<u64>,
 }
 
-/// Runs checked calls through one executor of `backend` until `limit`.
+/// Runs checked calls through one executor of `backend` until `limit`, or until `stop` is set.
 pub fn run_backend(
     reached: &Reached,
     cases: &[Case],
     limit: SoakLimit,
     timeout: Duration,
+    stop: &AtomicBool,
 ) -> SoakOutcome {
     let backend = &reached.backend;
     let executor = reached.executor(&AgentOptions::default());
@@ -118,7 +122,7 @@ pub fn run_backend(
     };
     let start = Instant::now();
     for case in cases.iter().cycle() {
-        if limit.reached(outcome.calls, start.elapsed()) {
+        if limit.reached(outcome.calls, start.elapsed()) || stop.load(Ordering::SeqCst) {
             break;
         }
         outcome.calls += 1;
