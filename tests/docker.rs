@@ -208,6 +208,10 @@ fn one_off_containers() -> Vec<String> {
         .args(["--filter", "label=com.docker.compose.oneoff=True"])
         .output()
         .expect("docker ps runs");
+    assert!(
+        out.status.success(),
+        "docker ps: an empty list would say nothing"
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(String::from)
@@ -262,4 +266,77 @@ fn a_container_per_call_timeout_kills_its_own_container_not_another_calls() {
         left.is_empty(),
         "the hung container was left running: {left:?}"
     );
+}
+
+#[test]
+fn faults_stopped_by_sigterm_write_what_ran_marked_incomplete_and_leave_nothing() {
+    use std::io::BufRead;
+    use std::time::{Duration, Instant};
+
+    let Some(_sandbox) = engine() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("faults.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sandbox-bench"))
+        .current_dir(common::ROOT)
+        .env("NO_COLOR", "1")
+        .args(["faults", "--backends", "compose:persistent", "--output"])
+        .arg(&output)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Each probe's outcome is a progress line "backend × probe: …": wait for two of them.
+    let (lines, seen) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line.clone());
+            all.push(line);
+        }
+        all
+    });
+    // Bounds for a busy machine, not measurements: a probe takes seconds.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut probed = 0;
+    while probed < 2 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match seen.recv_timeout(left) {
+            Ok(line) if line.contains(" × ") => probed += 1,
+            Ok(_) => {}
+            Err(e) => {
+                let _ = child.kill();
+                panic!("no two probes in 180 s ({e})");
+            }
+        }
+    }
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("faults still running 120 s after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let stderr = reader.join().unwrap().join("\n");
+    assert_eq!(status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let results = read_results(&output);
+    assert_eq!(results["complete"], false, "{results}");
+    let ran = results["outcomes"].as_array().unwrap().len();
+    let all = sandbox_bench::probes::fault_probes::PROBES.len();
+    assert!((2..all).contains(&ran), "{ran} of {all} probes: {results}");
+    let left = processes_left();
+    assert!(left.is_empty(), "left running in the sandbox: {left:?}");
 }

@@ -67,6 +67,8 @@ fn the_fault_probes_are_green_on_podman() {
     assert_eq!(results["all_green"], true, "{results}");
     let outcomes = results["outcomes"].as_array().unwrap();
     // Probes that need the sandbox's limits run on Podman: nothing is skipped there.
+    let probes = sandbox_bench::probes::fault_probes::PROBES.len();
+    assert_eq!(outcomes.len(), 2 * probes, "every probe on both: {results}");
     assert!(
         outcomes.iter().all(
             |o| o["outcome"] != "skipped" && o["backend"].as_str().unwrap().contains("@podman")

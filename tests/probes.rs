@@ -105,7 +105,9 @@ fn isolation_shows_what_a_persistent_interpreter_leaks_beside_its_speed() {
     }
     assert_eq!(outcome("variable", "local:persistent"), "isolated");
     assert_eq!(outcome("tmp_file", "local:per-call"), "leaks");
-    for s in results["speed"].as_array().unwrap() {
+    let speed = results["speed"].as_array().unwrap();
+    assert_eq!(speed.len(), 2, "one per backend: {speed:?}");
+    for s in speed {
         assert_eq!(s["errors"], 0, "{s}");
         assert!(s["p50_us"].as_f64().unwrap() > 0.0, "{s}");
     }
@@ -209,11 +211,17 @@ fn ctrl_c_sigterm_and_sighup_write_what_was_measured_marked_incomplete() {
         // A cold start, two warm-up calls, then at least ten measured calls; the run would take
         // far longer.
         let ticked = || std::fs::metadata(&ticks).map_or(0, |m| m.len());
+        // A bound for a busy machine, not a measurement: a local call takes milliseconds.
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
         while ticked() < 13 {
             assert!(
                 child.try_wait().unwrap().is_none(),
                 "the run ended before it was interrupted"
             );
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("no 13 calls in 120 s");
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
         let sent = Command::new("kill")
@@ -280,9 +288,29 @@ fn soak_checks_every_answer_and_reports_the_agents_memory() {
 }
 
 #[test]
+fn a_soak_bounded_by_time_stops_on_its_own_and_says_so() {
+    let _agents = one_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("soak.json");
+    bench()
+        .args(["soak", "--quiet", "--backends", "local:persistent"])
+        .args(["--duration", "0.5", "--output"])
+        .arg(&output)
+        .assert()
+        .success();
+    let results = read_results(&output);
+    assert_eq!(results["calls"], serde_json::Value::Null, "{results}");
+    assert_eq!(results["duration_s"], 0.5, "{results}");
+    let o = &results["outcomes"][0];
+    assert!(o["calls"].as_u64().unwrap() > 0, "{o}");
+    assert_eq!(o["errors"], 0, "{o}");
+}
+
+#[test]
 fn bad_soak_input_is_a_one_line_error_with_exit_2() {
-    let attempts: [(&[&str], &str); 3] = [
+    let attempts: [(&[&str], &str); 4] = [
         (&["--calls", "0"], "--calls"),
+        (&["--duration", "0"], "--duration"),
         (&["--workloads-dir", "/no/such/dir"], "--workloads-dir"),
         (
             &[
@@ -308,4 +336,99 @@ fn bad_soak_input_is_a_one_line_error_with_exit_2() {
         let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
         assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
     }
+}
+
+/// Starts `sandbox-bench ARGS` with its stderr read line by line, waits (at most two minutes)
+/// until `ready` holds, sends SIGTERM and returns the exit code and stderr, the process having
+/// ended within two minutes.
+fn stopped_by_sigterm(args: &[&str], mut ready: impl FnMut(&str) -> bool) -> (i32, String) {
+    use std::io::BufRead;
+    use std::time::Instant;
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sandbox-bench"))
+        .current_dir(common::ROOT)
+        .env("NO_COLOR", "1")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines, seen) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line.clone());
+            all.push(line);
+        }
+        all.join("\n")
+    });
+    // Bounds for a busy machine, not measurements.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        match seen.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) if ready(&line) => break,
+            Ok(_) => {}
+            Err(e) => {
+                let _ = child.kill();
+                panic!("{args:?}: not ready in 120 s ({e})");
+            }
+        }
+    }
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{args:?}: still running 120 s after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (status.code().unwrap_or(-1), reader.join().unwrap())
+}
+
+#[test]
+fn isolation_and_soak_stopped_by_sigterm_write_what_ran_marked_incomplete() {
+    let _agents = one_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("isolation.json");
+    let out = output.to_str().unwrap();
+    // Every probe on per-call starts interpreters for seconds: stopped as soon as it starts.
+    let args = ["isolation", "--backends", LOCAL, "--output", out];
+    let (code, stderr) = stopped_by_sigterm(&args, |l| l.starts_with("local:per-call:"));
+    assert_eq!(code, 143, "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let results = read_results(&output);
+    assert_eq!(results["complete"], false, "{results}");
+    let ran = results["outcomes"].as_array().unwrap().len();
+    let all = 2 * probes::isolation_probes::PROBES.len();
+    assert!(ran < all, "{ran} of {all} outcomes: {results}");
+
+    // A soak with an hour to go, stopped once it made calls.
+    let output = dir.path().join("soak.json");
+    let out = output.to_str().unwrap();
+    let args = [
+        "soak",
+        "--backends",
+        "local:persistent",
+        "--duration",
+        "3600",
+    ];
+    let (code, stderr) = stopped_by_sigterm(&[&args[..], &["--output", out]].concat(), |l| {
+        l.starts_with("local:persistent:")
+    });
+    assert_eq!(code, 143, "{stderr}");
+    let results = read_results(&output);
+    assert_eq!(results["complete"], false, "{results}");
+    assert_eq!(results["outcomes"][0]["errors"], 0, "{results}");
 }

@@ -159,11 +159,7 @@ def selftest():
     ])
     check("fd 1 put back after a call replaced it", replies[1]["stdout"] == "back\n")
     pid = int(replies[2]["result"] or 0)
-    try:
-        alive = pid > 0 and open("/proc/%d/stat" % pid).read().split(") ")[1][0] not in "ZX"
-    except OSError:
-        alive = False
-    check("a child is killed though the call closed the agent's fds", pid > 0 and not alive)
+    check("a child is killed though the call closed the agent's fds", pid > 0 and _dead(pid))
     check("agent answers after", replies[3]["result"] == "1" and code == 0)
 
     # JSON without the json module: what the standard one reads and writes.
@@ -193,8 +189,7 @@ def selftest():
     check("one-shot handshake and reply", len(lines) == 2 and lines[0]["mode"] == "oneshot"
           and lines[1]["stdout"] == "raw" and proc.returncode == 0)
     pid = int(lines[-1].get("result") or 0)
-    check("one-shot kills what the call started", pid > 0 and not os.path.exists("/proc/%d" % pid)
-          or _zombie(pid))
+    check("one-shot kills what the call started", pid > 0 and _dead(pid))
     preloaded = subprocess.run([sys.executable, "-c", ONESHOT_SOURCE + "\nimport sys\n"
                                 "print(sorted(m for m in ('json', 're', 'enum', 'signal') "
                                 "if m in sys.modules))"], capture_output=True, text=True)
@@ -247,14 +242,20 @@ def selftest():
     return 1 if failed else 0
 
 
-
-
-def _zombie(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(") ", 1)[1][0] in "ZX"
-    except OSError:
-        return True
+def _dead(pid, within=2.0):
+    """Whether process `pid` (> 0) is gone or a zombie, allowing `within` seconds for a kill
+    to land. A killed orphan stays a zombie until its new parent reaps it, so that counts."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                if f.read().rsplit(") ", 1)[1][0] in "ZX":
+                    return True
+        except OSError:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
 
 
 def bare_imports():

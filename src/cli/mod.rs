@@ -89,10 +89,12 @@ pub fn main() -> ExitCode {
         Command::Isolation(args) => args
             .into_options("isolation_results.json")
             .and_then(|o| commands::isolation::isolation(&o)),
-        Command::Soak(args) => args
-            .probe
-            .into_options("soak_results.json")
-            .and_then(|o| commands::soak::soak(&o, args.calls, &args.workloads_dir)),
+        Command::Soak(args) => {
+            let limit = args.limit();
+            args.probe
+                .into_options("soak_results.json")
+                .and_then(|o| commands::soak::soak(&o, limit, &args.workloads_dir))
+        }
         Command::Serve(args) => args.options().and_then(commands::serve::serve),
         Command::List { workloads_dir } => commands::list::list(&workloads_dir),
         Command::Report(args) => args.options().and_then(commands::report::report),

@@ -384,10 +384,7 @@ fn save_and_print(opts: &RunOptions, results: &BenchmarkResults) -> Result<()> {
 fn exit_code(results: &BenchmarkResults, interrupted: Option<u8>) -> ExitCode {
     let failed: usize = results.results.iter().map(Entry::all_errors).sum();
     if let Some(code) = interrupted {
-        eprintln!(
-            "interrupted: the results written hold what was measured so far (complete: false)"
-        );
-        return ExitCode::from(code);
+        return super::stop::interrupted(code);
     }
     if failed > 0 {
         eprintln!(

@@ -1,8 +1,10 @@
 //! Stopping a run from outside: Ctrl-C (SIGINT), SIGTERM (what CI systems send to cancel a job)
 //! and SIGHUP (a closed terminal) all end it the same way: the calls stop, the partial results
 //! are written with `complete: false`, the sandbox is swept, and the exit code is 128 + the
-//! signal (130, 143, 129). A second signal ends the process at once.
+//! signal (130, 143, 129). A second signal ends the process at once. `faults`, `isolation` and
+//! `soak` stop the same way, between probes or calls.
 
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
@@ -38,6 +40,11 @@ impl Stop {
         stop
     }
 
+    /// Whether a stop signal arrived.
+    pub fn requested(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
     /// The exit code for the signal that stopped the run, if one did.
     pub fn exit_code(&self) -> Option<u8> {
         if !self.flag.load(Ordering::SeqCst) {
@@ -46,4 +53,11 @@ impl Stop {
         let signal = self.signal.load(Ordering::SeqCst);
         Some(u8::try_from(128 + signal).unwrap_or(130))
     }
+}
+
+/// The exit of a command a signal stopped, its partial results written: says so, then 128 +
+/// the signal.
+pub fn interrupted(code: u8) -> ExitCode {
+    eprintln!("interrupted: the results written hold what was measured so far (complete: false)");
+    ExitCode::from(code)
 }

@@ -3,6 +3,7 @@
 //! gone no process of the probe may be left in the sandbox. Probes are data: a new backend is
 //! covered by the whole table without a line of code here.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -230,6 +231,8 @@ pub struct FaultResults {
     #[serde(default)]
     pub kill_allowance_s: f64,
     pub all_green: bool,
+    /// False when a signal stopped the probes before every one had run.
+    pub complete: bool,
     pub outcomes: Vec<FaultOutcome>,
 }
 
@@ -242,10 +245,11 @@ fn place(reached: &Reached) -> Place {
     }
 }
 
-/// Runs every probe through one backend.
+/// Runs every probe through one backend, or those before `stop` is set.
 pub fn run_backend(
     reached: &Reached,
     timeout: Duration,
+    stop: &AtomicBool,
     mut progress: impl FnMut(&FaultOutcome),
 ) -> Vec<FaultOutcome> {
     // An MCP server runs its code where its executor does: in the sandbox when that is one.
@@ -255,6 +259,9 @@ pub fn run_backend(
         .unwrap_or_default();
     let mut outcomes = Vec::new();
     for probe in PROBES {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
         let outcome = if probe.needs_limits && !sandboxed {
             skipped(&probe, backend)
         } else {

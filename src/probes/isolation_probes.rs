@@ -2,6 +2,7 @@
 //! probe is a pair of programs: A leaves something behind, B sets `result` to whether it sees
 //! it. Beside each backend goes its p50 on a normal call, so speed and isolation are one picture.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -214,16 +215,25 @@ pub struct IsolationResults {
     pub header: crate::results::Header,
     pub backends: Vec<String>,
     pub speed: Vec<BackendSpeed>,
+    /// False when a signal stopped the probes before every one had run.
+    pub complete: bool,
     pub outcomes: Vec<IsolationOutcome>,
 }
 
 /// Normal calls measured per backend for its p50 (after one warm-up call).
 pub const SPEED_CALLS: usize = 50;
 
-/// Runs every probe through one backend, each on a fresh executor.
-pub fn run_backend(reached: &Reached, timeout: Duration, token: &str) -> Vec<IsolationOutcome> {
+/// Runs every probe through one backend, each on a fresh executor, or those before `stop`
+/// is set.
+pub fn run_backend(
+    reached: &Reached,
+    timeout: Duration,
+    token: &str,
+    stop: &AtomicBool,
+) -> Vec<IsolationOutcome> {
     PROBES
         .iter()
+        .take_while(|_| !stop.load(Ordering::SeqCst))
         .map(|p| IsolationOutcome {
             probe: p.name.into(),
             backend: reached.backend.to_string(),
@@ -266,13 +276,16 @@ fn run_probe(probe: &Probe, reached: &Reached, timeout: Duration, token: &str) -
     outcome
 }
 
-/// The p50 of normal calls on one executor of `backend`, every answer checked.
-pub fn measure_speed(reached: &Reached, timeout: Duration) -> BackendSpeed {
+/// The p50 of normal calls on one executor of `backend`, every answer checked; fewer calls
+/// when `stop` is set.
+pub fn measure_speed(reached: &Reached, timeout: Duration, stop: &AtomicBool) -> BackendSpeed {
     let executor = reached.executor(&AgentOptions::default());
     let warm = probes::normal_call(executor.as_ref(), timeout).is_ok();
     let mut histogram = stats::new_histogram();
     let mut errors = usize::from(!warm);
-    for _ in 0..SPEED_CALLS {
+    let mut calls = 0;
+    while calls < SPEED_CALLS && !stop.load(Ordering::SeqCst) {
+        calls += 1;
         match probes::normal_call(executor.as_ref(), timeout) {
             Ok(took) => stats::record(&mut histogram, took),
             Err(_) => errors += 1,
@@ -280,7 +293,7 @@ pub fn measure_speed(reached: &Reached, timeout: Duration) -> BackendSpeed {
     }
     BackendSpeed {
         backend: reached.backend.to_string(),
-        calls: SPEED_CALLS,
+        calls,
         errors,
         p50_us: stats::summarize(&histogram).map(|s| s.p50),
     }

@@ -2,6 +2,7 @@
 //! each answer checked, and the agent's resident memory before and after: a long-lived
 //! interpreter that slowly breaks or grows shows it here.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -16,13 +17,56 @@ use crate::strategy::Call;
 const RSS_CODE: &str =
     "result = int([l for l in open('/proc/self/status') if l.startswith('VmRSS')][0].split()[1])";
 
+/// When one backend's soak stops: after `calls` calls or after `time`, whichever comes first
+/// (a limit not given never stops it).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SoakLimit {
+    pub calls: Option<u64>,
+    pub time: Option<Duration>,
+}
+
+impl SoakLimit {
+    /// The soak without a limit given: a minute per backend, so that it ends in minutes on
+    /// the slowest default backend (a per-call start, ~0.25 s a call) and still makes about
+    /// a hundred thousand calls on a persistent agent (~2000 calls/s).
+    pub const DEFAULT_TIME: Duration = Duration::from_secs(60);
+
+    /// The limit of `--calls` and `--duration`: the default time when neither is given.
+    pub fn new(calls: Option<u64>, time: Option<Duration>) -> SoakLimit {
+        let time = time.or(calls.is_none().then_some(Self::DEFAULT_TIME));
+        SoakLimit { calls, time }
+    }
+
+    /// Whether a soak that made `made` calls in `elapsed` is done.
+    pub fn reached(&self, made: u64, elapsed: Duration) -> bool {
+        self.calls.is_some_and(|n| made >= n) || self.time.is_some_and(|t| elapsed >= t)
+    }
+}
+
+impl std::fmt::Display for SoakLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let time = self.time.map(|t| format!("{} s", t.as_secs_f64()));
+        match (self.calls, time) {
+            (Some(n), Some(t)) => write!(f, "{n} calls or {t}, whichever comes first"),
+            (Some(n), None) => write!(f, "{n} calls"),
+            (None, Some(t)) => write!(f, "calls for {t}"),
+            (None, None) => write!(f, "calls without end"),
+        }
+    }
+}
+
 /// Everything `soak` writes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SoakResults {
     #[serde(flatten)]
     pub header: crate::results::Header,
-    /// Calls per backend.
-    pub calls: u64,
+    /// The call limit per backend (null: only a time limit).
+    pub calls: Option<u64>,
+    /// The time limit per backend in seconds (null: only a call limit).
+    #[serde(default)]
+    pub duration_s: Option<f64>,
+    /// False when a signal stopped the soak before its limits.
+    pub complete: bool,
     pub timeout_s: f64,
     pub outcomes: Vec<SoakOutcome>,
 }
@@ -43,12 +87,13 @@ pub struct SoakOutcome {
     pub rss_after_kib: Option<u64>,
 }
 
-/// Runs `calls` checked calls through one executor of `backend`.
+/// Runs checked calls through one executor of `backend` until `limit`, or until `stop` is set.
 pub fn run_backend(
     reached: &Reached,
     cases: &[Case],
-    calls: u64,
+    limit: SoakLimit,
     timeout: Duration,
+    stop: &AtomicBool,
 ) -> SoakOutcome {
     let backend = &reached.backend;
     let executor = reached.executor(&AgentOptions::default());
@@ -66,7 +111,7 @@ pub fn run_backend(
     let rss_before_kib = rss(executor.as_ref());
     let mut outcome = SoakOutcome {
         backend: backend.to_string(),
-        calls,
+        calls: 0,
         errors: 0,
         errors_by_kind: Default::default(),
         first_error: None,
@@ -76,7 +121,11 @@ pub fn run_backend(
         rss_after_kib: None,
     };
     let start = Instant::now();
-    for (_, case) in (0..calls).zip(cases.iter().cycle()) {
+    for case in cases.iter().cycle() {
+        if limit.reached(outcome.calls, start.elapsed()) || stop.load(Ordering::SeqCst) {
+            break;
+        }
+        outcome.calls += 1;
         let reply = executor.call(Call {
             code: &case.code,
             stdin: case.stdin.as_deref(),
@@ -97,4 +146,33 @@ pub fn run_backend(
     outcome.restarts = executor.restarts();
     outcome.rss_after_kib = rss(executor.as_ref());
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_soak_without_limits_runs_a_minute_and_the_first_limit_reached_stops_it() {
+        let minute = SoakLimit::new(None, None);
+        assert_eq!(minute.time, Some(SoakLimit::DEFAULT_TIME));
+        assert!(!minute.reached(1_000_000, Duration::from_secs(59)));
+        assert!(minute.reached(0, Duration::from_secs(60)));
+        assert_eq!(minute.to_string(), "calls for 60 s");
+
+        let calls = SoakLimit::new(Some(300), None);
+        assert_eq!(calls.time, None, "--calls alone has no time limit");
+        assert!(!calls.reached(299, Duration::from_secs(3600)));
+        assert!(calls.reached(300, Duration::ZERO));
+        assert_eq!(calls.to_string(), "300 calls");
+
+        let both = SoakLimit::new(Some(300), Some(Duration::from_millis(1500)));
+        assert!(both.reached(300, Duration::ZERO));
+        assert!(both.reached(1, Duration::from_millis(1500)));
+        assert!(!both.reached(299, Duration::from_millis(1499)));
+        assert_eq!(
+            both.to_string(),
+            "300 calls or 1.5 s, whichever comes first"
+        );
+    }
 }

@@ -37,16 +37,30 @@ pub struct Socket {
 }
 
 /// Creates the shared directory (before the container starts, or Docker creates it owned by
-/// root) and hands it to the sandbox's user, so the server can create its socket in it.
+/// root) and hands it to the sandbox's user alone (owner 65534, mode 0700), so the server can
+/// create its socket in it and no other local user can reach that socket. Only root can give a
+/// directory away: otherwise this refuses rather than open the directory to every user.
 pub fn prepare_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::create_dir_all(dir)?;
-    if std::os::unix::fs::chown(dir, Some(SANDBOX_UID), Some(SANDBOX_UID)).is_ok() {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-    } else {
-        // Not root: the directory cannot change owner, so everyone may write in it.
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777))
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "only root can hand it to the sandbox's user (uid {SANDBOX_UID}): run as root, \
+                 or reach the sandbox through another transport (compose, api, cmd)"
+            ),
+        ));
     }
+    std::fs::create_dir_all(dir)?;
+    // Root follows no link planted in place of the directory: it would give away its target.
+    if !std::fs::symlink_metadata(dir)?.is_dir() {
+        return Err(std::io::Error::other(
+            "it is not a directory (a symbolic link?)",
+        ));
+    }
+    std::os::unix::fs::lchown(dir, Some(SANDBOX_UID), Some(SANDBOX_UID))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
 
 impl Socket {
@@ -208,5 +222,36 @@ impl Control for Connection {
 
     fn kill(&self) {
         let _ = self.0.shutdown(Shutdown::Both);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    #[test]
+    fn the_shared_directory_is_the_sandbox_users_alone_or_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join(".sandbox-run-py313");
+        // A directory left world-writable (as an older version made it) is closed again.
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let prepared = prepare_dir(&dir);
+        let meta = std::fs::metadata(&dir).unwrap();
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        if unsafe { libc::geteuid() } == 0 {
+            prepared.unwrap();
+            assert_eq!(meta.mode() & 0o7777, 0o700);
+            assert_eq!((meta.uid(), meta.gid()), (SANDBOX_UID, SANDBOX_UID));
+            let link = root.path().join(".sandbox-run");
+            std::os::unix::fs::symlink(root.path(), &link).unwrap();
+            assert!(prepare_dir(&link).is_err(), "a link is not followed");
+            assert_ne!(std::fs::metadata(root.path()).unwrap().uid(), SANDBOX_UID);
+        } else {
+            let e = prepared.unwrap_err().to_string();
+            assert!(e.contains("run as root") && !e.contains('\n'), "{e}");
+            assert_eq!(meta.mode() & 0o777, 0o777, "left as it was");
+        }
     }
 }

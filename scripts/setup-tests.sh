@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Everything a `cargo test` without a skip needs, on Debian or Ubuntu, as root: the Docker
+# engine, Compose and the sandbox image; Podman with the same image; the MCP SDK's environment
+# (.venv-mcp); Chromium, which renders the HTML report in a test. Idempotent; .ci/run runs it.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+echo "== setup docker" >&2
+bash scripts/setup-docker.sh
+
+echo "== setup podman (tests/podman.rs and the walls run on it too)" >&2
+bash scripts/setup-podman.sh
+
+echo "== setup the MCP reproduction server's Python environment" >&2
+bash scripts/setup-mcp.sh
+
+echo "== chromium (renders the HTML report in a test)" >&2
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q chromium >/dev/null ||
+        { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } ||
+        apt-get install -y -q chromium-browser >/dev/null
+fi
