@@ -155,7 +155,7 @@ fn bench_loop(python: &str) {
         python: python.into(),
     };
     // Both agents started and driven alike: `python3 -u -c SOURCE loop` over the same pipes.
-    let ours = agent::python_args(Mode::Loop, &AgentOptions::default());
+    let ours = agent::python_args(Mode::Loop, &AgentOptions::default(), true);
     let minimal: Vec<String> = vec![
         "-u".into(),
         "-c".into(),
@@ -293,7 +293,7 @@ fn oneshot_start(python: &str, agent_args: Option<&[String]>) -> Duration {
 
 fn bench_oneshot(python: &str) {
     let starts = env_usize("AGENT_COST_STARTS", 40);
-    let args = agent::python_args(Mode::OneShot, &AgentOptions::default());
+    let args = agent::python_args(Mode::OneShot, &AgentOptions::default(), false);
     // Another agent.py sends what precedes its one-shot end line, if it has one.
     let against = std::env::var("AGENT_COST_AGAINST").ok().map(|path| {
         let source = std::fs::read_to_string(&path)

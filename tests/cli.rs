@@ -399,14 +399,17 @@ fn the_order_is_recorded_and_sequential_on_request() {
     assert_eq!(r["settings"]["seed"], 1234);
     assert_eq!(r["settings"]["rounds"], 3);
     assert!(r["calibration"].as_array().unwrap().is_empty());
-    assert_eq!(r["settings"]["wait"], "block");
+    assert_eq!(r["settings"]["wait"], "spin", "the default");
+    assert_eq!(r["settings"]["spin_us"], 200.0);
     let floor = &r["wakeup_floor"];
     assert!(floor["idle_p50_us"].as_f64().unwrap() > 0.0, "{floor}");
     assert!(floor["spin_p50_us"].as_f64().unwrap() > 0.0, "{floor}");
-    let r = run(&["--order", "sequential", "--wait", "spin", "--spin-us", "50"]);
+    let r = run(&["--order", "sequential", "--wait", "block"]);
     assert_eq!(r["settings"]["order"], "sequential");
     assert!(r["settings"]["seed"].is_null());
-    assert_eq!(r["settings"]["wait"], "spin");
+    assert_eq!(r["settings"]["wait"], "block");
+    assert!(r["settings"]["spin_us"].is_null());
+    let r = run(&["--spin-us", "50"]);
     assert_eq!(r["settings"]["spin_us"], 50.0);
     assert_clean(
         &r,

@@ -86,8 +86,9 @@ pub struct AgentOptions {
     pub wait: Wait,
 }
 
-/// The arguments that start the agent under a `python3` command.
-pub fn python_args(mode: Mode, options: &AgentOptions) -> Vec<String> {
+/// The arguments that start the agent under a `python3` command. `direct`: the agent's streams
+/// reach the harness without relay processes between them (see [`python_args`]'s spin).
+pub fn python_args(mode: Mode, options: &AgentOptions, direct: bool) -> Vec<String> {
     let mut args = vec![
         "-u".into(),
         "-c".into(),
@@ -100,6 +101,14 @@ pub fn python_args(mode: Mode, options: &AgentOptions) -> Vec<String> {
     }
     if options.reset {
         args.push("--reset".into());
+    }
+    // A loop agent spins for its next request as the harness spins for its reply: under
+    // `--wait spin` neither side of a persistent call sleeps between close calls. Not behind
+    // relays (a CLI client, the engine): a spinning agent would hold a CPU they need to pass
+    // the request on.
+    if let (Mode::Loop, Wait::Spin(spin), true) = (mode, options.wait, direct) {
+        args.push("--spin-us".into());
+        args.push(spin.as_micros().max(1).to_string());
     }
     args
 }

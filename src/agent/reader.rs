@@ -374,7 +374,9 @@ pub fn wait_readable(fd: RawFd, deadline: Instant, wait: Wait) -> bool {
             if Instant::now() >= until {
                 break;
             }
-            std::hint::spin_loop();
+            // Awake, but not in the way: a process this one waits on (the docker CLI, the
+            // engine's relay) may need this very CPU to pass the reply on.
+            std::thread::yield_now();
         }
     }
     loop {

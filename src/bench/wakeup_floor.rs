@@ -169,8 +169,43 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
     Ok((r.into(), w.into()))
 }
 
-/// Round trip times in µs with a forked echo, which spins when `spin` is set.
+/// The first two CPUs this thread may run on, when it may run on two or more.
+fn two_cpus() -> Option<(usize, usize)> {
+    // SAFETY: sched_getaffinity fills a zeroed cpu_set_t of the size given.
+    let mask = unsafe {
+        let mut mask: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut mask) != 0 {
+            return None;
+        }
+        mask
+    };
+    // SAFETY: CPU_ISSET reads the mask within its size.
+    let mut cpus =
+        (0..libc::CPU_SETSIZE as usize).filter(|&c| unsafe { libc::CPU_ISSET(c, &mask) });
+    Some((cpus.next()?, cpus.next()?))
+}
+
+/// Pins the calling thread to `cpu`; the mask it had, to put back, when that worked.
+fn pin_to(cpu: usize) -> Option<libc::cpu_set_t> {
+    // SAFETY: the masks are zeroed cpu_set_t values of the size given to the kernel.
+    unsafe {
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        let mut old: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, size, &mut old) != 0 {
+            return None;
+        }
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        (libc::sched_setaffinity(0, size, &set) == 0).then_some(old)
+    }
+}
+
+/// Round trip times in µs with a forked echo, which spins when `spin` is set. The two sides
+/// are pinned to two different CPUs when there are two: on one CPU a write hands the CPU
+/// straight to the reader and no sleeping CPU is ever woken, which is not what the agents of
+/// a run see.
 fn ping_pong(spin: bool) -> Result<Vec<f64>, String> {
+    let cpus = two_cpus();
     let (to_child_r, to_child_w) = pipe()?;
     let (to_parent_r, to_parent_w) = pipe()?;
     let (cin, cout) = (to_child_r.as_raw_fd(), to_parent_w.as_raw_fd());
@@ -182,9 +217,13 @@ fn ping_pong(spin: bool) -> Result<Vec<f64>, String> {
         return Err(format!("fork: {}", std::io::Error::last_os_error()));
     }
     if pid == 0 {
+        if let Some((_, second)) = cpus {
+            let _ = pin_to(second);
+        }
         // SAFETY: as above.
         unsafe { echo(cin, cout, spin) }
     }
+    let restore = cpus.and_then(|(first, _)| pin_to(first));
     drop(to_child_r);
     drop(to_parent_w);
     let mut times = Vec::with_capacity(ROUND_TRIPS);
@@ -201,9 +240,12 @@ fn ping_pong(spin: bool) -> Result<Vec<f64>, String> {
     }
     // The end of its input ends the child.
     drop(to_child_w);
-    // SAFETY: waitpid on the child forked above.
+    // SAFETY: waitpid on the child forked above; the mask put back is the one read before.
     unsafe {
         libc::waitpid(pid, std::ptr::null_mut(), 0);
+        if let Some(old) = restore {
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &old);
+        }
     }
     outcome.map(|()| times)
 }

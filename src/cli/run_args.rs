@@ -165,10 +165,12 @@ pub struct RunArgs {
     /// Comma-separated modules every agent imports once at start (e.g. json,decimal)
     #[arg(long, value_name = "MODULES")]
     preload: Option<String>,
-    /// How the harness waits for each reply: block (a blocking poll; its core may go idle
-    /// between calls, as on a quiet machine) or spin (polls without blocking for --spin-us
-    /// first, then blocks: its core stays awake, as a loaded gateway's does)
-    #[arg(long, value_name = "MODE", value_enum, default_value_t = WaitArg::Block)]
+    /// How each side waits: spin (the harness polls for the reply without blocking for
+    /// --spin-us first, and a loop agent reached without relays polls for its next request:
+    /// no CPU goes idle between close calls, as on a loaded gateway, so figures do not depend
+    /// on how fast an idle virtual CPU wakes) or block (blocking reads: on an idle machine each
+    /// sleeping side pays the wake-up)
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = WaitArg::Spin)]
     wait: WaitArg,
     /// Microseconds `--wait spin` polls before it blocks
     #[arg(long, value_name = "US", default_value_t = DEFAULT_SPIN_US, value_parser = spin_us)]

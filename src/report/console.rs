@@ -209,7 +209,8 @@ pub fn wait_line(results: &BenchmarkResults) -> String {
     match (results.settings.wait, results.settings.spin_us) {
         (WaitMode::Spin, spin) => format!(
             "Waiting: spin (--wait spin): each reply polled for without blocking for {} µs, \
-             then waited for blocking; the harness's core stays awake, as a loaded gateway's",
+             then waited for blocking, and agents reached without relays poll for requests: \
+             no core goes idle between calls, as on a loaded gateway",
             spin.map_or("?".into(), |us| format!("{us:.0}"))
         ),
         (WaitMode::Block, _) => "Waiting: block (--wait block): each reply waited for with a \

@@ -24,7 +24,7 @@ impl PerCall {
     pub fn new(transport: Arc<dyn Transport>, options: &AgentOptions) -> Self {
         PerCall {
             transport,
-            args: agent::python_args(Mode::OneShot, options),
+            args: agent::python_args(Mode::OneShot, options, false),
             wait: options.wait,
             python: Mutex::new(None),
             ids: RequestIds::new(),

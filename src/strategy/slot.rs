@@ -90,7 +90,7 @@ impl Slot {
 
     fn agent(&mut self, deadline: Instant) -> Result<&mut AgentProcess, CallError> {
         if self.agent.is_none() {
-            let args = agent::python_args(self.mode, &self.options);
+            let args = agent::python_args(self.mode, &self.options, !self.transport.relayed());
             let before = self.transport.restarts();
             let started = self.transport.start(self.transport.python(), &args);
             // A server the transport found dead and restarted on the way is this slot's cost.

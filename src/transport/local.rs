@@ -39,6 +39,10 @@ impl Transport for Local {
         duct::cmd(program, args)
     }
 
+    fn relayed(&self) -> bool {
+        false
+    }
+
     fn python(&self) -> &str {
         &self.python
     }

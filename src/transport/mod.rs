@@ -39,6 +39,12 @@ pub trait Transport: Send + Sync {
     /// The Python interpreter to run there.
     fn python(&self) -> &str;
 
+    /// Whether the started program's streams pass through relay processes (a CLI client, the
+    /// engine and its shim) on their way to the harness.
+    fn relayed(&self) -> bool {
+        true
+    }
+
     /// Kills process `pid` inside the sandbox. Killing a `docker exec` client does not kill the
     /// process it started in the container, so a stuck agent is killed from inside, with its
     /// process group (the agent leads one), and then whatever its calls left re-parented to

@@ -177,6 +177,10 @@ impl Transport for Socket {
         })
     }
 
+    fn relayed(&self) -> bool {
+        false // the harness connects to the agent's own socket
+    }
+
     fn python(&self) -> &str {
         &self.exec.python
     }
