@@ -313,22 +313,7 @@ fn faults_stopped_by_sigterm_write_what_ran_marked_incomplete_and_leave_nothing(
             }
         }
     }
-    let sent = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("faults still running 120 s after SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = common::terminate(&mut child, Duration::from_secs(120), "faults");
     let stderr = reader.join().unwrap().join("\n");
     assert_eq!(status.code(), Some(143), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");

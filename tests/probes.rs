@@ -378,22 +378,7 @@ fn stopped_by_sigterm(args: &[&str], mut ready: impl FnMut(&str) -> bool) -> (i3
             }
         }
     }
-    let sent = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{args:?}: still running 120 s after SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = common::terminate(&mut child, Duration::from_secs(120), &format!("{args:?}"));
     (status.code().unwrap_or(-1), reader.join().unwrap())
 }
 

@@ -9,7 +9,6 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::agent::AgentOptions;
-use crate::strategy::{Call, Strategy};
 use crate::transport::Transport;
 
 /// Forks timed per measurement.
@@ -46,19 +45,9 @@ pub fn measure(
     agent: &AgentOptions,
     timeout: Duration,
 ) -> Result<ForkFloor, String> {
-    let executor = Strategy::Persistent.executor(transport, agent);
-    let call = Call {
-        code: CODE,
-        stdin: None,
-        timeout,
-    };
-    executor.call(call).map_err(|e| e.to_string())?;
-    let reply = executor.call(call).map_err(|e| e.to_string())?;
-    if let Some(e) = reply.error {
-        return Err(format!("{}: {}", e.kind, e.message));
-    }
-    parse(reply.result.as_deref().unwrap_or_default())
-        .ok_or_else(|| format!("unexpected result {:?}", reply.result))
+    let result = super::second_run_result(transport, agent, timeout, CODE)?;
+    parse(result.as_deref().unwrap_or_default())
+        .ok_or_else(|| format!("unexpected result {result:?}"))
 }
 
 /// Reads the loop's `(p25, p50, p75)` in nanoseconds.

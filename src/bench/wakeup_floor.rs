@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::agent::{AgentOptions, WaitMode};
 use crate::bench::warnings::Warning;
-use crate::strategy::{Call, Strategy};
 use crate::transport::Transport;
 
 /// Round trips timed per mode, after [`WARMUP`] untimed ones.
@@ -103,19 +102,9 @@ pub fn measure_in_sandbox(
     agent: &AgentOptions,
     timeout: Duration,
 ) -> Result<WakeupFloor, String> {
-    let executor = Strategy::Persistent.executor(transport, agent);
-    let call = Call {
-        code: SANDBOX_CODE,
-        stdin: None,
-        timeout,
-    };
-    executor.call(call).map_err(|e| e.to_string())?;
-    let reply = executor.call(call).map_err(|e| e.to_string())?;
-    if let Some(e) = reply.error {
-        return Err(format!("{}: {}", e.kind, e.message));
-    }
-    parse_pair(reply.result.as_deref().unwrap_or_default())
-        .ok_or_else(|| format!("unexpected result {:?}", reply.result))
+    let result = super::second_run_result(transport, agent, timeout, SANDBOX_CODE)?;
+    parse_pair(result.as_deref().unwrap_or_default())
+        .ok_or_else(|| format!("unexpected result {result:?}"))
 }
 
 /// Reads the sandbox loop's `(idle, spin)` in nanoseconds.

@@ -12,6 +12,7 @@ use bollard::Docker;
 use bollard::exec::{CreateExecOptions, StartExecOptions};
 use tokio::runtime::Runtime;
 
+use super::started::WriteHalf;
 use super::{Control, Framing, Started, Transport, with_env};
 
 /// Runs programs in one container through the Engine API.
@@ -239,24 +240,5 @@ impl Control for ExecControl {
         // The engine has no call that kills an exec: strategies kill the agent in the sandbox
         // by its pid first (`kill_in_sandbox`), which ends the exec. The connection goes here.
         let _ = self.conn.shutdown(Shutdown::Both);
-    }
-}
-
-/// The connection's sending side; dropping it is the end of input the agent waits for.
-struct WriteHalf(UnixStream);
-
-impl Write for WriteHalf {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.write(buf)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush()
-    }
-}
-
-impl Drop for WriteHalf {
-    fn drop(&mut self) {
-        let _ = self.0.shutdown(Shutdown::Write);
     }
 }

@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use super::started::WriteHalf;
 use super::{Control, DockerExec, Started, Transport, with_env};
 
 /// The shared directory's path inside the container (see docker-compose.yml).
@@ -194,25 +195,6 @@ impl Drop for Socket {
     fn drop(&mut self) {
         // The server exits once its socket file is gone.
         let _ = std::fs::remove_file(&self.host_path);
-    }
-}
-
-/// The connection's sending side; dropping it is the end of input the agent waits for.
-struct WriteHalf(UnixStream);
-
-impl Write for WriteHalf {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.write(buf)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush()
-    }
-}
-
-impl Drop for WriteHalf {
-    fn drop(&mut self) {
-        let _ = self.0.shutdown(Shutdown::Write);
     }
 }
 

@@ -115,3 +115,23 @@ impl Control for Child {
         matches!(self.0.try_wait(), Ok(Some(_)))
     }
 }
+
+/// A unix connection's sending side, as a started program's stdin (`socket`, `api`): dropping
+/// it shuts the connection for writing, the end of input the agent waits for.
+pub struct WriteHalf(pub std::os::unix::net::UnixStream);
+
+impl std::io::Write for WriteHalf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl Drop for WriteHalf {
+    fn drop(&mut self) {
+        let _ = self.0.shutdown(std::net::Shutdown::Write);
+    }
+}

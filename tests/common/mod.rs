@@ -139,3 +139,28 @@ pub fn times(h: &Histogram<u64>, factor: u64) -> Histogram<u64> {
     }
     out
 }
+
+/// Sends SIGTERM to `child` and waits for it to exit, at most `limit`: past that it is killed
+/// and the test fails, naming `what`.
+pub fn terminate(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+    what: &str,
+) -> std::process::ExitStatus {
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "{what}: kill -TERM failed");
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{what}: still running {limit:?} after SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
