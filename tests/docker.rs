@@ -320,3 +320,47 @@ fn faults_stopped_by_sigterm_write_what_ran_marked_incomplete_and_leave_nothing(
     let left = processes_left();
     assert!(left.is_empty(), "left running in the sandbox: {left:?}");
 }
+
+/// The README's "which strategy" table, asserted on the real sandbox: a fork or per-call
+/// backend lets nothing of one call's interpreter reach the next (a planted request included),
+/// only the container's shared /tmp; a container per call not even that.
+#[test]
+fn the_isolation_the_readme_promises_holds_in_the_sandbox() {
+    let Some(_sandbox) = engine() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("isolation.json");
+    let backends = [
+        "compose:fork",
+        "socket:fork",
+        "compose:per-call",
+        "container:per-call",
+    ];
+    bench()
+        .args(["isolation", "--quiet", "--backends", &backends.join(",")])
+        .arg("--output")
+        .arg(&output)
+        .assert()
+        .success();
+    let results = read_results(&output);
+    let outcomes = results["outcomes"].as_array().unwrap();
+    let probes = sandbox_bench::probes::isolation_probes::PROBES;
+    assert_eq!(
+        outcomes.len(),
+        probes.len() * backends.len(),
+        "{outcomes:?}"
+    );
+    for b in backends {
+        for p in &probes {
+            let o = outcomes
+                .iter()
+                .find(|o| o["probe"] == p.name && o["backend"] == b)
+                .unwrap_or_else(|| panic!("{b} × {}: no outcome", p.name));
+            let expected = if p.name == "tmp_file" && b != "container:per-call" {
+                "leaks"
+            } else {
+                "isolated"
+            };
+            assert_eq!(o["outcome"], expected, "{b} × {}: {o}", p.name);
+        }
+    }
+}
