@@ -118,6 +118,50 @@ fn cpu_us(pid: u32) -> [f64; 2] {
     [ticks as f64 * 1e6 / per_second, on_cpu_ns / 1e3]
 }
 
+/// The calling thread's CPU mask, or `None` where it cannot be read.
+fn cpu_mask() -> Option<libc::cpu_set_t> {
+    // SAFETY: sched_getaffinity fills a zeroed cpu_set_t of the size given.
+    unsafe {
+        let mut mask: libc::cpu_set_t = std::mem::zeroed();
+        (libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut mask) == 0)
+            .then_some(mask)
+    }
+}
+
+/// Sets the calling thread's CPU mask; what it starts from then on inherits it.
+fn set_mask(mask: &libc::cpu_set_t) {
+    // SAFETY: the mask is a cpu_set_t of the size given.
+    unsafe {
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), mask);
+    }
+}
+
+/// A mask of one CPU.
+fn one_cpu(cpu: usize) -> libc::cpu_set_t {
+    // SAFETY: CPU_SET writes within a zeroed cpu_set_t.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        set
+    }
+}
+
+/// The driver's CPU and the agents' CPU: the first two this process may use, unless
+/// AGENT_COST_PIN=0 or there is only one. Without pinning the scheduler puts a driver and its
+/// agent on one CPU some of the time (a write then hands the CPU straight to the reader) and
+/// on two at other times (the reader's CPU is woken): drivers would be compared on where they
+/// happened to run.
+fn driver_and_agent_cpus() -> Option<(usize, usize)> {
+    if std::env::var("AGENT_COST_PIN").is_ok_and(|v| v == "0") {
+        return None;
+    }
+    let mask = cpu_mask()?;
+    // SAFETY: CPU_ISSET reads within the mask.
+    let mut cpus =
+        (0..libc::CPU_SETSIZE as usize).filter(|&c| unsafe { libc::CPU_ISSET(c, &mask) });
+    Some((cpus.next()?, cpus.next()?))
+}
+
 /// What the lean reference driver (scripts/lean-driver.py) measured for one agent.
 struct Lean {
     p50_us: f64,
@@ -127,10 +171,16 @@ struct Lean {
 }
 
 /// Runs the lean driver over `agents` (argv each), calls interleaved one by one.
-fn lean_driver(python: &str, agents: &[Vec<String>], calls: usize) -> Vec<Lean> {
+fn lean_driver(
+    python: &str,
+    agents: &[Vec<String>],
+    calls: usize,
+    cpus: Option<(usize, usize)>,
+) -> Vec<Lean> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/lean-driver.py");
     let spec = serde_json::json!({
         "calls": calls, "warmup": WARMUP, "code": CODE, "expected": EXPECTED, "agents": agents,
+        "driver_cpu": cpus.map(|c| c.0), "agent_cpu": cpus.map(|c| c.1),
     });
     let out = duct::cmd(python, [script.as_os_str()])
         .stdin_bytes(spec.to_string())
@@ -171,7 +221,15 @@ fn bench_loop(python: &str) {
         names.push(path.clone());
         path
     });
+    let cpus = driver_and_agent_cpus();
+    let all_cpus = cpu_mask();
+    if let Some((_, agent_cpu)) = cpus {
+        set_mask(&one_cpu(agent_cpu)); // the agents inherit it
+    }
     let mut agents: Vec<AgentProcess> = argvs.iter().map(|a| start_loop_agent(&local, a)).collect();
+    if let Some((driver_cpu, _)) = cpus {
+        set_mask(&one_cpu(driver_cpu));
+    }
     let pids: Vec<u32> = agents
         .iter()
         .map(|a| a.ready().expect("handshake received").pid)
@@ -199,7 +257,11 @@ fn bench_loop(python: &str) {
     drop(agents);
     let p50: Vec<f64> = samples.iter_mut().map(|s| us(percentile(s, 0.5))).collect();
     println!(
-        "local loop, `{CODE}`, {calls} calls each, interleaved, through the harness's driver:"
+        "local loop, `{CODE}`, {calls} calls each, interleaved, through the harness's driver{}:",
+        cpus.map_or_else(
+            || " (unpinned)".to_string(),
+            |(d, a)| format!(" (driver on CPU {d}, agents on CPU {a})")
+        )
     );
     for (k, name) in names.iter().enumerate() {
         println!(
@@ -233,7 +295,10 @@ fn bench_loop(python: &str) {
                 .collect()
         })
         .collect();
-    let lean = lean_driver(python, &full, calls);
+    let lean = lean_driver(python, &full, calls, cpus);
+    if let Some(mask) = &all_cpus {
+        set_mask(mask);
+    }
     println!("the same agents through the lean reference driver (scripts/lean-driver.py):");
     for (k, name) in names.iter().enumerate() {
         println!(

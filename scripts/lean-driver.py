@@ -8,7 +8,7 @@ agent_cost.rs runs it beside the harness's own driver, with the same agents, to 
 the harness adds.
 
 Input (stdin, JSON): {"calls": N, "warmup": W, "code": "...", "expected": "...",
-                      "agents": [[argv...], ...]}
+                      "agents": [[argv...], ...], "driver_cpu": C or null, "agent_cpu": C or null}
 The agents' calls are interleaved one by one. Output (stdout, JSON): per agent, the p50 and
 p90 round trip in µs and the CPU time it used per measured call, in µs: utime + stime from
 /proc/PID/stat (in clock ticks), and its time on a CPU from /proc/PID/schedstat (nanoseconds).
@@ -38,10 +38,15 @@ def cpu_us(pid):
 
 def main():
     spec = json.load(sys.stdin)
+    if spec.get("driver_cpu") is not None:
+        os.sched_setaffinity(0, {spec["driver_cpu"]})
     procs = [
         subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
         for argv in spec["agents"]
     ]
+    if spec.get("agent_cpu") is not None:  # pinned as the harness pins its agents
+        for p in procs:
+            os.sched_setaffinity(p.pid, {spec["agent_cpu"]})
     # A buffered reader on each agent's stdout: readline blocks in read(2) until a line is in.
     files = [open(p.stdout.fileno(), "rb", closefd=False) for p in procs]
     pids = [p.pid for p in procs]
