@@ -265,52 +265,26 @@ fn a_container_per_call_timeout_kills_its_own_container_not_another_calls() {
 
 #[test]
 fn faults_stopped_by_sigterm_write_what_ran_marked_incomplete_and_leave_nothing() {
-    use std::io::BufRead;
-    use std::time::{Duration, Instant};
-
     let Some(_sandbox) = engine() else { return };
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("faults.json");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sandbox-bench"))
-        .current_dir(common::ROOT)
-        .env("NO_COLOR", "1")
-        .args(["faults", "--backends", "compose:persistent", "--output"])
-        .arg(&output)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Each probe's outcome is a progress line "backend × probe: …": wait for two of them.
-    let (lines, seen) = std::sync::mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut all = Vec::new();
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = lines.send(line.clone());
-            all.push(line);
-        }
-        all
-    });
-    // Bounds for a busy machine, not measurements: a probe takes seconds.
-    let deadline = Instant::now() + Duration::from_secs(180);
+    let out = output.to_str().unwrap();
+    // Each probe's outcome is a progress line "backend × probe: …": stopped after two of them.
+    // A probe takes seconds: the bound is for a busy machine, not a measurement.
     let mut probed = 0;
-    while probed < 2 {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match seen.recv_timeout(left) {
-            Ok(line) if line.contains(" × ") => probed += 1,
-            Ok(_) => {}
-            Err(e) => {
-                let _ = child.kill();
-                panic!("no two probes in 180 s ({e})");
-            }
-        }
-    }
-    let status = common::terminate(&mut child, Duration::from_secs(120), "faults");
-    let stderr = reader.join().unwrap().join("\n");
-    assert_eq!(status.code(), Some(143), "{stderr}");
+    let args = [
+        "faults",
+        "--backends",
+        "compose:persistent",
+        "--output",
+        out,
+    ];
+    let (code, stderr) =
+        common::stopped_by_sigterm(&args, std::time::Duration::from_secs(180), |line| {
+            probed += usize::from(line.contains(" × "));
+            probed == 2
+        });
+    assert_eq!(code, 143, "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
     let results = read_results(&output);
     assert_eq!(results["complete"], false, "{results}");

@@ -338,50 +338,6 @@ fn bad_soak_input_is_a_one_line_error_with_exit_2() {
     }
 }
 
-/// Starts `sandbox-bench ARGS` with its stderr read line by line, waits (at most two minutes)
-/// until `ready` holds, sends SIGTERM and returns the exit code and stderr, the process having
-/// ended within two minutes.
-fn stopped_by_sigterm(args: &[&str], mut ready: impl FnMut(&str) -> bool) -> (i32, String) {
-    use std::io::BufRead;
-    use std::time::Instant;
-
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sandbox-bench"))
-        .current_dir(common::ROOT)
-        .env("NO_COLOR", "1")
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (lines, seen) = std::sync::mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut all = Vec::new();
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = lines.send(line.clone());
-            all.push(line);
-        }
-        all.join("\n")
-    });
-    // Bounds for a busy machine, not measurements.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        match seen.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(line) if ready(&line) => break,
-            Ok(_) => {}
-            Err(e) => {
-                let _ = child.kill();
-                panic!("{args:?}: not ready in 120 s ({e})");
-            }
-        }
-    }
-    let status = common::terminate(&mut child, Duration::from_secs(120), &format!("{args:?}"));
-    (status.code().unwrap_or(-1), reader.join().unwrap())
-}
-
 #[test]
 fn isolation_and_soak_stopped_by_sigterm_write_what_ran_marked_incomplete() {
     let _agents = one_at_a_time();
@@ -390,7 +346,9 @@ fn isolation_and_soak_stopped_by_sigterm_write_what_ran_marked_incomplete() {
     let out = output.to_str().unwrap();
     // Every probe on per-call starts interpreters for seconds: stopped as soon as it starts.
     let args = ["isolation", "--backends", LOCAL, "--output", out];
-    let (code, stderr) = stopped_by_sigterm(&args, |l| l.starts_with("local:per-call:"));
+    let (code, stderr) = common::stopped_by_sigterm(&args, Duration::from_secs(120), |l| {
+        l.starts_with("local:per-call:")
+    });
     assert_eq!(code, 143, "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
     let results = read_results(&output);
@@ -409,9 +367,11 @@ fn isolation_and_soak_stopped_by_sigterm_write_what_ran_marked_incomplete() {
         "--duration",
         "3600",
     ];
-    let (code, stderr) = stopped_by_sigterm(&[&args[..], &["--output", out]].concat(), |l| {
-        l.starts_with("local:persistent:")
-    });
+    let (code, stderr) = common::stopped_by_sigterm(
+        &[&args[..], &["--output", out]].concat(),
+        Duration::from_secs(120),
+        |l| l.starts_with("local:persistent:"),
+    );
     assert_eq!(code, 143, "{stderr}");
     let results = read_results(&output);
     assert_eq!(results["complete"], false, "{results}");

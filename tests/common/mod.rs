@@ -164,3 +164,52 @@ pub fn terminate(
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// Starts `sandbox-bench ARGS` with its stderr read line by line, waits (at most `ready_within`)
+/// until `ready` holds for a line, sends SIGTERM and returns the exit code and stderr, the
+/// process having ended within two minutes.
+pub fn stopped_by_sigterm(
+    args: &[&str],
+    ready_within: std::time::Duration,
+    mut ready: impl FnMut(&str) -> bool,
+) -> (i32, String) {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sandbox-bench"))
+        .current_dir(ROOT)
+        .env("NO_COLOR", "1")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines, seen) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line.clone());
+            all.push(line);
+        }
+        all.join("\n")
+    });
+    // Bounds for a busy machine, not measurements.
+    let deadline = Instant::now() + ready_within;
+    loop {
+        match seen.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) if ready(&line) => break,
+            Ok(_) => {}
+            Err(e) => {
+                let _ = child.kill();
+                panic!("{args:?}: not ready in {ready_within:?} ({e})");
+            }
+        }
+    }
+    let status = terminate(&mut child, Duration::from_secs(120), &format!("{args:?}"));
+    (status.code().unwrap_or(-1), reader.join().unwrap())
+}
