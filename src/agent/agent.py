@@ -189,9 +189,12 @@ class Channel:
 
             poller = self.poller = select.poll()
             poller.register(self.inp.fileno(), select.POLLIN)
-        until, clock = time.perf_counter_ns() + self.spin_ns, time.perf_counter_ns
+        clock, give_way = time.perf_counter_ns, os.sched_yield
+        until = clock() + self.spin_ns
         while not poller.poll(0) and clock() < until:
-            pass
+            # Awake, but not in the way: when the caller shares this CPU (the other one busy),
+            # it needs it to send the request this loop waits for.
+            give_way()
 
     def take_raw_output(self):
         """What was written to fd 1 since it was last taken, and whether it was cut. One fstat
