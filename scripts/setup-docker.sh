@@ -8,8 +8,8 @@
 #      so scripts/stop-docker.sh only stops an engine this script started)
 #   4. makes sure the sandbox image exists: ${SANDBOX_IMAGE:-python:3.12-slim},
 #      pulled if possible, otherwise (default image only) built offline from
-#      Debian packages as sandbox-bench-python:bookworm and selected through
-#      the .env file next to docker-compose.yml
+#      Debian packages as sandbox-bench-python:bookworm (scripts/build-image.sh)
+#      and selected through the .env file next to docker-compose.yml
 #
 # Progress goes to stderr; one summary line goes to stdout.
 set -euo pipefail
@@ -149,112 +149,6 @@ engine_version=$(docker version --format '{{.Server.Version}}')
 storage_driver=$(docker info --format '{{.Driver}}' 2>/dev/null || echo unknown)
 
 # --- 4. image -------------------------------------------------------------
-# Debian entries of this machine's apt sources (one-line and deb822 files,
-# *.disabled* files skipped), as one-line entries restricted to main.
-debian_sources() {
-    python3 - "$LOCAL_SUITE" <<'PY'
-import glob, os, re, sys
-
-suite_re = re.compile(r"^%s(-updates|-security|/updates)?$" % re.escape(sys.argv[1]))
-files = ["/etc/apt/sources.list"] + sorted(
-    glob.glob("/etc/apt/sources.list.d/*.list")
-    + glob.glob("/etc/apt/sources.list.d/*.sources"))
-entries = []  # (uri, suite, signed_by)
-
-def add(types, uris, suites, comps, signed_by):
-    if "deb" not in types or "main" not in comps:
-        return
-    if signed_by and not os.path.isfile(signed_by):
-        signed_by = None  # inline key or missing file: use default keyrings
-    for uri in uris:
-        for suite in suites:
-            if suite_re.match(suite):
-                entries.append((uri, suite, signed_by))
-
-for path in files:
-    if ".disabled" in os.path.basename(path) or not os.path.isfile(path):
-        continue
-    text = open(path, encoding="utf-8", errors="replace").read()
-    if path.endswith(".sources"):
-        for stanza in re.split(r"\n\s*\n", text):
-            fields, key = {}, None
-            for line in stanza.splitlines():
-                if line.startswith("#"):
-                    continue
-                if line[:1] in (" ", "\t") and key:
-                    fields[key] += "\n" + line.strip()
-                elif ":" in line:
-                    key, _, value = line.partition(":")
-                    key = key.strip().lower()
-                    fields[key] = value.strip()
-            if fields.get("enabled", "yes").lower() == "no":
-                continue
-            add(fields.get("types", "").split(), fields.get("uris", "").split(),
-                fields.get("suites", "").split(), fields.get("components", "").split(),
-                fields.get("signed-by", "").strip() or None)
-    else:
-        for line in text.splitlines():
-            line = line.split("#", 1)[0].strip()
-            m = re.match(r"^(deb)\s+(?:\[([^\]]*)\]\s+)?(\S+)\s+(\S+)\s+(.*)$", line)
-            if not m:
-                continue
-            opts = dict(o.split("=", 1) for o in (m.group(2) or "").split() if "=" in o)
-            add([m.group(1)], [m.group(3)], [m.group(4)], m.group(5).split(),
-                opts.get("signed-by"))
-
-seen = set()
-for uri, suite, signed_by in entries:
-    if (uri, suite) in seen:
-        continue
-    seen.add((uri, suite))
-    opt = " [signed-by=%s]" % signed_by if signed_by else ""
-    print("deb%s %s %s main" % (opt, uri, suite))
-PY
-}
-
-build_local_image() {
-    local sources tarball="$tmp/rootfs.tar"
-    sources=$(debian_sources)
-    [[ -n $sources ]] || die "no Debian $LOCAL_SUITE entries in /etc/apt/sources.list{,.d}"
-    # The merged-usr hook sets up /usr symlinks itself; otherwise apt picks
-    # usrmerge, which drags perl (~45 MB) into the image.
-    local hooks=()
-    [[ -d /usr/share/mmdebstrap/hooks/merged-usr ]] &&
-        hooks=(--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr)
-    log "building $LOCAL_IMAGE offline with mmdebstrap from this machine's apt sources"
-    # shellcheck disable=SC2016 # $1 is expanded by mmdebstrap in the hook
-    printf '%s\n' "$sources" | mmdebstrap --quiet --variant=essential "${hooks[@]}" \
-        --include=python3-minimal,libpython3.11-stdlib \
-        --aptopt='Acquire::Check-Valid-Until "false"' \
-        --dpkgopt='path-exclude=/usr/share/man/*' \
-        --dpkgopt='path-exclude=/usr/share/doc/*' \
-        --dpkgopt='path-include=/usr/share/doc/*/copyright' \
-        --dpkgopt='path-exclude=/usr/share/locale/*' \
-        --dpkgopt='path-exclude=/usr/share/info/*' \
-        --customize-hook='rm -f "$1"/etc/apt/sources.list "$1"/etc/apt/sources.list.d/*' \
-        "$LOCAL_SUITE" "$tarball" - >"$tmp/mmdebstrap.log" 2>&1 || {
-        tail -n 30 "$tmp/mmdebstrap.log" >&2
-        die "mmdebstrap failed"
-    }
-    docker import \
-        --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-        --change 'ENV LANG=C.UTF-8' \
-        --change 'CMD ["sleep","infinity"]' \
-        "$tarball" "$LOCAL_IMAGE" >/dev/null
-}
-
-check_image() {
-    local image=$1 out
-    out=$(docker run --rm --network none "$image" sh -c '
-        command -v sleep >/dev/null || { echo "no sleep"; exit 1; }
-        command -v python3 >/dev/null || { echo "no python3"; exit 1; }
-        python3 -c "import json, math, ctypes, io, signal, traceback, os; print(1)"' 2>&1) || true
-    if [[ $out != 1 ]]; then
-        docker image rm -f "$image" >/dev/null 2>&1 || true
-        die "image $image failed its check (removed it): $out"
-    fi
-}
-
 write_env() {
     local want="SANDBOX_IMAGE=$1"
     if [[ $(cat "$REPO_DIR/.env" 2>/dev/null) != "$want" ]]; then
@@ -284,8 +178,8 @@ elif [[ $user_image == yes ]]; then
 else
     [[ $image == "$LOCAL_IMAGE" ]] || log "cannot pull $image; building $LOCAL_IMAGE instead"
     image=$LOCAL_IMAGE
-    build_local_image
-    check_image "$image"
+    bash "$REPO_DIR/scripts/build-image.sh" "$LOCAL_IMAGE" "$LOCAL_SUITE" \
+        python3-minimal,libpython3.11-stdlib
     log "built $image ($(docker image inspect --format '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1/1e6}'))"
 fi
 write_env "$image"

@@ -46,6 +46,8 @@ pub struct Measurement {
     pub switch: Histogram<u64>,
     /// Switch warm-up calls made (failed ones count as errors too).
     pub switch_calls: usize,
+    /// Memory once warm (one more call after the measured ones), or why it was not read.
+    pub memory: Option<Result<super::memory::Memory, String>>,
 }
 
 impl Measurement {
@@ -76,6 +78,7 @@ impl Measurement {
             samples: Vec::new(),
             switch: stats::new_histogram(),
             switch_calls: 0,
+            memory: None,
         }
     }
 

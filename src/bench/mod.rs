@@ -5,6 +5,7 @@
 pub mod fork_floor;
 pub mod machine_load;
 pub mod measurement;
+pub mod memory;
 mod pair;
 pub mod plan;
 pub mod runner;

@@ -28,6 +28,8 @@ pub(super) struct Pair<'a> {
     warmed: bool,
     /// Measured calls made so far: the next one's number.
     made: usize,
+    /// Whether its memory can be read (a sandbox backend: an MCP server's tool is not asked).
+    memory: bool,
 }
 
 impl<'a> Pair<'a> {
@@ -39,6 +41,21 @@ impl<'a> Pair<'a> {
             m: Measurement::new(&reached.backend, workload),
             warmed: false,
             made: 0,
+            memory: reached.backend.strategy().is_some(),
+        }
+    }
+
+    /// Reads its memory once warm (one call, out of every figure); only after a measured call.
+    pub(super) fn measure_memory(&mut self, plan: &Plan) {
+        let Some(executor) = self.executor.as_deref() else {
+            return;
+        };
+        if self.memory && self.m.calls > 0 {
+            self.m.memory = Some(super::memory::measure(
+                executor,
+                self.workload.case(0),
+                plan.timeout,
+            ));
         }
     }
 

@@ -120,6 +120,9 @@ pub fn run(plan: &Plan, progress: &ProgressBar, stop: &AtomicBool) -> RunOutput 
         }
         left[slice.pair] -= slice.len;
         if left[slice.pair] == 0 {
+            if !stop.load(Ordering::Relaxed) {
+                pairs[slice.pair].measure_memory(plan);
+            }
             // Done: stop its agent now rather than keep every agent alive to the end.
             measurements[slice.pair] = Some(pairs[slice.pair].finish());
         }

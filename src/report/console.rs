@@ -85,7 +85,7 @@ pub fn render(results: &BenchmarkResults, view: View) -> String {
     if !view.wide {
         para(
             &mut out,
-            "More columns (min, p90, p99.9, max, cold start, floor, exec time, switch): --wide",
+            "More columns (min, p90, p99.9, max, cold start, floor, exec time, switch, memory): --wide",
         );
     }
     para(&mut out, &wait_line(results));

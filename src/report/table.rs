@@ -32,6 +32,7 @@ pub fn latency_table(results: &BenchmarkResults) -> Table {
             "Exec p50",
             "Rest p50",
             "Switch p50",
+            "Memory",
         ],
         2,
     );
@@ -81,10 +82,23 @@ pub fn latency_table(results: &BenchmarkResults) -> Table {
                 .as_ref()
                 .map_or("–".into(), |s| format_us(s.p50)),
         );
+        more.push(
+            e.memory
+                .map_or("–".into(), |m| format_kib(m.footprint_kib())),
+        );
         row.extend(more.into_iter().map(Cell::from));
         table.push(row);
     }
     table
+}
+
+/// A size in KiB as MiB (or KiB under one MiB).
+fn format_kib(kib: u64) -> String {
+    if kib < 1024 {
+        format!("{kib} KiB")
+    } else {
+        format!("{:.1} MiB", kib as f64 / 1024.0)
+    }
 }
 
 /// The change of the p50 from `base`'s stored latencies to `new`'s, with its bootstrap interval
@@ -380,6 +394,7 @@ pub fn sandbox_line(results: &BenchmarkResults) -> Option<String> {
             if let Some(python) = &p.python {
                 about.push(format!("Python {python}"));
             }
+            about.extend(p.libraries.iter().map(|(k, v)| format!("{k} {v}")));
             format!(
                 "Sandbox profile {}: {image}\n  {}\n  {limits}",
                 p.name,

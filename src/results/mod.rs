@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::agent::ErrorKind;
 use crate::bench::machine_load::MachineSample;
+use crate::bench::memory::Memory;
 use crate::bench::runner::{ForkFloor, Load, Measurement};
 use crate::bench::stats::{self, LatencySummary};
 use crate::bench::warnings::Warning;
@@ -268,6 +269,13 @@ pub struct Entry {
     /// Their latency: what resuming after another backend costs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub switch_warmup_us: Option<LatencySummary>,
+    /// Memory once warm, read by one more call after the measured ones; absent for MCP
+    /// backends and in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<Memory>,
+    /// Why the memory call failed, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_error: Option<String>,
 }
 
 impl Entry {
@@ -291,6 +299,8 @@ impl Entry {
             exec_histogram: Some(stats::encode(&m.exec)),
             switch_warmup_calls: m.switch_calls,
             switch_warmup_us: stats::summarize(&m.switch),
+            memory: m.memory.as_ref().and_then(|r| r.as_ref().ok()).copied(),
+            memory_error: m.memory.as_ref().and_then(|r| r.as_ref().err()).cloned(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The Docker side of a run: whether an engine answers, which versions are in use, and bringing
 //! the Compose sandbox service up when it is not running.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -244,22 +245,48 @@ pub fn runtimes(env: &[(String, String)]) -> Option<Vec<String>> {
     Some(found.as_object()?.keys().cloned().collect())
 }
 
-/// The Python version in a running container (`python -c …` through `docker exec`).
-pub fn python_version(env: &[(String, String)], container: &str, python: &str) -> Option<String> {
+/// The libraries whose versions a profile's record names when its image has them.
+pub const LIBRARIES: [&str; 3] = ["numpy", "pandas", "matplotlib"];
+
+/// What a running container's Python is: its version and the versions of the [`LIBRARIES`] it
+/// has, read from their package metadata without importing them (one `docker exec`).
+pub fn python_found(
+    env: &[(String, String)],
+    container: &str,
+    python: &str,
+) -> (Option<String>, BTreeMap<String, String>) {
+    let code = format!(
+        "import sys, json\n\
+         libs = {{}}\n\
+         try:\n    from importlib import metadata\n\
+         except ImportError:\n    metadata = None\n\
+         for name in {:?} if metadata else ():\n\
+         \x20   try:\n        libs[name] = metadata.version(name)\n\
+         \x20   except Exception:\n        pass\n\
+         print(json.dumps({{'python': sys.version.split()[0], 'libraries': libs}}))",
+        LIBRARIES
+    );
     let out = capture_on(
         env,
         "docker",
-        &[
-            "exec",
-            container,
-            python,
-            "-c",
-            "import sys; print(sys.version.split()[0])",
-        ],
+        &["exec", container, python, "-c", &code],
         Duration::from_secs(30),
     )
-    .filter(|o| o.success)?;
-    Some(out.stdout).filter(|v| !v.is_empty())
+    .filter(|o| o.success);
+    let Some(found) = out.and_then(|o| serde_json::from_str::<serde_json::Value>(&o.stdout).ok())
+    else {
+        return (None, BTreeMap::new());
+    };
+    let version = found["python"].as_str().map(str::to_string);
+    let libraries = found["libraries"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    (version, libraries)
 }
 
 fn last_line(text: &str) -> &str {

@@ -195,8 +195,15 @@ pub fn prepare(
         stack.up()?;
         let container = stack.container_id()?;
         let found = compose_stack::inspect(&stack.env, &container)?;
+        let (python_version, libraries) =
+            compose_stack::python_found(&stack.env, &container, &python);
+        let with: String = python_version
+            .iter()
+            .map(|v| format!(", Python {v}"))
+            .chain(libraries.iter().map(|(k, v)| format!(", {k} {v}")))
+            .collect();
         reach.notice(&format!(
-            "sandbox: container {} of image {} ({}){}",
+            "sandbox: container {} of image {} ({}){}{with}",
             found.container,
             found.image,
             found.image_id.chars().take(19).collect::<String>(),
@@ -214,7 +221,8 @@ pub fn prepare(
             compose_file: stack.file.display().to_string(),
             service: stack.service.clone(),
             project: stack.project.clone(),
-            python: compose_stack::python_version(&stack.env, &container, &python),
+            python: python_version,
+            libraries,
             sandbox: found,
         });
         profiles.push(OnProfile {

@@ -3,6 +3,7 @@
 //! not from the flags, so the results say what was measured.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Versions of what was measured; `None` where that part was not used or did not answer.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -65,6 +66,9 @@ pub struct ProfileRecord {
     pub project: Option<String>,
     /// The Python version in its container.
     pub python: Option<String>,
+    /// Versions of the well-known libraries its image has (numpy, pandas, matplotlib).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub libraries: BTreeMap<String, String>,
     /// Its container as the engine ran it.
     pub sandbox: SandboxInfo,
 }

@@ -44,6 +44,12 @@ pub trait Executor: Send + Sync {
     fn start_all(&self, _timeout: Duration) -> Result<(), CallError> {
         Ok(())
     }
+
+    /// The pids of the long-lived agents running now, as their sandbox sees them (none for
+    /// per-call).
+    fn agent_pids(&self) -> Vec<u32> {
+        Vec::new()
+    }
 }
 
 /// Restart period of `reset` when none is given.

@@ -77,6 +77,10 @@ impl Executor for Pooled {
         self.each(|s| s.discarded).into_iter().sum()
     }
 
+    fn agent_pids(&self) -> Vec<u32> {
+        self.each(Slot::pid).into_iter().flatten().collect()
+    }
+
     fn start_all(&self, timeout: Duration) -> Result<(), CallError> {
         let deadline = Instant::now() + timeout + TIMEOUT_GRACE;
         for slot in &self.slots {

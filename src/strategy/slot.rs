@@ -83,6 +83,11 @@ impl Slot {
         })
     }
 
+    /// The running agent's pid, as its sandbox sees it.
+    pub fn pid(&self) -> Option<u32> {
+        self.agent.as_ref()?.ready().map(|r| r.pid)
+    }
+
     /// Starts the agent if it is not running.
     pub fn start(&mut self, deadline: Instant) -> Result<(), CallError> {
         self.agent(deadline).map(|_| ())
