@@ -297,3 +297,76 @@ fn bad_strategy_parameters_are_refused() {
             .stderr(predicate::str::contains(flag));
     }
 }
+
+#[test]
+fn a_result_cache_answers_repeats_and_every_stale_answer_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out.json");
+    bench()
+        .args([
+            "run",
+            "--backends",
+            "local:persistent,local:persistent+cache,local:fork+cache",
+            "--workloads-dir",
+            "workloads/fresh",
+            "--calibration",
+            "0",
+            "--output",
+        ])
+        .arg(&output)
+        .assert()
+        .code(1);
+    let results = read_results(&output);
+    // Uncached, every answer is new.
+    let plain = entry(&results, "local:persistent", "fresh_answers");
+    assert_eq!(plain["errors"], 0, "{plain}");
+    assert!(plain.get("cache").is_none(), "{plain}");
+    for backend in ["local:persistent+cache", "local:fork+cache"] {
+        let e = entry(&results, backend, "fresh_answers");
+        // Every measured call was answered from the cache, and each answer was caught.
+        let calls = e["calls"].as_u64().unwrap();
+        assert!(calls >= 60, "{e}");
+        assert_eq!(e["errors"].as_u64(), Some(calls), "{e}");
+        // Counted by kind with the warm-up's stale answers too.
+        let warmup = e["warmup_errors"].as_u64().unwrap();
+        assert_eq!(
+            e["errors_by_kind"]["wrong_answer"].as_u64(),
+            Some(calls + warmup),
+            "{e}"
+        );
+        assert!(e["cache"]["hits"].as_u64().unwrap() >= calls, "{e}");
+        // The cold start, the first warm-up call, the memory call, and at most one switch
+        // warm-up call: each ran for real once.
+        let misses = e["cache"]["misses"].as_u64().unwrap();
+        assert!((3..=4).contains(&misses), "{e}");
+    }
+}
+
+#[test]
+fn memory_once_warm_is_recorded_for_each_strategy() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out.json");
+    let backends = backends("local").join(",");
+    bench()
+        .args(["run", "--backends", &backends, "--workloads", "simple_calc"])
+        .args(["--calibration", "0", "--output"])
+        .arg(&output)
+        .assert()
+        .success();
+    let results = read_results(&output);
+    for strategy in STRATEGIES {
+        let backend = format!("local:{strategy}");
+        let m = &entry(&results, &backend, "simple_calc")["memory"];
+        assert!(m["call_rss_kib"].as_u64().unwrap() > 1024, "{backend}: {m}");
+        let agents = match strategy {
+            "per-call" => 0,
+            "pool=2" => 2,
+            _ => 1,
+        };
+        assert_eq!(m["agents"], agents, "{backend}: {m}");
+        assert_eq!(m["agents_unreadable"], 0, "{backend}: {m}");
+        if strategy == "fork" {
+            assert!(m["waiting_children"].as_u64().unwrap() >= 1, "{m}");
+        }
+    }
+}

@@ -252,6 +252,7 @@ mod tests {
             code: code.into(),
             expected: String::new(),
             stdin: None,
+            fresh: false,
         }
     }
 

@@ -1,7 +1,9 @@
 //! One backend × workload being measured: its executor, kept across the slices of the
 //! schedule, its cold start and warm-up, and the clients that make its calls.
 
+use std::collections::HashSet;
 use std::ops::Range;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -30,6 +32,8 @@ pub(super) struct Pair<'a> {
     made: usize,
     /// Whether its memory can be read (a sandbox backend: an MCP server's tool is not asked).
     memory: bool,
+    /// The answers `fresh` cases gave so far: a repeat is a stale answer.
+    answers: Mutex<HashSet<String>>,
 }
 
 impl<'a> Pair<'a> {
@@ -42,6 +46,7 @@ impl<'a> Pair<'a> {
             warmed: false,
             made: 0,
             memory: reached.backend.strategy().is_some(),
+            answers: Mutex::new(HashSet::new()),
         }
     }
 
@@ -68,6 +73,7 @@ impl<'a> Pair<'a> {
         if let Some(executor) = self.executor.take() {
             self.m.restarts = executor.restarts();
             self.m.python = executor.python_version();
+            self.m.cache = executor.cache_counts();
         }
         let backend = self.m.backend.clone();
         let workload = self.m.workload.clone();
@@ -97,6 +103,7 @@ impl<'a> Pair<'a> {
             plan.timeout,
             None,
             progress,
+            &self.answers,
         ) {
             Ok((latency, _)) => self.m.cold_start = Some(latency),
             Err(failure) => failed.push((failure, "cold start".into())),
@@ -116,7 +123,9 @@ impl<'a> Pair<'a> {
                     break;
                 }
                 let case = self.workload.case(n);
-                if let Err(f) = timed_call(executor, case, plan.timeout, None, progress) {
+                if let Err(f) =
+                    timed_call(executor, case, plan.timeout, None, progress, &self.answers)
+                {
                     out.push((f, format!("warm-up call {n}")));
                 }
             }
@@ -146,10 +155,11 @@ impl<'a> Pair<'a> {
                 code: "result = None".into(),
                 expected: "None".into(),
                 stdin: None,
+                fresh: false,
             };
             let bar = if i == 0 { progress } else { &hidden };
             self.m.switch_calls += 1;
-            match timed_call(executor, case, plan.timeout, None, bar) {
+            match timed_call(executor, case, plan.timeout, None, bar, &self.answers) {
                 Ok((latency, _)) => stats::record(&mut self.m.switch, latency),
                 Err(failure) => {
                     self.m.warmup_errors += 1;
@@ -232,7 +242,14 @@ impl<'a> Pair<'a> {
                 let case = self.workload.case(n);
                 out.push((
                     n,
-                    timed_call(executor, case, plan.timeout, intended, progress),
+                    timed_call(
+                        executor,
+                        case,
+                        plan.timeout,
+                        intended,
+                        progress,
+                        &self.answers,
+                    ),
                 ));
             }
             out
@@ -279,6 +296,7 @@ fn timed_call(
     timeout: Duration,
     from: Option<Instant>,
     progress: &ProgressBar,
+    answers: &Mutex<HashSet<String>>,
 ) -> CallOutcome {
     let started = Instant::now();
     let reply = executor.call(Call {
@@ -289,7 +307,23 @@ fn timed_call(
     let latency = from.unwrap_or(started).elapsed();
     progress.inc(1);
     match reply {
-        Ok(reply) => check(&reply, case).map(|()| (latency, reply.exec_ns)),
+        Ok(reply) => {
+            check(&reply, case)?;
+            if case.fresh {
+                let got = reply.result.as_deref().unwrap_or_default();
+                let new = answers
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(format!("{}\0{got}", case.code));
+                if !new {
+                    return Err(Failure::Wrong {
+                        expected: "an answer not given before (a fresh case)".into(),
+                        got: crate::agent::excerpt(got),
+                    });
+                }
+            }
+            Ok((latency, reply.exec_ns))
+        }
         Err(e) => Err(Failure::Call(e)),
     }
 }

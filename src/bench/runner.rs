@@ -38,6 +38,7 @@ pub fn calibration_workload(calls: u32) -> Workload {
             code: "result = None".into(),
             expected: "None".into(),
             stdin: None,
+            fresh: false,
         }],
         source: "(built in)".into(),
     }
@@ -161,6 +162,7 @@ mod tests {
                     code: format!("result = {i}"),
                     expected: i.to_string(),
                     stdin: None,
+                    fresh: false,
                 })
                 .collect(),
             source: "(test)".into(),
@@ -209,9 +211,10 @@ mod tests {
             })
             .collect();
         assert_eq!(rows, vec![("a", 6, 6, true), ("b", 4, 4, true)]);
-        // A fresh executor (one agent) per pair; 1 cold start + 2 warm-ups + calls each.
+        // A fresh executor (one agent) per pair; 1 cold start + 2 warm-ups + calls + 1 memory
+        // call each.
         assert_eq!(fake.starts(), 2);
-        assert_eq!(fake.requests(), (1 + 2 + 6) + (1 + 2 + 4));
+        assert_eq!(fake.requests(), (1 + 2 + 6 + 1) + (1 + 2 + 4 + 1));
         assert_eq!(out.measurements[0].python.as_deref(), Some("3.fake"));
     }
 
@@ -224,8 +227,9 @@ mod tests {
         assert_eq!(out.calibration.len(), 1);
         assert_eq!(out.calibration[0].workload, "calibration");
         assert_eq!(out.calibration[0].samples.len(), 5);
-        // per-call: one agent per call, calibration and workload alike.
-        assert_eq!(fake.starts(), (1 + 2 + 5) + (1 + 2 + 2));
+        // per-call: one agent per call, calibration and workload alike (the workload's pair
+        // also makes its memory call; the floor's does not).
+        assert_eq!(fake.starts(), (1 + 2 + 5) + (1 + 2 + 2 + 1));
     }
 
     #[test]
@@ -306,9 +310,10 @@ mod tests {
             assert_eq!(m.samples.len(), m.calls);
             assert!(m.elapsed >= Duration::from_millis(60), "{:?}", m.elapsed);
         }
-        // Every call numbered once: the fake saw each measured call, cold start and warm-ups.
+        // Every call numbered once: the fake saw each measured call, cold start, warm-ups and
+        // memory call.
         let measured: usize = out.measurements.iter().map(|m| m.calls).sum();
-        assert_eq!(fake.requests(), measured + 2 * (1 + 2));
+        assert_eq!(fake.requests(), measured + 2 * (1 + 2 + 1));
 
         // 0: exactly the planned calls.
         plan.min_time = Duration::ZERO;

@@ -22,8 +22,12 @@ pub struct Workload {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Case {
     pub code: String,
+    /// Empty for a `fresh` case.
     pub expected: String,
     pub stdin: Option<String>,
+    /// Each answer must differ from every earlier one of the case on the same backend (the code
+    /// reads a clock or random bytes): a replayed or cached answer is a wrong answer.
+    pub fresh: bool,
 }
 
 /// Why a workload file or a selection of workloads cannot be used.
@@ -62,8 +66,10 @@ struct FileForm {
 #[serde(deny_unknown_fields)]
 struct CaseForm {
     code: String,
-    expected: String,
+    expected: Option<String>,
     stdin: Option<String>,
+    #[serde(default)]
+    fresh: bool,
 }
 
 impl Workload {
@@ -93,10 +99,27 @@ impl Workload {
             if c.code.trim().is_empty() {
                 return Err(bad(format!("case {} has empty code", i + 1)));
             }
+            let expected = match (c.expected, c.fresh) {
+                (Some(e), false) => e,
+                (None, true) => String::new(),
+                (Some(_), true) => {
+                    return Err(bad(format!(
+                        "case {} is fresh: it has no expected answer (each must be new)",
+                        i + 1
+                    )));
+                }
+                (None, false) => {
+                    return Err(bad(format!(
+                        "case {}: missing field `expected` (or fresh = true)",
+                        i + 1
+                    )));
+                }
+            };
             cases.push(Case {
                 code: c.code,
-                expected: c.expected,
+                expected,
                 stdin: c.stdin,
+                fresh: c.fresh,
             });
         }
         Ok(Workload {
@@ -198,6 +221,21 @@ stdin = "x\n"
 
     fn error_of(text: &str) -> String {
         parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_fresh_case_has_no_expected_answer() {
+        let p = Path::new("w/f.toml");
+        let w = Workload::parse(
+            "name = \"f\"\ncalls = 1\n[[case]]\ncode = \"result = 1\"\nfresh = true\n",
+            p,
+        )
+        .unwrap();
+        assert!(w.cases[0].fresh && w.cases[0].expected.is_empty());
+        let both =
+            "name = \"f\"\ncalls = 1\n[[case]]\ncode = \"x\"\nexpected = \"1\"\nfresh = true\n";
+        let e = Workload::parse(both, p).unwrap_err().to_string();
+        assert!(e.contains("fresh"), "{e}");
     }
 
     #[test]

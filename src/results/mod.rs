@@ -276,6 +276,17 @@ pub struct Entry {
     /// Why the memory call failed, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_error: Option<String>,
+    /// A result cache's counts (`STRATEGY+cache` backends only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheCounts>,
+}
+
+/// Calls a result cache answered itself (`hits`) and passed on (`misses`), over every call the
+/// backend got: cold start, warm-up and memory calls included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheCounts {
+    pub hits: u64,
+    pub misses: u64,
 }
 
 impl Entry {
@@ -301,6 +312,7 @@ impl Entry {
             switch_warmup_us: stats::summarize(&m.switch),
             memory: m.memory.as_ref().and_then(|r| r.as_ref().ok()).copied(),
             memory_error: m.memory.as_ref().and_then(|r| r.as_ref().err()).cloned(),
+            cache: m.cache.map(|(hits, misses)| CacheCounts { hits, misses }),
         }
     }
 

@@ -83,12 +83,17 @@ impl TransportKind {
     }
 }
 
+/// What a backend's name ends with when a result cache sits over its strategy.
+pub const CACHE_SUFFIX: &str = "+cache";
+
 /// A transport × a strategy on a sandbox profile.
 #[derive(Debug, Clone)]
 pub struct SandboxBackend {
     pub transport: TransportKind,
     pub profile: Arc<Profile>,
     pub strategy: Strategy,
+    /// A result cache over the strategy (`STRATEGY+cache`).
+    pub cached: bool,
 }
 
 impl SandboxBackend {
@@ -156,12 +161,18 @@ impl Backend {
 impl fmt::Display for SandboxBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let p = &self.profile;
+        let cache = if self.cached { CACHE_SUFFIX } else { "" };
         if p.builtin && p.engine == Engine::Docker {
-            write!(f, "{}:{}", self.transport.name(), self.strategy.name())
+            write!(
+                f,
+                "{}:{}{cache}",
+                self.transport.name(),
+                self.strategy.name()
+            )
         } else {
             write!(
                 f,
-                "{}@{}:{}",
+                "{}@{}:{}{cache}",
                 self.transport.name(),
                 p.name,
                 self.strategy.name()
@@ -191,6 +202,7 @@ impl Backend {
                 Path::new("docker-compose.yml"),
                 "sandbox",
             )),
+            cached: false,
             strategy,
         })
     }
@@ -309,11 +321,16 @@ impl Catalog {
                 profile.name
             ));
         }
+        let (strategy, cached) = match strategy.strip_suffix(CACHE_SUFFIX) {
+            Some(strategy) => (strategy, true),
+            None => (strategy, false),
+        };
         let strategy = Strategy::parse(strategy).map_err(|e| format!("{e} in '{text}'"))?;
         Ok(SandboxBackend {
             transport,
             profile,
             strategy,
+            cached,
         })
     }
 
@@ -351,6 +368,19 @@ mod tests {
 
     fn parse(text: &str) -> Result<Backend, String> {
         catalog().parse(text)
+    }
+
+    #[test]
+    fn a_cache_over_a_strategy_is_part_of_the_name() {
+        let b = parse("local:pool=2+cache").unwrap();
+        assert_eq!(b.strategy(), Some(Strategy::Pool(2)));
+        assert_eq!(b.to_string(), "local:pool=2+cache");
+        let Backend::Sandbox(s) = b else {
+            panic!("a sandbox backend")
+        };
+        assert!(s.cached);
+        assert!(parse("local:persistent").map(|b| b.to_string()).unwrap() == "local:persistent");
+        assert!(parse("local:cache").is_err());
     }
 
     #[test]

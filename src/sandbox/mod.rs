@@ -94,7 +94,14 @@ impl Reached {
     /// A new executor of the backend; nothing starts until the first call.
     pub fn executor(&self, options: &AgentOptions) -> Box<dyn Executor> {
         match &self.backend {
-            Backend::Sandbox(s) => s.strategy.executor(Arc::clone(&self.transport), options),
+            Backend::Sandbox(s) => {
+                let executor = s.strategy.executor(Arc::clone(&self.transport), options);
+                if s.cached {
+                    Box::new(crate::strategy::Cached::new(executor))
+                } else {
+                    executor
+                }
+            }
             Backend::Mcp(m) => Box::new(McpExecutor::new(Arc::clone(&m.server))),
         }
     }

@@ -1,10 +1,12 @@
 //! Strategies: how interpreters are used over a transport. A strategy turns "run this code" into
 //! agent processes and requests; it never knows which transport it runs over.
 
+mod cached;
 mod per_call;
 mod pooled;
 mod slot;
 
+pub use cached::Cached;
 pub use per_call::PerCall;
 pub use pooled::Pooled;
 pub use slot::Slot;
@@ -49,6 +51,11 @@ pub trait Executor: Send + Sync {
     /// per-call).
     fn agent_pids(&self) -> Vec<u32> {
         Vec::new()
+    }
+
+    /// A result cache's hits and misses; `None` without one.
+    fn cache_counts(&self) -> Option<(u64, u64)> {
+        None
     }
 }
 
