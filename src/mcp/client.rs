@@ -724,6 +724,9 @@ pub(crate) fn reply(
             let printed = object()
                 .and_then(|o| string_field(&o, "stdout"))
                 .unwrap_or(text);
+            if let Some(raised) = raised(&printed) {
+                return Ok(tool_error(reply, &raised));
+            }
             last_line(&mut reply, &printed);
         }
         Answer::Json(fields) => {
@@ -741,6 +744,23 @@ pub(crate) fn reply(
         }
     }
     Ok(reply)
+}
+
+/// The exception a printed answer ends with: a Python traceback whose last line names an
+/// exception means the code raised (the appended print never ran), though the server said
+/// `isError: false`.
+fn raised(printed: &str) -> Option<String> {
+    const KINDS: [&str; 5] = ["Error", "Exception", "Exit", "Interrupt", "Warning"];
+    let body = printed.trim_end();
+    let start = body.rfind("Traceback (most recent call last):")?;
+    let last = body[start..].lines().last()?.trim();
+    let name = last.split(':').next()?.trim();
+    let exception = name.chars().next()?.is_alphabetic()
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+        && KINDS.iter().any(|k| name.ends_with(k));
+    exception.then(|| cut(last, 200))
 }
 
 /// The text of the Python SDK's structured output for a tool that returns a string:
@@ -936,6 +956,27 @@ mod tests {
         assert!(read(&result(fine, false), &word, false).ok);
         let e = reply(&result("plain text", false), &json, false).unwrap_err();
         assert!(e.to_string().contains("not a JSON object"), "{e}");
+    }
+
+    #[test]
+    fn a_traceback_in_a_printed_answer_is_a_tool_error() {
+        let text = "Execution in session 3\n--- Output ---\nhi\nTraceback (most recent call \
+                    last):\n  File \"<code>\", line 1, in <module>\nZeroDivisionError: \
+                    division by zero\n";
+        let r = read(&result(text, false), &Answer::Print, false);
+        let e = r.error.unwrap();
+        assert_eq!(
+            (e.kind.as_str(), e.message.as_str()),
+            ("ToolError", "ZeroDivisionError: division by zero")
+        );
+        // A traceback the code printed and got past: the result printed after it counts.
+        for result_line in ["None", "42", "'ValueError: x'"] {
+            let text = format!(
+                "Traceback (most recent call last):\n  File x\nValueError: x\n{result_line}\n"
+            );
+            let r = read(&result(&text, false), &Answer::Print, false);
+            assert_eq!(r.result.as_deref(), Some(result_line), "{text}");
+        }
     }
 
     #[test]
