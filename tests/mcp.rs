@@ -1,6 +1,9 @@
-//! MCP backends through the built binary, on the real Compose sandbox: the reproduction of the
+//! MCP backends through the built binary. On the real Compose sandbox: the reproduction of the
 //! original server (mcp/python_execute_server.py, on the Python SDK that scripts/setup-mcp.sh
-//! installs) over stdio and streamable HTTP with both its executors, and faults through MCP.
+//! installs) over stdio and streamable HTTP with both its executors, `serve`, and faults
+//! through MCP. On the host: servers the tests write on the Python SDK (a string tool with
+//! structured output on and off, differently named tools beside `serve`, a JSON answer, a
+//! server that exits at start, one that leaves a process behind).
 //! Skipped visibly (tests/common/skip.rs) without an engine or the Python environment; a
 //! failure instead under any non-empty CI or SANDBOX_BENCH_REQUIRE_MCP.
 
