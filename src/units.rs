@@ -12,6 +12,18 @@ pub fn format_us(us: f64) -> String {
     }
 }
 
+/// `us` in the unit `format_us` would choose for `like_us`: the values of one row in one unit.
+pub fn format_us_as(us: f64, like_us: f64) -> String {
+    let (scale, unit) = if like_us < 1000.0 {
+        (1.0, "µs")
+    } else if like_us < 1_000_000.0 {
+        (1000.0, "ms")
+    } else {
+        (1_000_000.0, "s")
+    };
+    format!("{} {unit}", sig3(us / scale))
+}
+
 /// A mean and its standard deviation in the mean's unit: `1.48 ± 1.82 ms`, `631 ± 1820 µs`.
 pub fn format_mean_sd(mean_us: f64, sd_us: f64) -> String {
     let (scale, unit) = if mean_us < 1000.0 {
@@ -47,6 +59,13 @@ fn sig3(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_row_keeps_one_unit() {
+        assert_eq!(format_us_as(0.0, 2_500_000.0), "0.00 s");
+        assert_eq!(format_us_as(450.0, 2_000.0), "0.45 ms");
+        assert_eq!(format_us_as(1_200_000.0, 2_000.0), "1200 ms");
+    }
 
     #[test]
     fn units_follow_magnitude() {

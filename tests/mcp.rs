@@ -1,6 +1,9 @@
-//! MCP backends through the built binary, on the real Compose sandbox: the reproduction of the
+//! MCP backends through the built binary. On the real Compose sandbox: the reproduction of the
 //! original server (mcp/python_execute_server.py, on the Python SDK that scripts/setup-mcp.sh
-//! installs) over stdio and streamable HTTP with both its executors, and faults through MCP.
+//! installs) over stdio and streamable HTTP with both its executors, `serve`, and faults
+//! through MCP. On the host: servers the tests write on the Python SDK (a string tool with
+//! structured output on and off, differently named tools beside `serve`, a JSON answer, a
+//! server that exits at start, one that leaves a process behind).
 //! Skipped visibly (tests/common/skip.rs) without an engine or the Python environment; a
 //! failure instead under any non-empty CI or SANDBOX_BENCH_REQUIRE_MCP.
 
@@ -372,4 +375,389 @@ fn a_dead_server_is_a_counted_error_and_is_restarted_for_the_next_call() {
     assert_eq!(e["restarts"], 1, "{e}");
     let samples = e["error_samples"].to_string();
     assert!(samples.contains("the MCP server is gone"), "{samples}");
+}
+
+/// An MCP server on the Python SDK, written by the tests: one tool running the code in
+/// process, named and answering as its flags say, the way servers of the package index do.
+const SDK_SERVER: &str = r#"
+import argparse, contextlib, io, json, subprocess, sys, traceback
+from typing import Any, Optional
+
+from mcp.server.mcpserver import MCPServer
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--tool", default="python_execute")
+parser.add_argument("--arg", default="code")
+parser.add_argument("--structured", choices=["on", "off"], default="on")
+parser.add_argument("--answer", choices=["session", "json"], default="session")
+parser.add_argument("--exit-at-start", action="store_true")
+parser.add_argument("--leave-child", action="store_true")
+args = parser.parse_args()
+
+if args.exit_at_start:
+    # What a broken install prints: colours, a traceback, then the line that says why.
+    sys.stderr.write("\x1b[33mstarting up\x1b[0m\nTraceback (most recent call last):\n")
+    sys.stderr.write('  File "server.py", line 1, in <module>\n')
+    sys.stderr.write("\x1b[1;31mModuleNotFoundError\x1b[0m: No module named 'kernel_gateway'\n")
+    sys.exit(3)
+
+if args.leave_child:
+    # A background process of its own session, never stopped: it outlives the server.
+    subprocess.Popen(["sleep", "300"], start_new_session=True,
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL)
+
+server = MCPServer("test-sdk-server")
+calls = [0]
+
+
+def run(code):
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            exec(compile(code, "<code>", "exec"), {"__name__": "__main__"})
+        return out.getvalue(), 0, None
+    except BaseException:
+        return out.getvalue(), 1, traceback.format_exc()
+
+
+if args.answer == "session":
+    def tool(**kwargs) -> str:
+        calls[0] += 1
+        printed, status, error = run(kwargs[args.arg])
+        if error:
+            printed += error
+        return f"Execution in session {calls[0]}\n--- Output ---\n{printed}"
+else:
+    def tool(**kwargs) -> dict:
+        printed, status, error = run(kwargs[args.arg])
+        return {"output": printed, "exit_code": status, "error": error}
+
+# The tool's signature names its code argument as asked.
+namespace = {"tool": tool, "Optional": Optional, "Any": Any}
+returns = "str" if args.answer == "session" else "dict[str, Any]"
+exec(
+    f"def {args.tool}({args.arg}: str, input: Optional[str] = None) -> {returns}:\n"
+    f"    return tool(**{{{args.arg!r}: {args.arg}}})\n",
+    namespace,
+)
+function = namespace[args.tool]
+server.tool(name=args.tool, structured_output=args.structured == "on")(function)
+server.run("stdio")
+"#;
+
+/// The SDK server written into `dir`, when the Python SDK's environment is there; otherwise
+/// `None` (the test skips, visibly), or a failure under CI or `SANDBOX_BENCH_REQUIRE_MCP`.
+fn sdk_server(dir: &Path) -> Option<String> {
+    if !Path::new(ROOT).join(VENV_PYTHON).exists() {
+        common::skip::skip(
+            &format!("no {VENV_PYTHON}, the MCP SDK's environment"),
+            "run `bash scripts/setup-mcp.sh`",
+            Some("SANDBOX_BENCH_REQUIRE_MCP"),
+        );
+        return None;
+    }
+    let path = dir.join("sdk_server.py");
+    std::fs::write(&path, SDK_SERVER).unwrap();
+    Some(format!("{}/{VENV_PYTHON} {}", ROOT, path.display()))
+}
+
+/// A run of the MCP servers `mcp` alone, with `extra` flags; its results.
+fn run_servers(
+    dir: &Path,
+    mcp: &[String],
+    extra: &[&str],
+    code: i32,
+) -> (serde_json::Value, String) {
+    let out = dir.join("r.json");
+    let mut cmd = bench();
+    cmd.args(["run", "--workloads", "simple_calc,json_parsing"])
+        .args([
+            "--calls-scale",
+            "0.1",
+            "--calibration",
+            "2",
+            "--warmup",
+            "1",
+        ])
+        .env("COLUMNS", "200")
+        .arg("--output")
+        .arg(&out)
+        .args(extra);
+    for m in mcp {
+        cmd.args(["--mcp", m]);
+    }
+    let output = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (read_results(&out), stdout)
+}
+
+#[test]
+fn sdk_string_tools_are_read_by_their_text_with_structured_output_on_and_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(server) = sdk_server(dir.path()) else {
+        return;
+    };
+    let servers = [
+        format!("on={server} --structured on"),
+        format!("off={server} --structured off"),
+    ];
+    for mode in ["print", "repr"] {
+        let (results, _) = run_servers(
+            dir.path(),
+            &servers,
+            &["--mcp-answer", mode],
+            if mode == "print" { 0 } else { 1 },
+        );
+        if mode == "print" {
+            assert_clean(
+                &results,
+                &["mcp:on", "mcp:off"],
+                &[("simple_calc", 5), ("json_parsing", 3)],
+            );
+        } else {
+            // In repr mode the whole text is the answer: "Execution in session …", for both
+            // alike; never the structured copy taken for something else.
+            for name in ["mcp:on", "mcp:off"] {
+                let e = entry(&results, name, "simple_calc");
+                assert_eq!(e["errors"], e["calls"], "{e}");
+                let kinds: Vec<&String> = e["errors_by_kind"].as_object().unwrap().keys().collect();
+                assert_eq!(kinds, ["wrong_answer"], "{e}");
+                let samples = e["error_samples"].to_string();
+                assert!(samples.contains("got 'Execution in session"), "{samples}");
+            }
+        }
+    }
+}
+
+#[test]
+fn servers_with_different_tools_and_serve_compare_in_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(server) = sdk_server(dir.path()) else {
+        return;
+    };
+    let (results, stdout) = run_servers(
+        dir.path(),
+        &[
+            format!("a={server} --structured on"),
+            format!("b={server} --tool execute --arg source --structured on"),
+            serve("serve", "local:persistent"),
+        ],
+        &["--mcp-tool", "b=execute", "--mcp-code-arg", "b=source"],
+        0,
+    );
+    assert_clean(
+        &results,
+        &["mcp:a", "mcp:b", "mcp:serve"],
+        &[("simple_calc", 5), ("json_parsing", 3)],
+    );
+    let tools: Vec<(&str, &str, &str)> = results["settings"]["mcp"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap(),
+                m["tool"].as_str().unwrap(),
+                m["code_arg"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        tools,
+        [
+            ("a", "python_execute", "code"),
+            ("b", "execute", "source"),
+            ("serve", "python_execute", "code")
+        ]
+    );
+    // The baseline comparison has its rows.
+    let against = stdout
+        .split("Against the baseline")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no comparison in:\n{stdout}"));
+    for backend in ["mcp:b", "mcp:serve"] {
+        assert!(
+            against.lines().any(|l| l.starts_with(backend)),
+            "no {backend} row in:{against}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_tool_is_one_line_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(server) = sdk_server(dir.path()) else {
+        return;
+    };
+    let out = bench()
+        .args(["run", "--workloads", "simple_calc", "--calibration", "0"])
+        .args(["--mcp", &format!("b={server} --tool execute")])
+        .arg("--output")
+        .arg(dir.path().join("r.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error")).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].contains("MCP server 'b' has no tool 'python_execute' (it has: 'execute')")
+            && lines[0].contains("--mcp-tool b=TOOL"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("r.json").exists());
+}
+
+#[test]
+fn a_json_answer_with_an_exit_status_is_a_tool_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(server) = sdk_server(dir.path()) else {
+        return;
+    };
+    let workloads = dir.path().join("w");
+    std::fs::create_dir_all(&workloads).unwrap();
+    write_workload(
+        &workloads,
+        "raises",
+        4,
+        &[("result = 6 * 7", "42"), ("result = 1 / 0", "None")],
+    );
+    let out = dir.path().join("r.json");
+    bench()
+        .args(["run", "--warmup", "0", "--calibration", "0", "--quiet"])
+        .arg("--workloads-dir")
+        .arg(&workloads)
+        .args(["--mcp", &format!("j={server} --answer json")])
+        .args(["--mcp-answer", "j=json:stdout=output"])
+        .arg("--output")
+        .arg(&out)
+        .assert()
+        .code(1);
+    let results = read_results(&out);
+    // Every other call raises: those, and those only, are tool errors.
+    let e = entry(&results, "mcp:j", "raises");
+    let calls = e["calls"].as_u64().unwrap();
+    assert!(calls >= 4, "{e}");
+    assert_eq!(e["errors"].as_u64(), Some(calls / 2), "{e}");
+    assert_eq!(
+        e["errors_by_kind"]["tool_error"].as_u64(),
+        Some(calls / 2),
+        "{e}"
+    );
+    let samples = e["error_samples"].to_string();
+    assert!(
+        samples.contains("exit_code 1: ZeroDivisionError: division by zero"),
+        "{samples}"
+    );
+}
+
+#[test]
+fn a_server_that_exits_at_start_is_down_after_a_few_attempts_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(server) = sdk_server(dir.path()) else {
+        return;
+    };
+    let log = dir.path().join("starts.log");
+    // Each start leaves a line in the log before the server fails.
+    let counted = format!(
+        "broken=sh -c 'echo start >> {}; exec {server} --exit-at-start'",
+        log.display()
+    );
+    let (results, stdout) = run_servers(dir.path(), &[counted, format!("fine={server}")], &[], 1);
+    let starts = std::fs::read_to_string(&log).unwrap().lines().count();
+    assert!((1..=3).contains(&starts), "{starts} starts");
+    let broken = results["settings"]["mcp"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "broken")
+        .unwrap();
+    let why = broken["down"].as_str().unwrap();
+    assert!(
+        why.contains("exited at start")
+            && why.ends_with("ModuleNotFoundError: No module named 'kernel_gateway'"),
+        "{why}"
+    );
+    assert!(!why.contains('\u{1b}') && !why.contains('\n'), "{why}");
+    // Its rows failed, every call, with the cause; the other server ran clean.
+    let e = entry(&results, "mcp:broken", "simple_calc");
+    assert_eq!(e["errors"], e["calls"], "{e}");
+    assert!(e["error_samples"].to_string().contains("is down"), "{e}");
+    for w in ["simple_calc", "json_parsing"] {
+        assert_eq!(entry(&results, "mcp:fine", w)["errors"], 0);
+    }
+    // One sentence, whatever the wrapping.
+    let flat = stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains(
+            "mcp:broken is down, not started again in this run: it exited at start \
+             (exit status: 3): ModuleNotFoundError: No module named 'kernel_gateway'"
+        ),
+        "{stdout}"
+    );
+}
+
+/// Whether process `pid` runs (a zombie does not).
+fn alive(pid: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| Some(s.rsplit_once(')')?.1.split_whitespace().next()? != "Z"))
+        .unwrap_or(false)
+}
+
+#[test]
+fn what_a_server_leaves_on_the_host_is_reported_and_killed_unless_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(server) = sdk_server(dir.path()) else {
+        return;
+    };
+    // What the run keeps outlives it: it comes back to this test, which kills and reaps it,
+    // rather than to whatever process above would adopt it.
+    // SAFETY: prctl with integer arguments only sets a flag of this process.
+    unsafe {
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    }
+    for keep in [false, true] {
+        let extra: &[&str] = if keep { &["--mcp-keep-leftovers"] } else { &[] };
+        let (results, stdout) = run_servers(
+            dir.path(),
+            &[
+                format!("leaves={server} --leave-child"),
+                format!("clean={server}"),
+            ],
+            extra,
+            0,
+        );
+        let servers = results["settings"]["mcp"].as_array().unwrap();
+        let leaves = servers.iter().find(|m| m["name"] == "leaves").unwrap();
+        let clean = servers.iter().find(|m| m["name"] == "clean").unwrap();
+        assert!(clean.get("leftovers").is_none(), "{clean}");
+        let left = leaves["leftovers"].as_array().unwrap();
+        // One per session: the calibration's, then each workload's (and the check's).
+        assert!(left.len() >= 3, "{leaves}");
+        assert!(left.iter().all(|l| l["command"] == "sleep 300"), "{leaves}");
+        assert!(stdout.contains("mcp:leaves left"), "{stdout}");
+        let pids: Vec<u64> = left.iter().map(|l| l["pid"].as_u64().unwrap()).collect();
+        if keep {
+            assert_eq!(leaves["leftovers_kept"], true);
+            assert!(pids.iter().all(|p| alive(*p)), "{pids:?}");
+            for p in pids {
+                let pid = i32::try_from(p).unwrap();
+                // SAFETY: kill and waitpid on one pid, a child of this process by now.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, std::ptr::null_mut(), 0);
+                }
+            }
+        } else {
+            assert!(pids.iter().all(|p| !alive(*p)), "{pids:?} still run");
+        }
+    }
 }

@@ -266,6 +266,28 @@ pub fn excerpt(line: &str) -> String {
     }
 }
 
+/// A value in quotes with what would not show escaped (newlines, tabs, other control
+/// characters, backslashes), cut at 120 characters: `'2\n'` and `'2'` read apart.
+pub fn quoted(value: &str) -> String {
+    let mut out = String::from("'");
+    for (i, c) in value.chars().enumerate() {
+        if i == 120 {
+            out.push_str("…'");
+            return out;
+        }
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,6 +369,14 @@ mod tests {
         for name in ["Timeout", "ChildDied"] {
             assert!(SOURCE.contains(&format!("\"{name}\"")), "{name}");
         }
+    }
+
+    #[test]
+    fn quoted_shows_what_would_not_show() {
+        assert_eq!(quoted("2\n"), "'2\\n'");
+        assert_ne!(quoted("2\n"), quoted("2"));
+        assert_eq!(quoted("a\tb\u{1b}[0m\\"), "'a\\tb\\x1b[0m\\\\'");
+        assert_eq!(quoted(&"é".repeat(300)).chars().count(), 123);
     }
 
     #[test]

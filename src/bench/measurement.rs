@@ -136,10 +136,10 @@ pub fn check(reply: &Reply, case: &Case) -> Result<(), Failure> {
         Some(_) if case.fresh => Ok(()),
         Some(got) if *got == case.expected => Ok(()),
         got => Err(Failure::Wrong {
-            expected: crate::agent::excerpt(&case.expected),
+            expected: crate::agent::quoted(&case.expected),
             got: got
                 .as_deref()
-                .map_or("no `result` variable".to_string(), crate::agent::excerpt),
+                .map_or("no `result` variable".to_string(), crate::agent::quoted),
         }),
     }
 }
@@ -181,6 +181,12 @@ mod tests {
         let wrong = check(&reply(Some("3"), None), &case("2")).unwrap_err();
         assert_eq!(wrong.kind(), ErrorKind::WrongAnswer);
         assert_eq!(wrong.to_string(), "wrong answer: expected '2', got '3'");
+        // A difference that does not show is escaped so that it does.
+        let newline = check(&reply(Some("2\n"), None), &case("2")).unwrap_err();
+        assert_eq!(
+            newline.to_string(),
+            "wrong answer: expected '2', got '2\\n'"
+        );
         let missing = check(&reply(None, None), &case("2")).unwrap_err();
         assert!(missing.to_string().contains("no `result` variable"));
         let raised = check(&reply(None, Some("NameError")), &case("2")).unwrap_err();

@@ -4,58 +4,166 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 
 use crate::error::usage;
-use crate::mcp::{Answer, McpServer, Target};
+use crate::mcp::{ANSWER_SYNTAX, Answer, McpServer, Target};
 use crate::sandbox::backend::{Backend, Catalog, McpBackend};
 
-/// How an MCP tool answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum AnswerArg {
-    /// What the code printed: a line printing repr(result) (None when the code sets none) is
-    /// appended and the last line checked
-    Print,
-    /// The tool's text is repr(result)
-    Repr,
-}
-
-/// MCP servers measured as backends.
+/// MCP servers measured as backends. Each setting is given for every server (`--mcp-tool
+/// execute`) or for one (`--mcp-tool B=execute`), the second winning.
 #[derive(Args, Debug)]
 pub struct McpArgs {
     /// Add backend mcp:NAME: an MCP server started as COMMAND (stdio) or reached at URL
     /// (streamable HTTP); repeatable. With no --backends, the MCP servers alone run
     #[arg(long, value_name = "NAME=COMMAND|URL")]
     mcp: Vec<String>,
-    /// The MCP tool that runs the code
-    #[arg(long, value_name = "TOOL", default_value = "python_execute")]
-    mcp_tool: String,
-    /// The tool's argument that carries the code
-    #[arg(long, value_name = "ARG", default_value = "code")]
-    mcp_code_arg: String,
-    /// How the tool answers, and so how its answer is checked
-    #[arg(long, value_name = "MODE", value_enum, default_value_t = AnswerArg::Print)]
-    mcp_answer: AnswerArg,
+    /// The MCP tool that runs the code [default: python_execute]; NAME=TOOL for server NAME
+    /// alone; repeatable
+    #[arg(long, value_name = "[NAME=]TOOL")]
+    mcp_tool: Vec<String>,
+    /// The tool's argument that carries the code [default: code]; NAME=ARG for server NAME
+    /// alone; repeatable
+    #[arg(long, value_name = "[NAME=]ARG")]
+    mcp_code_arg: Vec<String>,
+    /// How the tool answers [default: print]: print (what the code printed; a line printing
+    /// repr(result) is appended and the last line checked), repr (the text is repr(result)),
+    /// json[:stdout=F,status=F,error=F] (an object: printed text in field stdout, an exit
+    /// status other than 0 in exit_code or an error in error is a tool error); NAME=MODE for
+    /// server NAME alone; repeatable
+    #[arg(long, value_name = "[NAME=]MODE")]
+    mcp_answer: Vec<String>,
     /// The backend server NAME's tool runs on, to show its MCP layer (its latency minus that
     /// backend's, both in this run); repeatable. Read from the command for `sandbox-bench
     /// serve --backend B` and mcp/python_execute_server.py; give it for any other server
     #[arg(long, value_name = "NAME=BACKEND")]
     mcp_over: Vec<String>,
+    /// Leave running the processes MCP servers left on the host (found when each session
+    /// ends and reported); by default they are killed when the run ends
+    #[arg(long)]
+    mcp_keep_leftovers: bool,
+}
+
+/// One setting given for every server and for some by name.
+struct PerServer<T> {
+    flag: &'static str,
+    all: T,
+    named: Vec<(String, T)>,
+}
+
+impl<T: Clone> PerServer<T> {
+    /// Reads `[NAME=]VALUE` values; `run_wide` tells a value for every server apart from
+    /// `NAME=VALUE` when the value itself may hold '='.
+    fn read(
+        flag: &'static str,
+        default: T,
+        values: &[String],
+        run_wide: impl Fn(&str) -> bool,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> anyhow::Result<Self> {
+        let mut setting = PerServer {
+            flag,
+            all: default,
+            named: Vec::new(),
+        };
+        let mut given_all = false;
+        for text in values {
+            let text = text.trim();
+            match text.split_once('=').filter(|_| !run_wide(text)) {
+                Some((name, value)) => {
+                    let name = name.trim().to_string();
+                    if setting.named.iter().any(|(n, _)| *n == name) {
+                        return Err(usage(format!("{flag}: server '{name}' is named twice")));
+                    }
+                    let value = parse(value.trim()).map_err(|e| usage(format!("{flag}: {e}")))?;
+                    setting.named.push((name, value));
+                }
+                None => {
+                    if given_all {
+                        return Err(usage(format!(
+                            "{flag}: given twice for every server: write NAME=VALUE for one"
+                        )));
+                    }
+                    given_all = true;
+                    setting.all = parse(text).map_err(|e| usage(format!("{flag}: {e}")))?;
+                }
+            }
+        }
+        Ok(setting)
+    }
+
+    fn of(&self, server: &str) -> T {
+        self.named
+            .iter()
+            .find(|(n, _)| n == server)
+            .map_or_else(|| self.all.clone(), |(_, v)| v.clone())
+    }
+
+    /// Refuses a name that no `--mcp` declares.
+    fn check(&self, servers: &[&str]) -> anyhow::Result<()> {
+        match self
+            .named
+            .iter()
+            .find(|(n, _)| !servers.contains(&n.as_str()))
+        {
+            Some((name, _)) => Err(usage(format!(
+                "{}: no --mcp {name}=… to go with it",
+                self.flag
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A tool's or argument's name.
+fn name_of(what: &str) -> impl Fn(&str) -> Result<String, String> + '_ {
+    move |text: &str| {
+        if text.is_empty() || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            Err(format!("'{text}': give the {what}'s name"))
+        } else {
+            Ok(text.to_string())
+        }
+    }
 }
 
 impl McpArgs {
-    /// Declares the servers in `catalog`, each with the sandbox backend it runs over (resolved
-    /// against the catalog's profiles), so that other flags may name `mcp:NAME`; returns their
-    /// backends.
+    /// Declares the servers in `catalog`, each with its settings and the sandbox backend it
+    /// runs over (resolved against the catalog's profiles), so that other flags may name
+    /// `mcp:NAME`; returns their backends.
     pub fn declare(&self, catalog: &mut Catalog) -> anyhow::Result<Vec<Backend>> {
-        let answer = match self.mcp_answer {
-            AnswerArg::Print => Answer::Print,
-            AnswerArg::Repr => Answer::Repr,
-        };
+        let tools = PerServer::read(
+            "--mcp-tool",
+            crate::mcp::TOOL.to_string(),
+            &self.mcp_tool,
+            |_| false,
+            name_of("tool"),
+        )?;
+        let code_args = PerServer::read(
+            "--mcp-code-arg",
+            "code".to_string(),
+            &self.mcp_code_arg,
+            |_| false,
+            name_of("code argument"),
+        )?;
+        // `json:stdout=out` is a mode for every server, not a server named `json:stdout`.
+        let answers = PerServer::read(
+            "--mcp-answer",
+            Answer::Print,
+            &self.mcp_answer,
+            |t| t.starts_with("json:"),
+            |t| {
+                Answer::parse(t)
+                    .map_err(|e| format!("{e}; write [NAME=]MODE, MODE one of {ANSWER_SYNTAX}"))
+            },
+        )?;
         let mut servers = Vec::new();
         for spec in &self.mcp {
-            let server = McpServer::parse(spec, &self.mcp_tool, &self.mcp_code_arg, answer)
+            let mut server = McpServer::parse(spec, crate::mcp::TOOL, "code", Answer::Print)
                 .map_err(|e| usage(format!("--mcp: {e}")))?;
+            server.tool = tools.of(&server.name);
+            server.code_arg = code_args.of(&server.name);
+            server.answer = answers.of(&server.name);
+            server.keep_leftovers = self.mcp_keep_leftovers;
             if servers
                 .iter()
                 .any(|(s, _): &(McpServer, _)| s.name == server.name)
@@ -77,6 +185,10 @@ impl McpArgs {
             };
             servers.push((server, over));
         }
+        let names: Vec<&str> = servers.iter().map(|(s, _)| s.name.as_str()).collect();
+        tools.check(&names)?;
+        code_args.check(&names)?;
+        answers.check(&names)?;
         for spec in &self.mcp_over {
             let (name, backend) = spec
                 .split_once('=')
@@ -224,6 +336,80 @@ mod tests {
             let e = declared(&["--mcp", "a=python3 a.py", "--mcp-over", bad]).unwrap_err();
             assert!(e.to_string().contains(says), "{bad}: {e}");
         }
-        assert!(declared(&["--mcp-answer", "json"]).is_err());
+        assert!(declared(&["--mcp-answer", "yaml"]).is_err());
+    }
+
+    #[test]
+    fn settings_are_per_server_with_run_wide_defaults() {
+        let c = declared(&[
+            "--mcp",
+            "a=python3 a.py",
+            "--mcp",
+            "b=python3 b.py",
+            "--mcp",
+            "c=python3 c.py",
+            "--mcp-tool",
+            "run_code",
+            "--mcp-tool",
+            "b=execute",
+            "--mcp-code-arg",
+            "c=source",
+            "--mcp-answer",
+            "json:stdout=out",
+            "--mcp-answer",
+            "a=repr",
+            "--mcp-keep-leftovers",
+        ])
+        .unwrap();
+        let got: Vec<(&str, &str, &str, String, bool)> = c
+            .mcp
+            .iter()
+            .map(|m| {
+                let s = &m.server;
+                (
+                    s.name.as_str(),
+                    s.tool.as_str(),
+                    s.code_arg.as_str(),
+                    s.answer.name(),
+                    s.keep_leftovers,
+                )
+            })
+            .collect();
+        let json = "json:stdout=out,status=exit_code,error=error".to_string();
+        assert_eq!(
+            got,
+            [
+                ("a", "run_code", "code", "repr".to_string(), true),
+                ("b", "execute", "code", json.clone(), true),
+                ("c", "run_code", "source", json, true),
+            ]
+        );
+        // The defaults, when nothing is given.
+        let d = declared(&["--mcp", "a=python3 a.py"]).unwrap();
+        let s = &d.mcp[0].server;
+        assert_eq!(
+            (
+                s.tool.as_str(),
+                s.code_arg.as_str(),
+                s.answer.name(),
+                s.keep_leftovers
+            ),
+            ("python_execute", "code", "print".to_string(), false)
+        );
+        for (bad, says) in [
+            (["--mcp-tool", "z=execute"], "no --mcp z="),
+            (["--mcp-answer", "a=yaml"], "an answer mode is"),
+            (["--mcp-answer", "json:stdout"], "json:stdout=FIELD"),
+            (["--mcp-code-arg", "a="], "give the code argument's name"),
+            (["--mcp-tool", "two words"], "give the tool's name"),
+        ] {
+            let args = ["--mcp", "a=python3 a.py", bad[0], bad[1]];
+            let e = declared(&args).unwrap_err();
+            assert!(e.to_string().contains(says), "{bad:?}: {e}");
+        }
+        let twice = ["--mcp", "a=x", "--mcp-tool", "t", "--mcp-tool", "u"];
+        assert!(declared(&twice).unwrap_err().to_string().contains("twice"));
+        let twice = ["--mcp", "a=x", "--mcp-tool", "a=t", "--mcp-tool", "a=u"];
+        assert!(declared(&twice).unwrap_err().to_string().contains("twice"));
     }
 }

@@ -35,7 +35,9 @@ Examples:
   sandbox-bench run --backends api:per-call,api@podman:per-call   (Podman: docs/podman.md)
   sandbox-bench run --backends compose:persistent \\
       --mcp \"sdk=.venv-mcp/bin/python mcp/python_execute_server.py --executor persistent\" \\
-      --mcp http=http://127.0.0.1:8765/mcp";
+      --mcp http=http://127.0.0.1:8765/mcp
+  sandbox-bench run --mcp \"a=python3 a_server.py\" --mcp \"b=python3 b_server.py\" \\
+      --mcp-tool b=execute --mcp-answer b=json:stdout=output,status=exit_code";
 
 /// The text after `run --help`'s flags: the backend registry, then how a run goes.
 pub fn after_run_help() -> String {

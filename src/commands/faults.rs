@@ -39,7 +39,9 @@ pub fn faults(opts: &ProbeOptions) -> Result<ExitCode> {
             },
         ));
     }
-    crate::sandbox::sweep_after(&backends);
+    for line in crate::sandbox::sweep_after(&backends) {
+        eprintln!("warning: {line}");
+    }
     let interrupted = stop.exit_code();
     let results = FaultResults {
         header: Header::finished_now(PROBE_SCHEMA_VERSION, started_at),

@@ -41,7 +41,9 @@ pub fn isolation(opts: &ProbeOptions) -> Result<ExitCode> {
             speed.push(isolation::measure_speed(reached, opts.timeout, &stop.flag));
         }
     }
-    crate::sandbox::sweep_after(&backends);
+    for line in crate::sandbox::sweep_after(&backends) {
+        eprintln!("warning: {line}");
+    }
     let interrupted = stop.exit_code();
     let results = IsolationResults {
         header: Header::finished_now(PROBE_SCHEMA_VERSION, started_at),

@@ -39,9 +39,14 @@ pub fn list(workloads_dir: &Path) -> Result<ExitCode> {
         ""
     );
     println!(
-        "  {:<12} (--mcp-tool, --mcp-code-arg, --mcp-answer print|repr)",
+        "  {:<12} settings for every server or one: --mcp-tool [NAME=]TOOL,",
         ""
     );
+    println!(
+        "  {:<12} --mcp-code-arg [NAME=]ARG, --mcp-answer [NAME=]print|repr|json,",
+        ""
+    );
+    println!("  {:<12} --mcp-over NAME=BACKEND", "");
     println!("Workloads in {}:", workloads_dir.display());
     for w in workload::load_dir(workloads_dir)? {
         let calls = w.scaled_calls(1.0);

@@ -193,7 +193,8 @@ fn measure(opts: &RunOptions, plan: &Plan, stop: &Stop) -> Measured {
     let output = runner::run(plan, &progress, &stop.flag);
     let machine = load.stop();
     progress.finish_and_clear();
-    sandbox::sweep_after(&plan.backends);
+    // What MCP servers left on the host is in the results and the console report.
+    let _ = sandbox::sweep_after(&plan.backends);
     Measured {
         output,
         started_at,

@@ -44,7 +44,9 @@ pub fn soak(
             &stop.flag,
         ));
     }
-    crate::sandbox::sweep_after(&backends);
+    for line in crate::sandbox::sweep_after(&backends) {
+        eprintln!("warning: {line}");
+    }
     let interrupted = stop.exit_code();
     let results = SoakResults {
         header: Header::finished_now(PROBE_SCHEMA_VERSION, started_at),

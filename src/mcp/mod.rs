@@ -4,8 +4,12 @@
 //! of this project.
 
 mod client;
+mod leftovers;
 
-pub use client::McpExecutor;
+use std::sync::Arc;
+
+pub use client::{McpExecutor, ServerState, check_servers, end_of_run};
+pub use leftovers::Leftover;
 
 /// The tool `serve` offers.
 pub const TOOL: &str = "python_execute";
@@ -21,7 +25,7 @@ pub enum Target {
 }
 
 /// How the tool answers, and so how the answer is checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
     /// The tool's text is `repr(result)`: compared with the expected value as is.
     Repr,
@@ -30,20 +34,99 @@ pub enum Answer {
     /// printed is compared. A JSON object answer with a `stdout` field (the
     /// original server's `{"status": …, "stdout": …}`) is read from that field.
     Print,
+    /// The tool answers a JSON object: the print appended as in `Print`, the printed text read
+    /// from one field, and an exit status other than 0 or an error in the others a tool error.
+    Json(JsonFields),
 }
 
-impl Answer {
-    /// Its name in results files.
-    pub fn name(self) -> &'static str {
-        match self {
-            Answer::Repr => "repr",
-            Answer::Print => "print",
+/// The fields of a JSON answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonFields {
+    /// What the code printed.
+    pub stdout: String,
+    /// An exit status: a number other than 0, `false`, or a string other than `success`,
+    /// `ok` or `0` is a tool error.
+    pub status: String,
+    /// An error: any value but null, `false` or an empty string is a tool error.
+    pub error: String,
+}
+
+impl Default for JsonFields {
+    fn default() -> Self {
+        JsonFields {
+            stdout: "stdout".into(),
+            status: "exit_code".into(),
+            error: "error".into(),
         }
     }
 }
 
+/// How answer modes are written, for `--help` and errors.
+pub const ANSWER_SYNTAX: &str = "print, repr, json or json:stdout=F,status=F,error=F";
+
+impl Answer {
+    /// Parses `print`, `repr`, `json` or `json:stdout=F,status=F,error=F` (any of the three,
+    /// the others keeping their defaults `stdout`, `exit_code` and `error`).
+    pub fn parse(text: &str) -> Result<Answer, String> {
+        let text = text.trim();
+        let (mode, fields) = match text.split_once(':') {
+            Some((m, f)) => (m, Some(f)),
+            None => (text, None),
+        };
+        match (mode, fields) {
+            ("print", None) => Ok(Answer::Print),
+            ("repr", None) => Ok(Answer::Repr),
+            ("json", None) => Ok(Answer::Json(JsonFields::default())),
+            ("json", Some(fields)) => {
+                let mut json = JsonFields::default();
+                for pair in fields.split(',') {
+                    let (key, field) = pair.split_once('=').ok_or_else(|| {
+                        format!("'{text}': write json:stdout=FIELD,status=FIELD,error=FIELD")
+                    })?;
+                    let field = field.trim();
+                    if field.is_empty() {
+                        return Err(format!("'{text}': '{}' needs a field name", key.trim()));
+                    }
+                    let slot = match key.trim() {
+                        "stdout" => &mut json.stdout,
+                        "status" => &mut json.status,
+                        "error" => &mut json.error,
+                        other => {
+                            return Err(format!(
+                                "'{text}': unknown field role '{other}' (stdout, status, error)"
+                            ));
+                        }
+                    };
+                    *slot = field.to_string();
+                }
+                Ok(Answer::Json(json))
+            }
+            _ => Err(format!("'{text}': an answer mode is {ANSWER_SYNTAX}")),
+        }
+    }
+
+    /// Its name in results files: `print`, `repr`, or the JSON mode with its fields.
+    pub fn name(&self) -> String {
+        match self {
+            Answer::Repr => "repr".into(),
+            Answer::Print => "print".into(),
+            Answer::Json(f) => {
+                format!(
+                    "json:stdout={},status={},error={}",
+                    f.stdout, f.status, f.error
+                )
+            }
+        }
+    }
+
+    /// Whether the code gets the print of its `result` appended.
+    pub fn appends_print(&self) -> bool {
+        !matches!(self, Answer::Repr)
+    }
+}
+
 /// One declared MCP server: the backend `mcp:NAME`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct McpServer {
     pub name: String,
     pub target: Target,
@@ -52,10 +135,37 @@ pub struct McpServer {
     /// The tool's argument that carries the code.
     pub code_arg: String,
     pub answer: Answer,
+    /// Leave the processes it left on the host running when the run ends.
+    pub keep_leftovers: bool,
+    /// What the run learnt of it: whether it is down, what it left behind.
+    pub state: Arc<ServerState>,
 }
+
+impl PartialEq for McpServer {
+    /// The same declaration (what the run learns of it aside).
+    fn eq(&self, other: &Self) -> bool {
+        (
+            &self.name,
+            &self.target,
+            &self.tool,
+            &self.code_arg,
+            &self.answer,
+        ) == (
+            &other.name,
+            &other.target,
+            &other.tool,
+            &other.code_arg,
+            &other.answer,
+        )
+    }
+}
+
+impl Eq for McpServer {}
 
 impl McpServer {
     /// Parses `NAME=COMMAND…` (stdio) or `NAME=http://127.0.0.1:PORT/mcp` (streamable HTTP).
+    /// The tool, its code argument and the answer mode are the run-wide defaults; the caller
+    /// sets a server's own.
     pub fn parse(text: &str, tool: &str, code_arg: &str, answer: Answer) -> Result<Self, String> {
         let Some((name, target)) = text.split_once('=') else {
             return Err(format!(
@@ -90,6 +200,8 @@ impl McpServer {
             tool: tool.to_string(),
             code_arg: code_arg.to_string(),
             answer,
+            keep_leftovers: false,
+            state: Arc::new(ServerState::default()),
         })
     }
 
@@ -114,6 +226,33 @@ impl McpServer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answer_modes_parse_and_name_themselves() {
+        for (text, name) in [
+            ("print", "print"),
+            ("repr", "repr"),
+            ("json", "json:stdout=stdout,status=exit_code,error=error"),
+            (
+                "json:stdout=output, error=stderr",
+                "json:stdout=output,status=exit_code,error=stderr",
+            ),
+        ] {
+            let answer = Answer::parse(text).unwrap();
+            assert_eq!(answer.name(), name);
+            assert_eq!(Answer::parse(name).unwrap(), answer);
+        }
+        for bad in [
+            "",
+            "text",
+            "print:x",
+            "json:",
+            "json:out=stdout",
+            "json:stdout=",
+        ] {
+            assert!(Answer::parse(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn parses_commands_and_urls_and_refuses_the_rest() {

@@ -201,6 +201,21 @@ pub fn render(results: &BenchmarkResults, view: View) -> String {
             }
         }
     }
+    let servers: Vec<String> = results
+        .settings
+        .mcp
+        .iter()
+        .flat_map(|m| [m.down_line(), m.leftovers_line()])
+        .flatten()
+        .collect();
+    if !servers.is_empty() {
+        out.push('\n');
+        para(&mut out, "MCP servers:");
+        for line in servers {
+            out.push_str(&wrap(&format!("  {line}"), prose, "    "));
+            out.push('\n');
+        }
+    }
     out
 }
 
@@ -344,8 +359,13 @@ fn push_table(out: &mut String, table: &Table, limit: Option<usize>) {
     let r = grid::render(table, limit);
     out.push_str(&r.text);
     if r.dropped > 0 {
+        let columns = if r.dropped == 1 {
+            "column does"
+        } else {
+            "columns do"
+        };
         out.push_str(&format!(
-            "({} more columns do not fit {} characters: widen the terminal)\n",
+            "({} more {columns} not fit {} characters: widen the terminal)\n",
             r.dropped,
             limit.unwrap_or(0)
         ));

@@ -149,9 +149,10 @@ pub fn floor_table(results: &BenchmarkResults) -> Option<Table> {
             errors_cell(e),
         ];
         match &e.latency_us {
+            // One unit across the row, the p50's.
             Some(l) => row.extend(
                 [l.p50, l.p90, l.min, l.max, l.stddev]
-                    .map(format_us)
+                    .map(|v| crate::units::format_us_as(v, l.p50))
                     .map(Cell::from),
             ),
             None => row.extend(std::iter::repeat_n(Cell::from("–"), 5)),
@@ -249,7 +250,8 @@ pub fn comparison_table(results: &BenchmarkResults) -> Option<Table> {
             ));
         }
     }
-    Some(table)
+    // No backend with figures beside the baseline's: no table rather than bare headers.
+    (!table.is_empty()).then_some(table)
 }
 
 fn compare_row(
@@ -264,9 +266,19 @@ fn compare_row(
         format_us(base.0),
         format_us(new.0),
         format_ratio(base.0 / new.0),
-        format!("{:.1} %", (base.1 - new.1) / base.1 * 100.0),
+        mean_cut(base.1, new.1),
         format_ratio(new.2 / base.2),
     ]
+}
+
+/// How much lower the mean is than the baseline's, in percent; for a slower backend, how many
+/// times slower (a cut of −4315 % says nothing a reader can use).
+fn mean_cut(base: f64, new: f64) -> String {
+    if new > base && base > 0.0 {
+        format!("{} slower", format_ratio(new / base))
+    } else {
+        format!("{:.1} %", (base - new) / base * 100.0)
+    }
 }
 
 /// One sentence per backend: how it compares with the baseline overall, at p50.
@@ -437,4 +449,17 @@ fn sandbox_parts(s: &crate::results::SandboxInfo) -> (String, String) {
         parts.push(format!("{n} stray processes {what} at start"));
     }
     (image, parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slower_mean_reads_as_how_many_times_slower() {
+        assert_eq!(mean_cut(200.0, 100.0), "50.0 %");
+        assert_eq!(mean_cut(100.0, 100.0), "0.0 %");
+        assert_eq!(mean_cut(100.0, 4414.9), "44.1× slower");
+        assert_eq!(mean_cut(100.0, 130.0), "1.30× slower");
+    }
 }

@@ -173,11 +173,30 @@ pub struct McpServerRecord {
     /// The command that started it (stdio) or its URL (HTTP).
     pub target: String,
     pub tool: String,
-    /// How answers were read: `print` or `repr`.
+    /// The tool's argument that carried the code.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub code_arg: String,
+    /// How answers were read: `print`, `repr` or `json:stdout=F,status=F,error=F`.
     pub answer: String,
     /// The backend its tool runs on, when known: its MCP layer is its latency minus that one's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub over: Option<String>,
+    /// Why it was down (not started again) for the rest of the run, when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub down: Option<String>,
+    /// Processes it started that were still running on the host after its sessions ended.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub leftovers: Vec<LeftoverRecord>,
+    /// Whether those were left running (`--mcp-keep-leftovers`) rather than killed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub leftovers_kept: bool,
+}
+
+/// A process an MCP server left running on the host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeftoverRecord {
+    pub pid: u32,
+    pub command: String,
 }
 
 impl McpServerRecord {
@@ -188,9 +207,62 @@ impl McpServerRecord {
             transport: server.transport_name().into(),
             target: server.target_text(),
             tool: server.tool.clone(),
-            answer: server.answer.name().into(),
+            code_arg: server.code_arg.clone(),
+            answer: server.answer.name(),
             over: backend.over.as_ref().map(ToString::to_string),
+            down: server.state.down(),
+            leftovers: server
+                .state
+                .leftovers()
+                .into_iter()
+                .map(|l| LeftoverRecord {
+                    pid: l.pid,
+                    command: l.command,
+                })
+                .collect(),
+            leftovers_kept: server.keep_leftovers,
         }
+    }
+
+    /// One line on what the server left on the host, when it left something.
+    pub fn leftovers_line(&self) -> Option<String> {
+        let n = self.leftovers.len();
+        if n == 0 {
+            return None;
+        }
+        let shown: Vec<String> = self
+            .leftovers
+            .iter()
+            .take(3)
+            .map(|l| format!("{} {}", l.pid, l.command))
+            .collect();
+        let more = if n > 3 {
+            format!(" and {} more", n - 3)
+        } else {
+            String::new()
+        };
+        let (processes, fate) = (
+            if n == 1 { "process" } else { "processes" },
+            if self.leftovers_kept {
+                "left running (--mcp-keep-leftovers)"
+            } else {
+                "killed at the end of the run"
+            },
+        );
+        Some(format!(
+            "mcp:{} left {n} {processes} running on the host after its sessions ({}{more}): {fate}",
+            self.name,
+            shown.join("; ")
+        ))
+    }
+
+    /// One line on why the server was down, when it was.
+    pub fn down_line(&self) -> Option<String> {
+        let cause = self.down.as_ref()?;
+        Some(format!(
+            "mcp:{} is down, not started again in this run: {cause}",
+            self.name
+        ))
     }
 }
 
@@ -441,8 +513,12 @@ pub(crate) mod synthetic {
             transport: "stdio".into(),
             target: "python3 server.py".into(),
             tool: "python_execute".into(),
+            code_arg: "code".into(),
             answer: "print".into(),
             over: over.map(str::to_string),
+            down: None,
+            leftovers: Vec::new(),
+            leftovers_kept: false,
         }
     }
 

@@ -260,6 +260,10 @@ pub fn prepare(
             })
         })
         .collect::<Result<_>>()?;
+    // Each MCP server started once now, its sandbox up: a missing tool stops the run before
+    // anything is measured; a server that does not start is said so.
+    crate::mcp::check_servers(&mcp_servers(backends), &|text: &str| reach.notice(text))
+        .map_err(usage)?;
     let info = records
         .iter()
         .find(|r| r.name == Engine::Docker.name())
@@ -379,11 +383,35 @@ pub fn sweep_before(reached: &[Reached], clean: bool) -> Option<usize> {
         .sum()
 }
 
-/// After a run: kills what the run's agents left behind them once they were gone.
-pub fn sweep_after(reached: &[Reached]) {
+/// After a run: kills what the run's agents left behind them once they were gone, and what
+/// the MCP servers left on the host (unless asked to keep it); returns one line per server
+/// that left something.
+pub fn sweep_after(reached: &[Reached]) -> Vec<String> {
+    // First the servers' leftovers, each by its session's mark (or spared when kept); then
+    // the sweeps, which kill what else is left below the harness.
+    let backends: Vec<Backend> = reached.iter().map(|r| r.backend.clone()).collect();
+    crate::mcp::end_of_run(&mcp_servers(&backends));
     for t in sweepers(reached) {
         let _ = t.sweep(Sweep::Orphans, None);
     }
+    backends
+        .iter()
+        .filter_map(|b| match b {
+            Backend::Mcp(m) => crate::results::McpServerRecord::of(m).leftovers_line(),
+            Backend::Sandbox(_) => None,
+        })
+        .collect()
+}
+
+/// The MCP servers among `backends`.
+fn mcp_servers(backends: &[Backend]) -> Vec<Arc<crate::mcp::McpServer>> {
+    backends
+        .iter()
+        .filter_map(|b| match b {
+            Backend::Mcp(m) => Some(Arc::clone(&m.server)),
+            Backend::Sandbox(_) => None,
+        })
+        .collect()
 }
 
 /// The transport of one sandbox backend, over the stack and container that `prepare` set up

@@ -21,7 +21,7 @@ pub use docker::DockerExec;
 pub use local::{Local, host_python};
 pub use on_engine::{EngineEnv, OnEngine, with_env};
 pub use socket::{CONTAINER_DIR, Socket, prepare_dir};
-pub use started::{Control, Framing, Started, become_subreaper, spawn};
+pub use started::{Control, Framing, Started, become_subreaper, spare, spawn};
 
 use std::time::Duration;
 

@@ -75,6 +75,14 @@ pub fn is_live(pid: u32) -> bool {
     LIVE.lock().is_ok_and(|live| live.contains(&pid))
 }
 
+/// Marks `pid` as a process the harness keeps running on purpose (what an MCP server left, with
+/// `--mcp-keep-leftovers`): a host sweep spares it as it spares a live agent.
+pub fn spare(pid: u32) {
+    if let Ok(mut live) = LIVE.lock() {
+        live.insert(pid);
+    }
+}
+
 /// Makes the harness the reaper of its orphaned descendants (prctl PR_SET_CHILD_SUBREAPER), so
 /// that what a dead local agent's calls left running comes back to it and can be killed.
 pub fn become_subreaper() -> bool {
