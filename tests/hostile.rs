@@ -101,7 +101,13 @@ fn changing_the_image_in_env_measures_the_new_image() {
     let Some(_sandbox) = engine() else { return };
     let image = configured_image();
     // Another image: the configured one with a label, built offline.
-    let other = "sandbox-bench-python:image-change-test";
+    // Its tag is this test process's own: another checkout testing at once builds and removes
+    // its own.
+    let other = format!(
+        "sandbox-bench-python:image-change-test-{}",
+        std::process::id()
+    );
+    let other = other.as_str();
     let mut build = Command::new("docker")
         .args(["build", "-q", "-t", other, "-"])
         .stdin(std::process::Stdio::piped())

@@ -1,5 +1,6 @@
 //! `faults` and `isolation` on the local backends (real processes, no Docker), the leftover
-//! check that both rely on, bad flags, and Ctrl-C during a run.
+//! check that both rely on (scoped to this run's own processes), bad flags, and Ctrl-C during
+//! a run.
 
 mod common;
 
@@ -14,16 +15,8 @@ use sandbox_bench::transport::{Local, Transport};
 
 const LOCAL: &str = "local:per-call,local:persistent";
 
-/// The leftover check counts agents that lead a session on the host: one test at a time.
-static AGENTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    AGENTS.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 #[test]
 fn faults_on_the_local_backends_are_reported_recovered_and_leave_nothing() {
-    let _agents = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("faults.json");
     bench()
@@ -75,7 +68,6 @@ fn faults_on_the_local_backends_are_reported_recovered_and_leave_nothing() {
 
 #[test]
 fn isolation_shows_what_a_persistent_interpreter_leaks_beside_its_speed() {
-    let _agents = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("isolation.json");
     bench()
@@ -114,29 +106,40 @@ fn isolation_shows_what_a_persistent_interpreter_leaks_beside_its_speed() {
 }
 
 #[test]
-fn the_leftover_check_sees_a_process_left_in_a_dead_session() {
-    let _agents = one_at_a_time();
+fn the_leftover_check_sees_a_process_this_run_left_and_not_another_runs() {
     let transport: Arc<dyn Transport> = Arc::new(Local {
         python: "python3".into(),
     });
     let host = probes::leftover_scan::Place::SharedHost;
     let before = probes::leftover_scan::leftovers(transport.as_ref(), host).unwrap();
     // A session whose leader exits at once, leaving its child behind: what a crashed agent
-    // would leave if nothing killed its group.
-    let planted = "import subprocess as s; print(s.Popen(['sleep', '37.5'], stdout=s.DEVNULL).pid)";
-    let out = Command::new("setsid")
-        .args(["python3", "-c", planted])
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap();
-    let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert!(!pid.is_empty(), "the planted process started");
+    // would leave if nothing killed its group. One carries this run's mark, as what the local
+    // transport starts does; the other another run's (another checkout testing on this host).
+    let plant = |mark: &str| {
+        let planted =
+            "import subprocess as s; print(s.Popen(['sleep', '37.5'], stdout=s.DEVNULL).pid)";
+        let out = Command::new("setsid")
+            .args(["python3", "-c", planted])
+            .env(sandbox_bench::transport::RUN_MARK, mark)
+            .stderr(Stdio::inherit())
+            .output()
+            .unwrap();
+        let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(!pid.is_empty(), "the planted process started");
+        pid
+    };
+    let ours = plant(sandbox_bench::transport::run_mark());
+    let theirs = plant("another-run");
     let left = probes::leftover_scan::new_leftovers(transport.as_ref(), host, &before).unwrap();
-    let _ = Command::new("kill").args(["-9", &pid]).status();
+    let _ = Command::new("kill").args(["-9", &ours, &theirs]).status();
     assert!(
         left.iter()
-            .any(|l| l.starts_with(&format!("{pid} sleep 37.5"))),
+            .any(|l| l.starts_with(&format!("{ours} sleep 37.5"))),
         "{left:?}"
+    );
+    assert!(
+        !left.iter().any(|l| l.starts_with(&format!("{theirs} "))),
+        "another run's process counted: {left:?}"
     );
 }
 
@@ -183,7 +186,6 @@ fn compose_backends_without_an_engine_are_a_clear_error() {
 
 #[test]
 fn ctrl_c_sigterm_and_sighup_write_what_was_measured_marked_incomplete() {
-    let _agents = one_at_a_time();
     for (signal, exit) in [("INT", 130), ("TERM", 143), ("HUP", 129)] {
         let dir = tempfile::tempdir().unwrap();
         // Each call appends a byte to a file: the test sees calls being made, without a clock.
@@ -254,7 +256,6 @@ fn ctrl_c_sigterm_and_sighup_write_what_was_measured_marked_incomplete() {
 
 #[test]
 fn soak_checks_every_answer_and_reports_the_agents_memory() {
-    let _agents = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("soak.json");
     bench()
@@ -289,7 +290,6 @@ fn soak_checks_every_answer_and_reports_the_agents_memory() {
 
 #[test]
 fn a_soak_bounded_by_time_stops_on_its_own_and_says_so() {
-    let _agents = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("soak.json");
     bench()
@@ -340,7 +340,6 @@ fn bad_soak_input_is_a_one_line_error_with_exit_2() {
 
 #[test]
 fn isolation_and_soak_stopped_by_sigterm_write_what_ran_marked_incomplete() {
-    let _agents = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("isolation.json");
     let out = output.to_str().unwrap();

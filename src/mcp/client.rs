@@ -244,6 +244,8 @@ async fn connect(server: &McpServer) -> Result<Session, CallError> {
             let mut command = Command::new(&argv[0]);
             command
                 .args(&argv[1..])
+                // What the server starts on the host is this run's (the leftover scan's mark).
+                .env(crate::transport::RUN_MARK, crate::transport::run_mark())
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
