@@ -351,7 +351,8 @@ fn serve_over_http_answers_checked_calls() {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
-    assert!(child.wait().unwrap().success());
+    // Stopped by SIGTERM, as `run` is: 128 + 15, its agent stopped and the sandbox swept.
+    assert_eq!(child.wait().unwrap().code(), Some(143));
     assert_eq!(processes_left(), Vec::<String>::new());
 }
 

@@ -1,6 +1,6 @@
 //! `faults` and `isolation` on the local backends (real processes, no Docker), the leftover
-//! check that both rely on (scoped to this run's own processes), bad flags, and Ctrl-C during
-//! a run.
+//! check that both rely on (scoped to this run's own processes), bad flags, and stop signals:
+//! Ctrl-C, SIGTERM and SIGHUP during a run, a second signal, and `serve` stopped by one.
 
 mod common;
 
@@ -198,42 +198,29 @@ fn ctrl_c_sigterm_and_sighup_write_what_was_measured_marked_incomplete() {
         std::fs::create_dir(&workloads).unwrap();
         write_workload(&workloads, "long", 1_000_000, &[(&code, "1")]);
         let output = dir.path().join("out.json");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sandbox-bench"))
-            .current_dir(common::ROOT)
-            .args(["run", "--quiet", "--backends", "local:persistent"])
-            .args(["--warmup", "2", "--calibration", "0"])
-            .arg("--workloads-dir")
-            .arg(&workloads)
-            .arg("--output")
-            .arg(&output)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let args = [
+            "run",
+            "--quiet",
+            "--backends",
+            "local:persistent",
+            "--warmup",
+            "2",
+            "--calibration",
+            "0",
+            "--workloads-dir",
+            workloads.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+        ];
+        let mut run = common::Running::start(&args, Stdio::null());
         // A cold start, two warm-up calls, then at least ten measured calls; the run would take
-        // far longer.
+        // far longer. Bounds for a busy machine, not measurements: a local call takes
+        // milliseconds.
         let ticked = || std::fs::metadata(&ticks).map_or(0, |m| m.len());
-        // A bound for a busy machine, not a measurement: a local call takes milliseconds.
-        let deadline = std::time::Instant::now() + Duration::from_secs(120);
-        while ticked() < 13 {
-            assert!(
-                child.try_wait().unwrap().is_none(),
-                "the run ended before it was interrupted"
-            );
-            if std::time::Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("no 13 calls in 120 s");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let sent = Command::new("kill")
-            .args([&format!("-{signal}"), &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-        let out = child.wait_with_output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(exit), "SIG{signal}: {stderr}");
+        run.wait_until(Duration::from_secs(120), || ticked() >= 13);
+        run.signal(signal);
+        let (code, stderr) = run.end(Duration::from_secs(120));
+        assert_eq!(code, exit, "SIG{signal}: {stderr}");
         assert!(stderr.contains("interrupted"), "{stderr}");
         let results = read_results(&output);
         assert_eq!(results["complete"], false);
@@ -375,4 +362,165 @@ fn isolation_and_soak_stopped_by_sigterm_write_what_ran_marked_incomplete() {
     let results = read_results(&output);
     assert_eq!(results["complete"], false, "{results}");
     assert_eq!(results["outcomes"][0]["errors"], 0, "{results}");
+}
+
+/// What every agent's command line holds (its source's first words), and no other process's.
+const AGENT: &str = "\"\"\"sandbox-bench agent:";
+
+/// Kills the given processes and their groups when the test ends, however it ends: what a test
+/// planted, or what a second signal left by design.
+struct Reap(Vec<u32>);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        for &pid in &self.0 {
+            common::kill_group(pid);
+        }
+    }
+}
+
+/// One JSON-RPC exchange with `serve` over its stdin and stdout: sends `request` and returns the
+/// answer with the same id.
+fn rpc(
+    input: &mut impl std::io::Write,
+    output: &mut impl std::io::BufRead,
+    request: serde_json::Value,
+) -> serde_json::Value {
+    writeln!(input, "{request}").unwrap();
+    input.flush().unwrap();
+    loop {
+        let mut line = String::new();
+        assert!(
+            output.read_line(&mut line).unwrap() > 0,
+            "serve closed stdout"
+        );
+        let answer: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if answer["id"] == request["id"] {
+            return answer;
+        }
+    }
+}
+
+#[test]
+fn serve_stopped_by_a_signal_stops_its_agent_and_exits_with_the_signal() {
+    use std::io::Write;
+    for (signal, exit) in [("TERM", 143), ("INT", 130), ("HUP", 129)] {
+        let mut serve = common::Running::piped(&["serve", "--backend", "local:persistent"]);
+        let mut input = serve.child.stdin.take().unwrap();
+        let mut output = std::io::BufReader::new(serve.child.stdout.take().unwrap());
+        let init = rpc(
+            &mut input,
+            &mut output,
+            serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-03-26", "capabilities": {},
+                "clientInfo": {"name": "test", "version": "0"}}}),
+        );
+        assert!(init["result"]["serverInfo"].is_object(), "{init}");
+        writeln!(
+            input,
+            "{}",
+            serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        )
+        .unwrap();
+        // The agent starts before the first call.
+        let agents = common::descendants_with(serve.child.id(), AGENT);
+        assert_eq!(agents.len(), 1, "one agent: {agents:?}");
+        let _reap = Reap(agents.clone());
+        let answer = rpc(
+            &mut input,
+            &mut output,
+            serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+                "name": "python_execute", "arguments": {"code": "result = 6 * 7"}}}),
+        );
+        assert!(
+            answer.to_string().contains(r#"\"result\":\"42\""#),
+            "{answer}"
+        );
+
+        // Its client still connected (stdin open): only the signal ends it.
+        serve.signal(signal);
+        let (code, stderr) = serve.end(Duration::from_secs(120));
+        assert_eq!(code, exit, "SIG{signal}: {stderr}");
+        assert!(stderr.contains("stopped by a signal"), "{stderr}");
+        assert!(
+            common::gone(agents[0]),
+            "SIG{signal}: the agent outlived serve"
+        );
+        drop(input);
+    }
+}
+
+#[test]
+fn a_second_signal_ends_run_and_faults_at_once_with_its_own_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    // A call that never ends by itself: after the first signal `run` waits for it (an hour);
+    // the second ends it at once, with SIGINT's code, writing nothing.
+    let pid_file = dir.path().join("agent.pid");
+    let hang = format!(
+        "import os, time\nopen({:?}, 'w').write(str(os.getpid()))\ntime.sleep(3600)",
+        pid_file.display().to_string()
+    );
+    let workloads = dir.path().join("workloads");
+    std::fs::create_dir(&workloads).unwrap();
+    write_workload(&workloads, "hang", 1, &[(&hang, "None")]);
+    let output = dir.path().join("run.json");
+    let args = [
+        "run",
+        "--quiet",
+        "--backends",
+        "local:persistent",
+        "--warmup",
+        "0",
+        "--calibration",
+        "0",
+        "--timeout",
+        "3600",
+        "--workloads-dir",
+        workloads.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+    ];
+    let mut run = common::Running::start(&args, Stdio::null());
+    // Bounds for a busy machine, not measurements.
+    let agent = || {
+        std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|p| p.trim().parse::<u32>().ok())
+    };
+    run.wait_until(Duration::from_secs(120), || agent().is_some());
+    let _reap = Reap(agent().into_iter().collect());
+    run.signal("TERM");
+    run.wait_for_line(Duration::from_secs(120), |l| {
+        l.starts_with("SIGTERM: stopping")
+    });
+    run.signal("INT");
+    let (code, stderr) = run.end(Duration::from_secs(120));
+    assert_eq!(code, 130, "{stderr}");
+    assert!(!output.exists(), "the second signal writes nothing");
+
+    // `faults`: its first probe, an endless loop, may run for the hour of --timeout.
+    let output = dir.path().join("faults.json");
+    let args = [
+        "faults",
+        "--backends",
+        "local:persistent",
+        "--timeout",
+        "3600",
+        "--output",
+        output.to_str().unwrap(),
+    ];
+    let mut faults = common::Running::start(&args, Stdio::null());
+    let pid = faults.child.id();
+    faults.wait_until(Duration::from_secs(120), || {
+        !common::descendants_with(pid, AGENT).is_empty()
+    });
+    let _reap = Reap(common::descendants_with(pid, AGENT));
+    faults.signal("HUP");
+    faults.wait_for_line(Duration::from_secs(120), |l| {
+        l.starts_with("SIGHUP: stopping")
+    });
+    faults.signal("TERM");
+    let (code, stderr) = faults.end(Duration::from_secs(120));
+    assert_eq!(code, 143, "{stderr}");
+    assert!(!output.exists(), "the second signal writes nothing");
 }
