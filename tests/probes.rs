@@ -20,7 +20,9 @@ fn faults_on_the_local_backends_are_reported_recovered_and_leave_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("faults.json");
     bench()
-        .args(["faults", "--quiet", "--backends", LOCAL, "--timeout", "1"])
+        // Five seconds for a probe that should answer (100 MB of output included) on a busy
+        // machine; the two that hang take them.
+        .args(["faults", "--quiet", "--backends", LOCAL, "--timeout", "5"])
         .arg("--output")
         .arg(&output)
         .assert()
