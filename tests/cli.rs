@@ -116,11 +116,12 @@ fn wrong_answers_are_errors_not_samples() {
 fn faults_are_per_call_errors_and_the_next_call_succeeds() {
     let dir = tempfile::tempdir().unwrap();
     // The good case comes first (it is the cold start); every fault is followed by a good call.
+    // Each case runs once: the endless loop takes its whole timeout.
     std::fs::write(
         dir.path().join("faults.toml"),
         r#"
 name = "faults"
-calls = 2
+calls = 1
 [[case]]
 code = "result = 'ok'"
 expected = "'ok'"
@@ -134,6 +135,9 @@ stdin = "piped\n"
 [[case]]
 code = "import os; os._exit(3)"
 expected = "None"
+[[case]]
+code = "result = 'after a crash'"
+expected = "'after a crash'"
 "#,
     )
     .unwrap();
@@ -147,7 +151,7 @@ expected = "None"
                 "--warmup",
                 "0",
                 "--timeout",
-                "1",
+                "5",
             ])
             .arg("--workloads-dir")
             .arg(dir.path())
@@ -156,22 +160,22 @@ expected = "None"
             .assert()
             .code(1);
         let e = entry(&read_results(&output), backend, "faults").clone();
-        assert_eq!(e["calls"], 8, "{backend}: {e}");
+        assert_eq!(e["calls"], 5, "{backend}: {e}");
         assert_eq!(
             e["errors_by_kind"],
-            serde_json::json!({"timeout": 2, "agent_died": 2}),
+            serde_json::json!({"timeout": 1, "agent_died": 1}),
             "{backend}: {e}"
         );
-        assert_eq!(e["errors"], 4, "{backend}: {e}");
+        assert_eq!(e["errors"], 2, "{backend}: {e}");
         assert_eq!(e["warmup_errors"], 0, "{backend}: {e}");
         let h = sandbox_bench::bench::stats::decode(e["histogram"].as_str().unwrap()).unwrap();
         assert_eq!(
             h.len(),
-            4,
+            3,
             "{backend}: the good calls after each fault are samples"
         );
         if backend == "local:persistent" {
-            assert_eq!(e["restarts"], 2, "one restart per crash: {e}");
+            assert_eq!(e["restarts"], 1, "one restart per crash: {e}");
         }
     }
 }

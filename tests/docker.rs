@@ -54,24 +54,28 @@ fn compose_exec_and_persistent_measure_the_seven_workloads() {
 fn faults_in_the_container_are_recovered_and_leave_no_agent_behind() {
     let Some(_sandbox) = engine() else { return };
     let dir = tempfile::tempdir().unwrap();
+    // Each case once, every fault followed by a normal call. The hangs never end by themselves;
+    // a normal call has 5 + 2 s (a `docker compose exec` on a busy machine included): the
+    // counts do not depend on the machine's speed.
     write_workload(
         dir.path(),
         "faults",
-        2,
+        1,
         &[
             ("result = 'ok'", "'ok'"),
-            ("import time; time.sleep(60)", "None"),
+            ("import time; time.sleep(3600)", "None"),
             ("result = 2 ** 10", "1024"),
             ("import os; os._exit(1)", "None"),
             ("result = 'after a crash'", "'after a crash'"),
             // The agent's own timer cannot fire: the harness must kill it inside the sandbox.
             (BLOCKED_HANG, "None"),
+            ("result = 'after a kill'", "'after a kill'"),
         ],
     );
     let output = dir.path().join("out.json");
     bench()
         .args(["run", "--backends", "compose:persistent,compose:per-call"])
-        .args(["--warmup", "0", "--timeout", "1"])
+        .args(["--warmup", "0", "--timeout", "5"])
         .arg("--workloads-dir")
         .arg(dir.path())
         .arg("--output")
@@ -81,15 +85,16 @@ fn faults_in_the_container_are_recovered_and_leave_no_agent_behind() {
     let results = read_results(&output);
     for backend in ["compose:persistent", "compose:per-call"] {
         let e = entry(&results, backend, "faults");
-        assert_eq!(e["errors_by_kind"]["timeout"], 4, "{backend}: {e}");
-        assert_eq!(e["errors_by_kind"]["agent_died"], 2, "{backend}: {e}");
+        assert_eq!(e["calls"], 7, "{backend}: {e}");
+        assert_eq!(e["errors_by_kind"]["timeout"], 2, "{backend}: {e}");
+        assert_eq!(e["errors_by_kind"]["agent_died"], 1, "{backend}: {e}");
         assert_eq!(e["warmup_errors"], 0, "{backend}: {e}");
         let h = sandbox_bench::bench::stats::decode(e["histogram"].as_str().unwrap()).unwrap();
-        assert_eq!(h.len(), 6, "{backend}: every call after a fault succeeded");
+        assert_eq!(h.len(), 4, "{backend}: every call after a fault succeeded");
     }
-    // Two crashes and two hangs the agent could not stop itself.
+    // A crash and a hang the agent could not stop itself.
     let restarts = &entry(&results, "compose:persistent", "faults")["restarts"];
-    assert_eq!(*restarts, 4);
+    assert_eq!(*restarts, 2);
     // Agents exit when their input closes; give the last one a moment to go.
     let left = processes_left();
     assert!(
@@ -124,13 +129,14 @@ fn container_per_call_gives_every_call_a_fresh_filesystem() {
     write_workload(
         dir.path(),
         "fresh_fs",
-        3,
+        2,
         &[(marker, "False"), (BLOCKED_HANG, "None")],
     );
     let output = dir.path().join("out.json");
+    // A normal call has 5 + 2 s for a container's start: the verdict does not depend on speed.
     bench()
         .args(["run", "--backends", "container:per-call,compose:per-call"])
-        .args(["--warmup", "0", "--timeout", "1", "--calibration", "2"])
+        .args(["--warmup", "0", "--timeout", "5", "--calibration", "2"])
         .arg("--workloads-dir")
         .arg(dir.path())
         .arg("--output")
@@ -139,16 +145,16 @@ fn container_per_call_gives_every_call_a_fresh_filesystem() {
         .code(1);
     let results = read_results(&output);
     let fresh = entry(&results, "container:per-call", "fresh_fs");
-    assert_eq!(fresh["errors_by_kind"]["timeout"], 3, "{fresh}");
+    assert_eq!(fresh["errors_by_kind"]["timeout"], 2, "{fresh}");
     assert_eq!(
-        fresh["errors"], 3,
+        fresh["errors"], 2,
         "only the hangs fail: no call saw the marker: {fresh}"
     );
     assert_eq!(results["calibration"][0]["errors"], 0);
     // The same container for every call: the marker left by the cold start (or an earlier run)
     // is seen, so every measured call is a wrong answer or a hang.
     let shared = entry(&results, "compose:per-call", "fresh_fs");
-    assert_eq!(shared["errors"], 6, "every measured call fails: {shared}");
+    assert_eq!(shared["errors"], 4, "every measured call fails: {shared}");
     // Hung containers were killed, not left running. (By the project's labels: a name filter
     // also matched the service's own container when the checkout's folder is sandbox-bench.)
     let left = one_off_containers();

@@ -31,7 +31,9 @@ fn hostile_calls_leave_nothing_in_the_sandbox_and_cost_no_normal_call() {
     bench()
         .args(["run", "--quiet", "--backends", &backends.join(",")])
         .args(["--workloads-dir", HOSTILE, "--order", "sequential"])
-        .args(["--warmup", "0", "--calibration", "0", "--timeout", "3"])
+        // No call here should reach its timeout: a generous one keeps a busy machine's slow
+        // calls from counting as errors.
+        .args(["--warmup", "0", "--calibration", "0", "--timeout", "10"])
         .arg("--output")
         .arg(&output)
         .assert()
@@ -71,7 +73,8 @@ fn the_new_fault_probes_are_green_over_fork_and_socket() {
             "--backends",
             "compose:fork,socket:per-call",
         ])
-        .args(["--timeout", "1", "--output"])
+        // Five seconds for a probe that should answer, on a busy machine.
+        .args(["--timeout", "5", "--output"])
         .arg(&output)
         .assert()
         .success();
@@ -101,7 +104,13 @@ fn changing_the_image_in_env_measures_the_new_image() {
     let Some(_sandbox) = engine() else { return };
     let image = configured_image();
     // Another image: the configured one with a label, built offline.
-    let other = "sandbox-bench-python:image-change-test";
+    // Its tag is this test process's own: another checkout testing at once builds and removes
+    // its own.
+    let other = format!(
+        "sandbox-bench-python:image-change-test-{}",
+        std::process::id()
+    );
+    let other = other.as_str();
     let mut build = Command::new("docker")
         .args(["build", "-q", "-t", other, "-"])
         .stdin(std::process::Stdio::piped())

@@ -1,5 +1,6 @@
 //! `faults` and `isolation` on the local backends (real processes, no Docker), the leftover
-//! check that both rely on, bad flags, and Ctrl-C during a run.
+//! check that both rely on (scoped to this run's own processes), bad flags, and stop signals:
+//! Ctrl-C, SIGTERM and SIGHUP during a run, a second signal, and `serve` stopped by one.
 
 mod common;
 
@@ -14,20 +15,14 @@ use sandbox_bench::transport::{Local, Transport};
 
 const LOCAL: &str = "local:per-call,local:persistent";
 
-/// The leftover check counts agents that lead a session on the host: one test at a time.
-static AGENTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    AGENTS.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 #[test]
 fn faults_on_the_local_backends_are_reported_recovered_and_leave_nothing() {
-    let _agents = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("faults.json");
     bench()
-        .args(["faults", "--quiet", "--backends", LOCAL, "--timeout", "1"])
+        // Five seconds for a probe that should answer (100 MB of output included) on a busy
+        // machine; the two that hang take them.
+        .args(["faults", "--quiet", "--backends", LOCAL, "--timeout", "5"])
         .arg("--output")
         .arg(&output)
         .assert()
@@ -75,7 +70,6 @@ fn faults_on_the_local_backends_are_reported_recovered_and_leave_nothing() {
 
 #[test]
 fn isolation_shows_what_a_persistent_interpreter_leaks_beside_its_speed() {
-    let _agents = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("isolation.json");
     bench()
@@ -114,29 +108,40 @@ fn isolation_shows_what_a_persistent_interpreter_leaks_beside_its_speed() {
 }
 
 #[test]
-fn the_leftover_check_sees_a_process_left_in_a_dead_session() {
-    let _agents = one_at_a_time();
+fn the_leftover_check_sees_a_process_this_run_left_and_not_another_runs() {
     let transport: Arc<dyn Transport> = Arc::new(Local {
         python: "python3".into(),
     });
     let host = probes::leftover_scan::Place::SharedHost;
     let before = probes::leftover_scan::leftovers(transport.as_ref(), host).unwrap();
     // A session whose leader exits at once, leaving its child behind: what a crashed agent
-    // would leave if nothing killed its group.
-    let planted = "import subprocess as s; print(s.Popen(['sleep', '37.5'], stdout=s.DEVNULL).pid)";
-    let out = Command::new("setsid")
-        .args(["python3", "-c", planted])
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap();
-    let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert!(!pid.is_empty(), "the planted process started");
+    // would leave if nothing killed its group. One carries this run's mark, as what the local
+    // transport starts does; the other another run's (another checkout testing on this host).
+    let plant = |mark: &str| {
+        let planted =
+            "import subprocess as s; print(s.Popen(['sleep', '37.5'], stdout=s.DEVNULL).pid)";
+        let out = Command::new("setsid")
+            .args(["python3", "-c", planted])
+            .env(sandbox_bench::transport::RUN_MARK, mark)
+            .stderr(Stdio::inherit())
+            .output()
+            .unwrap();
+        let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(!pid.is_empty(), "the planted process started");
+        pid
+    };
+    let ours = plant(sandbox_bench::transport::run_mark());
+    let theirs = plant("another-run");
     let left = probes::leftover_scan::new_leftovers(transport.as_ref(), host, &before).unwrap();
-    let _ = Command::new("kill").args(["-9", &pid]).status();
+    let _ = Command::new("kill").args(["-9", &ours, &theirs]).status();
     assert!(
         left.iter()
-            .any(|l| l.starts_with(&format!("{pid} sleep 37.5"))),
+            .any(|l| l.starts_with(&format!("{ours} sleep 37.5"))),
         "{left:?}"
+    );
+    assert!(
+        !left.iter().any(|l| l.starts_with(&format!("{theirs} "))),
+        "another run's process counted: {left:?}"
     );
 }
 
@@ -183,7 +188,6 @@ fn compose_backends_without_an_engine_are_a_clear_error() {
 
 #[test]
 fn ctrl_c_sigterm_and_sighup_write_what_was_measured_marked_incomplete() {
-    let _agents = one_at_a_time();
     for (signal, exit) in [("INT", 130), ("TERM", 143), ("HUP", 129)] {
         let dir = tempfile::tempdir().unwrap();
         // Each call appends a byte to a file: the test sees calls being made, without a clock.
@@ -196,42 +200,29 @@ fn ctrl_c_sigterm_and_sighup_write_what_was_measured_marked_incomplete() {
         std::fs::create_dir(&workloads).unwrap();
         write_workload(&workloads, "long", 1_000_000, &[(&code, "1")]);
         let output = dir.path().join("out.json");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sandbox-bench"))
-            .current_dir(common::ROOT)
-            .args(["run", "--quiet", "--backends", "local:persistent"])
-            .args(["--warmup", "2", "--calibration", "0"])
-            .arg("--workloads-dir")
-            .arg(&workloads)
-            .arg("--output")
-            .arg(&output)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let args = [
+            "run",
+            "--quiet",
+            "--backends",
+            "local:persistent",
+            "--warmup",
+            "2",
+            "--calibration",
+            "0",
+            "--workloads-dir",
+            workloads.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+        ];
+        let mut run = common::Running::start(&args, Stdio::null());
         // A cold start, two warm-up calls, then at least ten measured calls; the run would take
-        // far longer.
+        // far longer. Bounds for a busy machine, not measurements: a local call takes
+        // milliseconds.
         let ticked = || std::fs::metadata(&ticks).map_or(0, |m| m.len());
-        // A bound for a busy machine, not a measurement: a local call takes milliseconds.
-        let deadline = std::time::Instant::now() + Duration::from_secs(120);
-        while ticked() < 13 {
-            assert!(
-                child.try_wait().unwrap().is_none(),
-                "the run ended before it was interrupted"
-            );
-            if std::time::Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("no 13 calls in 120 s");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let sent = Command::new("kill")
-            .args([&format!("-{signal}"), &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-        let out = child.wait_with_output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(exit), "SIG{signal}: {stderr}");
+        run.wait_until(Duration::from_secs(120), || ticked() >= 13);
+        run.signal(signal);
+        let (code, stderr) = run.end(Duration::from_secs(120));
+        assert_eq!(code, exit, "SIG{signal}: {stderr}");
         assert!(stderr.contains("interrupted"), "{stderr}");
         let results = read_results(&output);
         assert_eq!(results["complete"], false);
@@ -254,7 +245,6 @@ fn ctrl_c_sigterm_and_sighup_write_what_was_measured_marked_incomplete() {
 
 #[test]
 fn soak_checks_every_answer_and_reports_the_agents_memory() {
-    let _agents = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("soak.json");
     bench()
@@ -289,7 +279,6 @@ fn soak_checks_every_answer_and_reports_the_agents_memory() {
 
 #[test]
 fn a_soak_bounded_by_time_stops_on_its_own_and_says_so() {
-    let _agents = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("soak.json");
     bench()
@@ -340,7 +329,6 @@ fn bad_soak_input_is_a_one_line_error_with_exit_2() {
 
 #[test]
 fn isolation_and_soak_stopped_by_sigterm_write_what_ran_marked_incomplete() {
-    let _agents = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("isolation.json");
     let out = output.to_str().unwrap();
@@ -376,4 +364,165 @@ fn isolation_and_soak_stopped_by_sigterm_write_what_ran_marked_incomplete() {
     let results = read_results(&output);
     assert_eq!(results["complete"], false, "{results}");
     assert_eq!(results["outcomes"][0]["errors"], 0, "{results}");
+}
+
+/// What every agent's command line holds (its source's first words), and no other process's.
+const AGENT: &str = "\"\"\"sandbox-bench agent:";
+
+/// Kills the given processes and their groups when the test ends, however it ends: what a test
+/// planted, or what a second signal left by design.
+struct Reap(Vec<u32>);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        for &pid in &self.0 {
+            common::kill_group(pid);
+        }
+    }
+}
+
+/// One JSON-RPC exchange with `serve` over its stdin and stdout: sends `request` and returns the
+/// answer with the same id.
+fn rpc(
+    input: &mut impl std::io::Write,
+    output: &mut impl std::io::BufRead,
+    request: serde_json::Value,
+) -> serde_json::Value {
+    writeln!(input, "{request}").unwrap();
+    input.flush().unwrap();
+    loop {
+        let mut line = String::new();
+        assert!(
+            output.read_line(&mut line).unwrap() > 0,
+            "serve closed stdout"
+        );
+        let answer: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if answer["id"] == request["id"] {
+            return answer;
+        }
+    }
+}
+
+#[test]
+fn serve_stopped_by_a_signal_stops_its_agent_and_exits_with_the_signal() {
+    use std::io::Write;
+    for (signal, exit) in [("TERM", 143), ("INT", 130), ("HUP", 129)] {
+        let mut serve = common::Running::piped(&["serve", "--backend", "local:persistent"]);
+        let mut input = serve.child.stdin.take().unwrap();
+        let mut output = std::io::BufReader::new(serve.child.stdout.take().unwrap());
+        let init = rpc(
+            &mut input,
+            &mut output,
+            serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-03-26", "capabilities": {},
+                "clientInfo": {"name": "test", "version": "0"}}}),
+        );
+        assert!(init["result"]["serverInfo"].is_object(), "{init}");
+        writeln!(
+            input,
+            "{}",
+            serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        )
+        .unwrap();
+        // The agent starts before the first call.
+        let agents = common::descendants_with(serve.child.id(), AGENT);
+        assert_eq!(agents.len(), 1, "one agent: {agents:?}");
+        let _reap = Reap(agents.clone());
+        let answer = rpc(
+            &mut input,
+            &mut output,
+            serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+                "name": "python_execute", "arguments": {"code": "result = 6 * 7"}}}),
+        );
+        assert!(
+            answer.to_string().contains(r#"\"result\":\"42\""#),
+            "{answer}"
+        );
+
+        // Its client still connected (stdin open): only the signal ends it.
+        serve.signal(signal);
+        let (code, stderr) = serve.end(Duration::from_secs(120));
+        assert_eq!(code, exit, "SIG{signal}: {stderr}");
+        assert!(stderr.contains("stopped by a signal"), "{stderr}");
+        assert!(
+            common::gone(agents[0]),
+            "SIG{signal}: the agent outlived serve"
+        );
+        drop(input);
+    }
+}
+
+#[test]
+fn a_second_signal_ends_run_and_faults_at_once_with_its_own_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    // A call that never ends by itself: after the first signal `run` waits for it (an hour);
+    // the second ends it at once, with SIGINT's code, writing nothing.
+    let pid_file = dir.path().join("agent.pid");
+    let hang = format!(
+        "import os, time\nopen({:?}, 'w').write(str(os.getpid()))\ntime.sleep(3600)",
+        pid_file.display().to_string()
+    );
+    let workloads = dir.path().join("workloads");
+    std::fs::create_dir(&workloads).unwrap();
+    write_workload(&workloads, "hang", 1, &[(&hang, "None")]);
+    let output = dir.path().join("run.json");
+    let args = [
+        "run",
+        "--quiet",
+        "--backends",
+        "local:persistent",
+        "--warmup",
+        "0",
+        "--calibration",
+        "0",
+        "--timeout",
+        "3600",
+        "--workloads-dir",
+        workloads.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+    ];
+    let mut run = common::Running::start(&args, Stdio::null());
+    // Bounds for a busy machine, not measurements.
+    let agent = || {
+        std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|p| p.trim().parse::<u32>().ok())
+    };
+    run.wait_until(Duration::from_secs(120), || agent().is_some());
+    let _reap = Reap(agent().into_iter().collect());
+    run.signal("TERM");
+    run.wait_for_line(Duration::from_secs(120), |l| {
+        l.starts_with("SIGTERM: stopping")
+    });
+    run.signal("INT");
+    let (code, stderr) = run.end(Duration::from_secs(120));
+    assert_eq!(code, 130, "{stderr}");
+    assert!(!output.exists(), "the second signal writes nothing");
+
+    // `faults`: its first probe, an endless loop, may run for the hour of --timeout.
+    let output = dir.path().join("faults.json");
+    let args = [
+        "faults",
+        "--backends",
+        "local:persistent",
+        "--timeout",
+        "3600",
+        "--output",
+        output.to_str().unwrap(),
+    ];
+    let mut faults = common::Running::start(&args, Stdio::null());
+    let pid = faults.child.id();
+    faults.wait_until(Duration::from_secs(120), || {
+        !common::descendants_with(pid, AGENT).is_empty()
+    });
+    let _reap = Reap(common::descendants_with(pid, AGENT));
+    faults.signal("HUP");
+    faults.wait_for_line(Duration::from_secs(120), |l| {
+        l.starts_with("SIGHUP: stopping")
+    });
+    faults.signal("TERM");
+    let (code, stderr) = faults.end(Duration::from_secs(120));
+    assert_eq!(code, 143, "{stderr}");
+    assert!(!output.exists(), "the second signal writes nothing");
 }

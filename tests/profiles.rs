@@ -35,9 +35,10 @@ fn docker(args: &[&str]) {
 fn two_profiles_that_differ_only_in_image_run_side_by_side() {
     let Some(_sandbox) = engine() else { return };
     let image = compose_image();
+    // Tags of this test process's own: another checkout testing at once tags and removes its own.
     let (tag_a, tag_b) = (
-        "sandbox-bench-test:profile-a".to_string(),
-        "sandbox-bench-test:profile-b".to_string(),
+        format!("sandbox-bench-test:profile-a-{}", std::process::id()),
+        format!("sandbox-bench-test:profile-b-{}", std::process::id()),
     );
     docker(&["tag", &image, &tag_a]);
     docker(&["tag", &image, &tag_b]);

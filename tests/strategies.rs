@@ -163,10 +163,11 @@ fn fork_kills_a_hung_child_in_the_sandbox_and_leaves_nothing() {
     let Some(_sandbox) = engine() else { return };
     let dir = tempfile::tempdir().unwrap();
     let spawn = "import subprocess\nsubprocess.Popen(['sleep', '600'])\nresult = 'spawned'";
+    // Each case once; the hang never ends by itself, the normal calls have 5 + 2 s.
     write_workload(
         dir.path(),
         "hangs",
-        2,
+        1,
         &[
             ("result = 1", "1"),
             (BLOCKED_HANG, "None"),
@@ -180,7 +181,7 @@ fn fork_kills_a_hung_child_in_the_sandbox_and_leaves_nothing() {
             "--backends",
             "compose:fork",
             "--timeout",
-            "1",
+            "5",
             "--warmup",
             "0",
         ])
@@ -192,10 +193,10 @@ fn fork_kills_a_hung_child_in_the_sandbox_and_leaves_nothing() {
         .code(1);
     let e = entry(&read_results(&output), "compose:fork", "hangs").clone();
     assert_eq!(
-        e["errors_by_kind"]["timeout"], 2,
+        e["errors_by_kind"]["timeout"], 1,
         "the zygote kills the hung child: {e}"
     );
-    assert_eq!(e["errors"], 2, "{e}");
+    assert_eq!(e["errors"], 1, "{e}");
     assert_eq!(e["restarts"], 0, "the zygote itself survives: {e}");
     let left = processes_left();
     assert!(

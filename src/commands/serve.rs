@@ -3,10 +3,12 @@
 //! `local:pool=4`…), over stdio or streamable HTTP on 127.0.0.1. It answers as the original
 //! server did, `{"status": "success", "stdout": …, "stderr": …}`, plus `result`, the repr of the
 //! code's `result` variable; code that raised, or a call that failed, is a tool error.
+//! SIGINT, SIGTERM or SIGHUP end it as they end `run` (see `stop.rs`): it stops serving, stops
+//! its agents, sweeps the sandbox, and exits 128 + the signal.
 
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -23,11 +25,12 @@ use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
 use serde_json::{Value, json};
 use tokio::net::unix::pipe;
 
+use super::stop::Stop;
 use crate::agent::{AgentOptions, Reply};
 use crate::mcp::{SERVER_NAME, TOOL};
 use crate::sandbox::backend::{Backend, SandboxBackend};
 use crate::sandbox::{self, SandboxOptions};
-use crate::strategy::{Call, CallError, Executor, Strategy};
+use crate::strategy::{Call, CallError, Executor, Strategy, TIMEOUT_GRACE};
 
 /// How `serve` listens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,7 +164,7 @@ impl ServerHandler for Handler {
 }
 
 /// `sandbox-bench serve`: prepares the backend, then serves until the client leaves (stdio) or
-/// the process is stopped (HTTP).
+/// a stop signal arrives; then stops the agents and sweeps what they left.
 pub fn serve(opts: ServeOptions) -> Result<ExitCode> {
     let backend = Backend::Sandbox(opts.backend.clone());
     let (_, docker) = sandbox::choose_backends(&SandboxOptions {
@@ -169,12 +172,15 @@ pub fn serve(opts: ServeOptions) -> Result<ExitCode> {
         ..opts.sandbox.clone()
     })?;
     let prepared = sandbox::prepare(&[backend], &opts.sandbox, docker)?;
-    let reached = prepared
-        .reached
-        .into_iter()
-        .next()
-        .context("internal: no transport prepared")?;
-    let executor: Arc<dyn Executor> = Arc::from(reached.executor(&AgentOptions::default()));
+    let reached = prepared.reached;
+    let executor: Arc<dyn Executor> = Arc::from(
+        reached
+            .first()
+            .context("internal: no transport prepared")?
+            .executor(&AgentOptions::default()),
+    );
+    // From here on the agents are this server's: a signal must not end it before they stop.
+    let stop = Stop::install();
     // The sandbox starts before the first client call, not during it.
     executor
         .start_all(opts.timeout)
@@ -189,7 +195,7 @@ pub fn serve(opts: ServeOptions) -> Result<ExitCode> {
             Strategy::Persistent | Strategy::Fork | Strategy::Reset(_)
         );
     let handler = Handler {
-        executor,
+        executor: Arc::clone(&executor),
         timeout: opts.timeout,
         backend: opts.backend.to_string(),
         inline,
@@ -205,21 +211,53 @@ pub fn serve(opts: ServeOptions) -> Result<ExitCode> {
             .enable_all()
             .build()?
     };
-    match opts.listen {
-        Listen::Stdio => runtime.block_on(async {
-            let service = match pipes() {
-                Some(pipes) => handler.serve(pipes).await?,
-                None => handler.serve(rmcp::transport::stdio()).await?,
-            };
-            service.waiting().await?;
-            anyhow::Ok(())
-        })?,
-        Listen::Http(port) => runtime.block_on(serve_http(handler, port, &opts.sandbox))?,
+    let served = match opts.listen {
+        Listen::Stdio => runtime.block_on(serve_stdio(handler, &stop)),
+        Listen::Http(port) => runtime.block_on(serve_http(handler, port, &opts.sandbox, &stop)),
+    };
+    // The sessions go with the runtime; a read of a terminal's stdin that never returns must not
+    // hold the exit, so the runtime is not waited for. A call under way still holds the
+    // executor: it may finish, within its timeout.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    let deadline = Instant::now() + opts.timeout + TIMEOUT_GRACE;
+    while Arc::strong_count(&executor) > 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
     }
-    Ok(ExitCode::SUCCESS)
+    // The last handle on the executor: its agents are stopped here, then what they left swept.
+    drop(executor);
+    sandbox::sweep_after(&reached);
+    served?;
+    match stop.exit_code() {
+        Some(code) => {
+            opts.sandbox
+                .notice("serve: stopped by a signal; its agents stopped, the sandbox swept");
+            Ok(ExitCode::from(code))
+        }
+        None => Ok(ExitCode::SUCCESS),
+    }
 }
 
-async fn serve_http(handler: Handler, port: u16, sandbox: &SandboxOptions) -> Result<()> {
+/// Serves one client over stdin and stdout until it leaves or a stop signal arrives.
+async fn serve_stdio(handler: Handler, stop: &Stop) -> Result<()> {
+    let service = match pipes() {
+        Some(pipes) => handler.serve(pipes).await?,
+        None => handler.serve(rmcp::transport::stdio()).await?,
+    };
+    tokio::select! {
+        ended = service.waiting() => {
+            ended?;
+        }
+        () = stop.arrived() => {}
+    }
+    Ok(())
+}
+
+async fn serve_http(
+    handler: Handler,
+    port: u16,
+    sandbox: &SandboxOptions,
+    stop: &Stop,
+) -> Result<()> {
     let service = TowerToHyperService::new(StreamableHttpService::new(
         move || Ok(handler.clone()),
         LocalSessionManager::default().into(),
@@ -234,8 +272,7 @@ async fn serve_http(handler: Handler, port: u16, sandbox: &SandboxOptions) -> Re
     ));
     loop {
         let (stream, _) = tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
-            _ = terminated() => break,
+            () = stop.arrived() => break,
             accepted = listener.accept() => accepted?,
         };
         let service = service.clone();
@@ -261,14 +298,4 @@ fn pipes() -> Option<(pipe::Receiver, pipe::Sender)> {
     let input = pipe::Receiver::from_owned_fd(fd(0)?).ok()?;
     let output = pipe::Sender::from_owned_fd(fd(1)?).ok()?;
     Some((input, output))
-}
-
-/// Resolves on SIGTERM.
-async fn terminated() {
-    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(mut term) => {
-            term.recv().await;
-        }
-        Err(_) => std::future::pending().await,
-    }
 }

@@ -540,6 +540,8 @@ async fn connect(server: &McpServer) -> Result<Session, StartError> {
             command
                 .args(&argv[1..])
                 .env(leftovers::MARK, &mark)
+                // What the server starts on the host is this run's (the leftover scan's mark).
+                .env(crate::transport::RUN_MARK, crate::transport::run_mark())
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())

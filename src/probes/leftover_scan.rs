@@ -9,8 +9,23 @@ use crate::transport::Transport;
 /// `every`; else only those no agent owns any more: agents lead their own session, so a live
 /// process whose session leader is gone was left behind by a call, and an agent (`marker`)
 /// that leads a session outlived its executor. The second form is for the shared host.
+/// Where the scan itself carries the run's mark (`RUN_MARK`, set by the local transport), only
+/// processes that carry the same mark are listed: those this run started, not another run's
+/// or another checkout's on the same host. A prefix that does not pass the environment through
+/// (`docker exec`) reaches a sandbox of its own, where the scan lists everything as before.
 const SCAN: &str = r#"import os, sys
 me, marker, every = os.getpid(), sys.argv[1].encode(), sys.argv[2] == 'every'
+mark = os.environ.get('SANDBOX_BENCH_RUN', '').encode()
+
+def ours(pid):
+    if not mark:
+        return True
+    try:
+        env = open('/proc/%s/environ' % pid, 'rb').read().split(b'\0')
+    except OSError:
+        return False
+    return b'SANDBOX_BENCH_RUN=' + mark in env
+
 for name in os.listdir('/proc'):
     if not name.isdigit() or int(name) in (1, me, os.getppid()):
         continue
@@ -34,7 +49,7 @@ for name in os.listdir('/proc'):
         leader = b'Z'
     orphan = sid not in (0, int(name)) and leader == b'Z'
     agent = sid == int(name) and marker in cmd
-    if orphan or agent or every:
+    if (orphan or agent or every) and ours(name):
         print(name, cmd[:80].decode('utf-8', 'replace'))
 "#;
 

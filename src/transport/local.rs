@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use super::started::is_live;
@@ -29,6 +30,28 @@ pub fn host_python() -> String {
     }
 }
 
+/// The environment variable that marks every process one harness starts on the host (agents,
+/// what their calls start, MCP servers, and theirs): a host shared with other runs, or another
+/// checkout's tests, is scanned for this run's own processes only.
+pub const RUN_MARK: &str = "SANDBOX_BENCH_RUN";
+
+/// This run's mark: the one this process was started with (a `serve` that a run started as an
+/// MCP server belongs to that run), else a new one, its pid and start time.
+pub fn run_mark() -> &'static str {
+    static MARK: OnceLock<String> = OnceLock::new();
+    MARK.get_or_init(|| {
+        std::env::var(RUN_MARK)
+            .ok()
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| {
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos());
+                format!("{}-{nanos}", std::process::id())
+            })
+    })
+}
+
 /// Runs programs directly on the host.
 pub struct Local {
     pub python: String,
@@ -36,7 +59,7 @@ pub struct Local {
 
 impl Transport for Local {
     fn command(&self, program: &str, args: &[String]) -> duct::Expression {
-        duct::cmd(program, args)
+        duct::cmd(program, args).env(RUN_MARK, run_mark())
     }
 
     fn relayed(&self) -> bool {

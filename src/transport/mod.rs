@@ -18,7 +18,7 @@ pub use cmd::{Prefix, parse_prefix};
 pub use compose::Compose;
 pub use container::Container;
 pub use docker::DockerExec;
-pub use local::{Local, host_python};
+pub use local::{Local, RUN_MARK, host_python, run_mark};
 pub use on_engine::{EngineEnv, OnEngine, with_env};
 pub use socket::{CONTAINER_DIR, Socket, prepare_dir};
 pub use started::{Control, Framing, Started, become_subreaper, spare, spawn};

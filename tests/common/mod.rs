@@ -140,28 +140,124 @@ pub fn times(h: &Histogram<u64>, factor: u64) -> Histogram<u64> {
     out
 }
 
-/// Sends SIGTERM to `child` and waits for it to exit, at most `limit`: past that it is killed
-/// and the test fails, naming `what`.
-pub fn terminate(
-    child: &mut std::process::Child,
-    limit: std::time::Duration,
-    what: &str,
-) -> std::process::ExitStatus {
-    let sent = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success(), "{what}: kill -TERM failed");
-    let deadline = std::time::Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
+/// A `sandbox-bench` started in the background, its stderr read line by line.
+pub struct Running {
+    pub child: std::process::Child,
+    what: String,
+    lines: std::sync::mpsc::Receiver<String>,
+    reader: std::thread::JoinHandle<String>,
+}
+
+impl Running {
+    /// Starts `sandbox-bench ARGS` from the repository root, stdout to `stdout`.
+    pub fn start(args: &[&str], stdout: std::process::Stdio) -> Running {
+        Self::spawn(args, stdout, std::process::Stdio::null())
+    }
+
+    /// As `start`, with stdin and stdout as pipes for the test to use.
+    pub fn piped(args: &[&str]) -> Running {
+        use std::process::Stdio;
+        Self::spawn(args, Stdio::piped(), Stdio::piped())
+    }
+
+    fn spawn(args: &[&str], stdout: std::process::Stdio, stdin: std::process::Stdio) -> Running {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sandbox-bench"))
+            .current_dir(ROOT)
+            .env("NO_COLOR", "1")
+            .args(args)
+            .stdin(stdin)
+            .stdout(stdout)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (sender, lines) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut all = Vec::new();
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = sender.send(line.clone());
+                all.push(line);
+            }
+            all.join("\n")
+        });
+        Running {
+            child,
+            what: format!("{args:?}"),
+            lines,
+            reader,
         }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{what}: still running {limit:?} after SIGTERM");
+    }
+
+    /// Waits (at most `within`, a bound for a busy machine) for a line of stderr `ready`
+    /// holds for; past that, or when stderr ends first, the process is killed and the test
+    /// fails.
+    pub fn wait_for_line(
+        &mut self,
+        within: std::time::Duration,
+        mut ready: impl FnMut(&str) -> bool,
+    ) {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if ready(&line) => return,
+                Ok(_) => {}
+                Err(e) => {
+                    let _ = self.child.kill();
+                    panic!("{}: no awaited line within {within:?} ({e})", self.what);
+                }
+            }
         }
-        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    /// Waits (at most `within`) until `ready` holds, looking every 50 ms; past that the process
+    /// is killed and the test fails.
+    pub fn wait_until(&mut self, within: std::time::Duration, mut ready: impl FnMut() -> bool) {
+        let deadline = std::time::Instant::now() + within;
+        while !ready() {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("{}: ended ({status}) before it was ready", self.what);
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("{}: not ready within {within:?}", self.what);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Sends `kill -SIGNAL` (`TERM`, `INT`, `HUP`) to the process.
+    pub fn signal(&self, signal: &str) {
+        let sent = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "{}: kill -{signal} failed", self.what);
+    }
+
+    /// Waits for the exit, at most `limit` (past that the process is killed and the test
+    /// fails); its exit code (-1 when a signal killed it) and its whole stderr.
+    pub fn end(mut self, limit: std::time::Duration) -> (i32, String) {
+        let deadline = std::time::Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "{}: still running {limit:?} after it was told to stop",
+                    self.what
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        drop(self.child.stdin.take());
+        (status.code().unwrap_or(-1), self.reader.join().unwrap())
     }
 }
 
@@ -171,45 +267,88 @@ pub fn terminate(
 pub fn stopped_by_sigterm(
     args: &[&str],
     ready_within: std::time::Duration,
-    mut ready: impl FnMut(&str) -> bool,
+    ready: impl FnMut(&str) -> bool,
 ) -> (i32, String) {
-    use std::io::BufRead;
-    use std::process::{Command, Stdio};
-    use std::time::{Duration, Instant};
-
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sandbox-bench"))
-        .current_dir(ROOT)
-        .env("NO_COLOR", "1")
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (lines, seen) = std::sync::mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut all = Vec::new();
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = lines.send(line.clone());
-            all.push(line);
-        }
-        all.join("\n")
-    });
+    let mut running = Running::start(args, std::process::Stdio::null());
     // Bounds for a busy machine, not measurements.
-    let deadline = Instant::now() + ready_within;
-    loop {
-        match seen.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(line) if ready(&line) => break,
-            Ok(_) => {}
-            Err(e) => {
-                let _ = child.kill();
-                panic!("{args:?}: not ready in {ready_within:?} ({e})");
-            }
+    running.wait_for_line(ready_within, ready);
+    running.signal("TERM");
+    running.end(std::time::Duration::from_secs(120))
+}
+
+/// The processes below `pid` (its children, theirs…) whose command line holds `needle`.
+pub fn descendants_with(pid: u32, needle: &str) -> Vec<u32> {
+    let mut parent_of = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(p) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
+        if let Some(ppid) = fields.get(1).and_then(|f| f.parse::<u32>().ok()) {
+            parent_of.push((p, ppid));
         }
     }
-    let status = terminate(&mut child, Duration::from_secs(120), &format!("{args:?}"));
-    (status.code().unwrap_or(-1), reader.join().unwrap())
+    let mut below = vec![pid];
+    let mut i = 0;
+    while i < below.len() {
+        let parent = below[i];
+        below.extend(
+            parent_of
+                .iter()
+                .filter(|(_, pp)| *pp == parent)
+                .map(|(p, _)| *p),
+        );
+        i += 1;
+    }
+    below
+        .into_iter()
+        .skip(1)
+        .filter(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
+        })
+        .collect()
+}
+
+/// Whether `pid` is a live process (not gone, not a zombie).
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X")
+    })
+}
+
+/// Waits up to half a minute (a bound for a busy machine) for `pid` to be gone; whether it is.
+pub fn gone(pid: u32) -> bool {
+    for _ in 0..600 {
+        if !alive(pid) {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    !alive(pid)
+}
+
+/// Kills `pid` and its process group, if still there (a test's own clean-up). Through kill(2)
+/// itself: procps' `kill -9 -PID` reads `-PID` as an option and signals every process there is.
+pub fn kill_group(pid: u32) {
+    let Ok(pid) = i32::try_from(pid) else { return };
+    if pid <= 1 {
+        return; // never 0 (this group), 1 or -1 (every process)
+    }
+    // SAFETY: kill(2) with plain integers, on a group and a process this test started.
+    unsafe {
+        libc::kill(-pid, libc::SIGKILL);
+        libc::kill(pid, libc::SIGKILL);
+    }
 }
