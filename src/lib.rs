@@ -17,6 +17,7 @@ pub mod commands;
 pub mod error;
 pub mod mcp;
 pub mod probes;
+pub mod procfs;
 pub mod report;
 pub mod results;
 pub mod sandbox;

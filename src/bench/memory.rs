@@ -122,18 +122,8 @@ fn rollup(text: &str) -> (u64, u64, u64) {
 /// The host's pids of the processes in pid namespace `ns` whose pid there is in `wanted`, as
 /// (pid in the namespace, host pid).
 fn host_pids(ns: u64, wanted: &[u32]) -> Vec<(u32, u32)> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
     let mut found = Vec::new();
-    for entry in dir.flatten() {
-        let Some(host) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
+    for host in crate::procfs::pids() {
         let Ok(link) = std::fs::read_link(format!("/proc/{host}/ns/pid")) else {
             continue;
         };
@@ -144,14 +134,7 @@ fn host_pids(ns: u64, wanted: &[u32]) -> Vec<(u32, u32)> {
         if inode != Some(ns) {
             continue;
         }
-        let Ok(status) = std::fs::read_to_string(format!("/proc/{host}/status")) else {
-            continue;
-        };
-        let inner = status
-            .lines()
-            .find_map(|l| l.strip_prefix("NSpid:"))
-            .and_then(|v| v.split_whitespace().last()?.parse::<u32>().ok());
-        if let Some(inner) = inner.filter(|p| wanted.contains(p)) {
+        if let Some(inner) = crate::procfs::inner_pid(host).filter(|p| wanted.contains(p)) {
             found.push((inner, host));
         }
     }
@@ -200,14 +183,7 @@ fn with_agents(caller: Caller, pids: &[u32]) -> Memory {
         m.agents_pss_kib += pss;
         for child in children(host) {
             // The call's own process, when a zygote's child ran it, is counted as the call.
-            let inner = std::fs::read_to_string(format!("/proc/{child}/status"))
-                .ok()
-                .and_then(|s| {
-                    s.lines()
-                        .find_map(|l| l.strip_prefix("NSpid:"))
-                        .and_then(|v| v.split_whitespace().last()?.parse::<u32>().ok())
-                });
-            if inner == Some(caller.pid) {
+            if crate::procfs::inner_pid(child) == Some(caller.pid) {
                 continue;
             }
             if let Ok(text) = std::fs::read_to_string(format!("/proc/{child}/smaps_rollup")) {

@@ -32,18 +32,8 @@ pub(super) fn find(mark: &str, grace: Duration) -> Vec<Leftover> {
 
 fn scan(mark: &str) -> Vec<Leftover> {
     let wanted = format!("{MARK}={mark}");
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
     let mut found = Vec::new();
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
+    for pid in crate::procfs::pids() {
         if pid == std::process::id() {
             continue;
         }

@@ -115,15 +115,8 @@ impl Transport for Local {
 fn strays() -> Vec<i32> {
     let mut tree: HashMap<i32, Vec<i32>> = HashMap::new();
     let mut session = HashMap::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<i32>().ok())
-        else {
+    for pid in crate::procfs::pids() {
+        let Ok(pid) = i32::try_from(pid) else {
             continue;
         };
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
