@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Everything a `cargo test` without a skip needs, on Debian or Ubuntu, as root: the Docker
-# engine, Compose and the sandbox image; Podman with the same image; the MCP SDK's environment
+# engine, Compose and the sandbox images; Podman with the same image; the MCP SDK's environment
 # (.venv-mcp); Chromium, which renders the HTML report in a test. Idempotent; .ci/run runs it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 echo "== setup docker" >&2
 bash scripts/setup-docker.sh
+
+echo "== the Python 3.13 and data-science images (tests/profiles.rs runs real agent code on them)" >&2
+bash scripts/setup-images.sh
 
 echo "== setup podman (tests/podman.rs and the walls run on it too)" >&2
 bash scripts/setup-podman.sh

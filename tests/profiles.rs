@@ -182,3 +182,106 @@ fn bad_profiles_are_refused_before_anything_starts() {
             .stderr(predicate::str::contains(says));
     }
 }
+
+/// Whether the engine has `image` (built by `scripts/setup-images.sh`); a visible skip, or a
+/// failure under CI, when not.
+fn has_image(image: &str) -> bool {
+    let found = Command::new("docker")
+        .args(["image", "inspect", image])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        common::skip::skip(
+            &format!("no image {image}"),
+            "run `bash scripts/setup-images.sh`",
+            Some("SANDBOX_BENCH_REQUIRE_DOCKER"),
+        );
+    }
+    found
+}
+
+#[test]
+fn real_agent_code_runs_on_the_data_science_image_and_python_313_beside_311() {
+    let Some(_sandbox) = engine() else { return };
+    let (ds, py313) = (
+        "sandbox-bench-python:datasci",
+        "sandbox-bench-python:trixie",
+    );
+    if !has_image(ds) || !has_image(py313) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out.json");
+    let backends = "compose@ds:persistent,compose@ds:fork";
+    bench()
+        .args(["run", "--quiet", "--profile", &format!("ds:image={ds}")])
+        .args([
+            "--backends",
+            backends,
+            "--workloads-dir",
+            "workloads/datasci",
+        ])
+        .args(["--preload", "numpy,pandas", "--calls-scale", "0.2"])
+        .args(["--calibration", "0", "--timeout", "120", "--output"])
+        .arg(&output)
+        .assert()
+        .success();
+    let results = read_results(&output);
+    assert_clean(
+        &results,
+        &["compose@ds:persistent", "compose@ds:fork"],
+        &[
+            ("dataframe_groupby", 6),
+            ("parse_csv_json", 6),
+            ("numpy_linalg_fft", 6),
+            ("plot_png", 4),
+        ],
+    );
+    let profile = &results["profiles"][0];
+    for library in ["numpy", "pandas", "matplotlib"] {
+        assert!(profile["libraries"][library].is_string(), "{profile}");
+    }
+    // Memory once warm, the agents read from the host: a persistent agent that imported pandas
+    // holds more than the fork zygote's share, whose children share its pages.
+    for e in results["results"].as_array().unwrap() {
+        let m = &e["memory"];
+        assert_eq!(
+            (m["agents"].as_u64(), m["agents_unreadable"].as_u64()),
+            (Some(1), Some(0)),
+            "{e}"
+        );
+        assert!(
+            m["call_rss_kib"].as_u64().unwrap() > 20 * 1024,
+            "pandas is in: {e}"
+        );
+    }
+
+    let output = dir.path().join("py313.json");
+    bench()
+        .args([
+            "run",
+            "--quiet",
+            "--profile",
+            &format!("py313:image={py313}"),
+        ])
+        .args(["--backends", "compose@py313:persistent,compose@py313:fork"])
+        .args([
+            "--workloads",
+            "simple_calc,json_parsing",
+            "--calls-scale",
+            "0.2",
+        ])
+        .args(["--calibration", "0", "--output"])
+        .arg(&output)
+        .assert()
+        .success();
+    let results = read_results(&output);
+    let python = results["profiles"][0]["python"].as_str().unwrap();
+    assert!(python.starts_with("3.13."), "{python}");
+    assert!(
+        results["fork_floors"]["compose@py313:fork"]["p50_us"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+}
