@@ -63,6 +63,8 @@ pub fn leftovers(transport: &dyn Transport, place: Place) -> Result<Vec<String>,
         AGENT_MARKER.to_string(),
         which.to_string(),
     ];
+    // Where each start is a sandbox of its own, the others' processes are seen from outside.
+    let transport = transport.outside().unwrap_or(transport);
     let out = transport
         .command(transport.python(), &args)
         .stdin_null()
