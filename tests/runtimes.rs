@@ -1,7 +1,9 @@
 //! Isolation runtimes side by side, on the real engines: every transport that runs in a Compose
 //! sandbox runs under gVisor (`@runsc`) and crun (`@crun`), every strategy runs in bubblewrap
-//! (`bwrap`), every answer checked; the fault probes are all green and the isolation matrix is
-//! the one docs/runtimes.md shows. A runtime that is not set up skips visibly, and fails under
+//! (`bwrap`), every answer checked; in bubblewrap the fault probes are all green and the
+//! isolation matrix is the one docs/runtimes.md shows. (Under gVisor the memory and fork bombs
+//! take the whole sandbox down: tests/walls.rs asserts that, and the fault probes are not run
+//! there.) A runtime that is not set up skips visibly, and fails under
 //! CI (whose set-up installs and registers them) or `SANDBOX_BENCH_REQUIRE_RUNTIMES`.
 
 mod common;
@@ -77,21 +79,23 @@ fn project_dir() -> String {
     p.project().unwrap().trim_end_matches("-x").to_string()
 }
 
-/// Every transport into the Compose sandbox, interleaved in one run under gVisor: the one
-/// that once lost its sandbox ("shim disconnected") is a mixed run like this one.
+/// The transports into the Compose sandbox, interleaved in one run under gVisor, with the
+/// strategies that keep it alive. With Debian's runsc (release 2022-12-19, ptrace platform) a
+/// run with the `fork` or `reset` strategy, or the `socket` transport's server, loses the whole
+/// sandbox
+/// (the container exits, dockerd logs "shim disconnected"): docs/runtimes.md says so, and
+/// they are not run here.
 #[test]
-fn every_compose_transport_runs_under_gvisor() {
+fn the_compose_transports_run_under_gvisor() {
     let Some(_sandbox) = docker_with("runsc") else {
         return;
     };
     let backends = [
         "compose@runsc:persistent",
         "docker@runsc:per-call",
-        "api@runsc:fork",
-        "socket@runsc:persistent",
-        "socket@runsc:fork",
+        "api@runsc:persistent",
+        "cmd@runsc:persistent",
         "container@runsc:per-call",
-        "cmd@runsc:reset",
     ];
     let results = run_clean(&backends);
     let p = profile(&results, "runsc");
@@ -155,6 +159,7 @@ fn faults_all_green(backends: &[&str]) {
     for o in outcomes {
         assert_ne!(o["outcome"], "skipped", "{o}");
         assert_eq!(o["as_expected"], true, "{o}");
+        assert_eq!(o["green"], true, "{o}");
         assert_eq!(o["recovered"], true, "{o}");
         assert_eq!(o["leftovers"].as_array().unwrap().len(), 0, "{o}");
     }
@@ -177,15 +182,6 @@ fn faults_are_all_green_in_bubblewrap_with_its_limits() {
     faults_all_green(&["bwrap:per-call", "bwrap:persistent", "bwrap:fork"]);
 }
 
-#[test]
-fn faults_are_all_green_under_gvisor() {
-    let Some(_sandbox) = docker_with("runsc") else {
-        return;
-    };
-    faults_all_green(&["compose@runsc:persistent", "socket@runsc:fork"]);
-    down("runsc");
-}
-
 /// The isolation matrix: a sandbox per call forgets everything, its /tmp too; a fork zygote
 /// forgets all but the sandbox's /tmp; a persistent interpreter keeps what the Compose sandbox's
 /// keeps.
@@ -203,6 +199,8 @@ fn isolation_in_bubblewrap_is_per_sandbox() {
         .success();
     let results = read_results(&output);
     let outcomes = results["outcomes"].as_array().unwrap();
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
     let persistent_leaks = [
         "import",
         "sys_path",
@@ -217,6 +215,9 @@ fn isolation_in_bubblewrap_is_per_sandbox() {
         let leaks = match o["backend"].as_str().unwrap() {
             "bwrap:per-call" => false,
             "bwrap:fork" => probe == "tmp_file",
+            // A call cannot plant a request in its agent's stdin when the harness is root:
+            // the pipe is root's, and /proc/self/fd/0 does not reopen it for uid 65534.
+            "bwrap:persistent" if probe == "planted_call" => !root,
             "bwrap:persistent" => persistent_leaks.contains(&probe),
             other => panic!("{other}"),
         };
@@ -236,4 +237,25 @@ fn bwrap_is_refused_on_a_profile_in_one_line() {
         .assert()
         .code(2)
         .stderr(predicates::str::contains("on no engine"));
+}
+
+/// Podman's Docker-compatible API ignores a container's runtime: a profile asking for one
+/// would be measured under its default runtime, so it is refused before anything starts.
+#[test]
+fn a_runtime_on_podman_is_refused_in_one_line() {
+    let Some(_podman) = common::sandbox::podman() else {
+        return;
+    };
+    let run = bench()
+        .args(["run", "--profile", "pc:engine=podman,runtime=crun"])
+        .args(["--backends", "compose@pc:persistent"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("ignores a container's runtime"));
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).to_string();
+    assert_eq!(
+        stderr.lines().filter(|l| l.starts_with("error:")).count(),
+        1,
+        "{stderr}"
+    );
 }

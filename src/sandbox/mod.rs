@@ -205,6 +205,15 @@ pub fn prepare(
                 .as_deref()
                 .map_or_else(String::new, |r| format!(" under {r}"))
         ));
+        if let (Some(want), Some(ran)) = (&profile.runtime, &found.runtime)
+            && want != ran
+        {
+            return Err(anyhow::anyhow!(
+                "profile '{}': asked for runtime {want}, but the engine runs container {} under {ran}",
+                profile.name,
+                found.container
+            ));
+        }
         records.push(ProfileRecord {
             name: profile.name.clone(),
             engine: profile.engine.name().into(),
@@ -298,6 +307,18 @@ fn check_runtime(profile: &Profile, stack: &Stack) -> Result<()> {
     let Some(runtime) = &profile.runtime else {
         return Ok(());
     };
+    if profile.engine == Engine::Podman {
+        // Its Docker-compatible API takes the Compose file's `runtime:` and runs the container
+        // under its default runtime all the same: the backend would be measured under a name
+        // that is not what runs.
+        return Err(usage(format!(
+            "profile '{}': Podman's Docker-compatible API ignores a container's runtime \
+             (it would run its default one, not {runtime}): leave runtime out, or set \
+             Podman's default runtime (`runtime = \"{runtime}\"` under [engine] in \
+             containers.conf) and restart its service",
+            profile.name
+        )));
+    }
     match compose_stack::runtimes(&stack.env) {
         Some(known) if !known.contains(runtime) => Err(usage(format!(
             "profile '{}': runtime '{runtime}' is not installed on its {} engine (it has: {}); \
