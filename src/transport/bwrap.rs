@@ -314,6 +314,14 @@ impl Transport for Bwrap {
     fn outside(&self) -> Option<&dyn Transport> {
         Some(&self.host)
     }
+
+    /// With a cgroup, the processes in it; without one, every process on the host (a scan
+    /// there also sees what others run).
+    fn holds(&self, pid: i32) -> bool {
+        self.cgroup
+            .as_ref()
+            .is_none_or(|c| c.members().contains(&pid))
+    }
 }
 
 /// In the child before exec: joins the cgroup (each `cgroup.procs` file) and, when the harness

@@ -67,6 +67,12 @@ pub trait Transport: Send + Sync {
         None
     }
 
+    /// Whether process `pid`, as [`Transport::outside`] sees it, is one of this transport's
+    /// sandboxes' (a leftover scan there lists only those); every process, by default.
+    fn holds(&self, _pid: i32) -> bool {
+        true
+    }
+
     /// Servers the transport found dead and started again (a real cost, counted in results).
     fn restarts(&self) -> u32 {
         0
