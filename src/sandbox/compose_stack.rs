@@ -232,7 +232,8 @@ pub fn inspect(env: &[(String, String)], container: &str) -> Result<SandboxInfo>
 }
 
 /// The OCI runtimes the engine a profile points at offers (`docker info`), `None` when it does
-/// not say.
+/// not say. Podman lists every runtime its configuration knows of, installed or not: one whose
+/// absolute path does not exist on this machine (where the engine's socket is) is left out.
 pub fn runtimes(env: &[(String, String)]) -> Option<Vec<String>> {
     let out = capture_on(
         env,
@@ -242,7 +243,18 @@ pub fn runtimes(env: &[(String, String)]) -> Option<Vec<String>> {
     )
     .filter(|o| o.success)?;
     let found: serde_json::Value = serde_json::from_str(&out.stdout).ok()?;
-    Some(found.as_object()?.keys().cloned().collect())
+    Some(
+        found
+            .as_object()?
+            .iter()
+            .filter(|(_, r)| {
+                r["path"]
+                    .as_str()
+                    .is_none_or(|p| !p.starts_with('/') || std::path::Path::new(p).exists())
+            })
+            .map(|(name, _)| name.clone())
+            .collect(),
+    )
 }
 
 /// The libraries whose versions a profile's record names when its image has them.

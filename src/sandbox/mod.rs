@@ -17,7 +17,7 @@ use crate::error::usage;
 use crate::mcp::McpExecutor;
 use crate::strategy::Executor;
 use crate::transport::{
-    Api, Compose, Container, DockerExec, Local, OnEngine, Prefix, Socket, Sweep, Transport,
+    Api, Bwrap, Compose, Container, DockerExec, Local, OnEngine, Prefix, Socket, Sweep, Transport,
 };
 use backend::{Backend, Catalog, SandboxBackend, TransportKind};
 use compose_stack::Stack;
@@ -219,6 +219,15 @@ pub fn prepare(
                 .as_deref()
                 .map_or_else(String::new, |r| format!(" under {r}"))
         ));
+        if let (Some(want), Some(ran)) = (&profile.runtime, &found.runtime)
+            && want != ran
+        {
+            return Err(anyhow::anyhow!(
+                "profile '{}': asked for runtime {want}, but the engine runs container {} under {ran}",
+                profile.name,
+                found.container
+            ));
+        }
         records.push(ProfileRecord {
             name: profile.name.clone(),
             engine: profile.engine.name().into(),
@@ -317,12 +326,26 @@ fn check_runtime(profile: &Profile, stack: &Stack) -> Result<()> {
     let Some(runtime) = &profile.runtime else {
         return Ok(());
     };
+    if profile.engine == Engine::Podman {
+        // Its Docker-compatible API takes the Compose file's `runtime:` and runs the container
+        // under its default runtime all the same: the backend would be measured under a name
+        // that is not what runs.
+        return Err(usage(format!(
+            "profile '{}': Podman's Docker-compatible API ignores a container's runtime \
+             (it would run its default one, not {runtime}): leave runtime out, or set \
+             Podman's default runtime (`runtime = \"{runtime}\"` under [engine] in \
+             containers.conf) and restart its service",
+            profile.name
+        )));
+    }
     match compose_stack::runtimes(&stack.env) {
         Some(known) if !known.contains(runtime) => Err(usage(format!(
-            "profile '{}': runtime '{runtime}' is not installed on its {} engine (it has: {})",
+            "profile '{}': runtime '{runtime}' is not installed on its {} engine (it has: {}); \
+             `bash scripts/setup-{}.sh` as root installs and registers runsc and crun",
             profile.name,
             profile.engine.name(),
-            known.join(", ")
+            known.join(", "),
+            profile.engine.name()
         ))),
         _ => Ok(()),
     }
@@ -364,6 +387,8 @@ fn sweepers(reached: &[Reached]) -> Vec<&Arc<dyn Transport>> {
         let place = match &r.backend {
             Backend::Sandbox(s) if s.transport == TransportKind::Container => continue,
             Backend::Sandbox(s) if s.sandboxed() => Some(s.profile.name.as_str()),
+            // Its sandboxes are on the host, in a cgroup of the transport's own.
+            Backend::Sandbox(s) if s.transport == TransportKind::Bwrap => Some("(bwrap)"),
             _ => None,
         };
         if !found.iter().any(|(p, _)| *p == place) {
@@ -453,6 +478,19 @@ fn transport(
             Arc::new(Local {
                 python: host_python.ok_or_else(missing)?.to_string(),
             })
+        }
+        TransportKind::Bwrap => {
+            // What a bubblewrap process the harness let go of leaves comes back to it.
+            crate::transport::become_subreaper();
+            let python = reach
+                .python
+                .clone()
+                .unwrap_or_else(crate::transport::bwrap_python);
+            let bwrap = Bwrap::new(&python).map_err(|e| usage(format!("{backend}: {e}")))?;
+            for wall in bwrap.not_provided() {
+                reach.notice(&format!("sandbox: {backend}: not provided: {wall}"));
+            }
+            Arc::new(bwrap)
         }
         TransportKind::Compose => {
             let stack = stack.ok_or_else(missing)?;

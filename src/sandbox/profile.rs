@@ -1,7 +1,8 @@
 //! Sandbox profiles: where a backend's interpreter lives, beside how it is reached (the
 //! transport) and how it is used (the strategy). A profile bundles the engine and its endpoint,
-//! the OCI runtime, the image and the Compose file and service. Two are built in, `docker` and
-//! `podman`; more are declared with `--profile NAME:KEY=VALUE,…` or in a TOML file
+//! the OCI runtime, the image and the Compose file and service. Four are built in, `docker` and
+//! `podman` (each engine as it is), `runsc` and `crun` (Docker with that runtime, see
+//! [`RUNTIME_PROFILES`]); more are declared with `--profile NAME:KEY=VALUE,…` or in a TOML file
 //! (`--profiles FILE`), and backends name them as `transport@profile:strategy`.
 //!
 //! Each user profile runs its own container: a Compose project of its own
@@ -42,8 +43,15 @@ impl Engine {
     }
 }
 
+/// The runtimes with a built-in profile of their name: Docker with that OCI runtime, in a
+/// Compose project of its own (the `docker` profile's container keeps the engine's default).
+/// Built in because the set-up registers exactly these (scripts/setup-docker.sh), so
+/// `compose@runsc:persistent` needs no `--profile`; another runtime, or one on Podman, is a
+/// user profile (`--profile pc:engine=podman,runtime=crun`).
+pub const RUNTIME_PROFILES: [&str; 2] = ["runsc", "crun"];
+
 /// The built-in profiles and how to declare more, one line each, for `--help` and listings.
-pub const ABOUT: [(&str, &str); 3] = [
+pub const ABOUT: [(&str, &str); 5] = [
     (
         "docker",
         "built in, the default: Docker, the Compose file's image and runtime",
@@ -52,6 +60,11 @@ pub const ABOUT: [(&str, &str); 3] = [
         "podman",
         "built in: Podman, via its Docker-compatible socket",
     ),
+    (
+        "runsc",
+        "built in: Docker on gVisor (runsc), a user-space kernel under the code",
+    ),
+    ("crun", "built in: Docker on crun, runc's C counterpart"),
     (
         "NAME",
         "yours: --profile NAME:image=…,runtime=…,engine=… or --profiles FILE",
@@ -93,6 +106,21 @@ impl Profile {
             compose_file: compose_file.to_path_buf(),
             service: service.to_string(),
             builtin: true,
+        }
+    }
+
+    /// The built-in profile of a runtime of [`RUNTIME_PROFILES`]: Docker with that runtime,
+    /// in a Compose project (and socket directory) of its own.
+    pub fn for_runtime(runtime: &str, compose_file: &Path, service: &str) -> Profile {
+        Profile {
+            name: runtime.to_string(),
+            engine: Engine::Docker,
+            host: None,
+            runtime: Some(runtime.to_string()),
+            image: None,
+            compose_file: compose_file.to_path_buf(),
+            service: service.to_string(),
+            builtin: false,
         }
     }
 
@@ -251,7 +279,7 @@ impl ProfileTable {
         service: &str,
     ) -> Result<Profile, String> {
         check_name(name)?;
-        if Engine::ALL.iter().any(|e| e.name() == name) {
+        if Engine::ALL.iter().any(|e| e.name() == name) || RUNTIME_PROFILES.contains(&name) {
             return Err(format!(
                 "'{name}' is a built-in profile: give yours another name"
             ));
@@ -383,11 +411,27 @@ mod tests {
     }
 
     #[test]
+    fn runtime_profiles_are_docker_with_that_runtime_in_a_project_of_their_own() {
+        let p = Profile::for_runtime("runsc", Path::new("/srv/box/c.yml"), "sandbox");
+        assert_eq!(
+            (p.engine, p.runtime.as_deref()),
+            (Engine::Docker, Some("runsc"))
+        );
+        assert_eq!(p.project().as_deref(), Some("box-runsc"));
+        assert_eq!(p.shared_dir(), PathBuf::from("/srv/box/.sandbox-run-runsc"));
+        assert!(
+            p.env()
+                .contains(&("SANDBOX_RUNTIME".to_string(), "runsc".to_string()))
+        );
+    }
+
+    #[test]
     fn bad_profiles_say_why() {
         for (bad, says) in [
             ("noname", "NAME:KEY=VALUE"),
             ("Big:image=x", "lower-case"),
             ("docker:image=x", "built-in"),
+            ("runsc:image=x", "built-in"),
             ("a:colour=red", "unknown key 'colour'"),
             ("a:image", "KEY=VALUE"),
             ("a:image=", "empty"),

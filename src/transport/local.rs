@@ -70,44 +70,49 @@ impl Transport for Local {
         &self.python
     }
 
-    /// On the host the harness is the sandbox's init: it made itself a subreaper, so what a
-    /// dead agent's calls left running is re-parented to it. Its children in a session of their
-    /// own that are not agents it holds are those, and are killed with everything below them.
-    /// The host's other processes are never counted or touched, whatever `what` says.
+    /// On the host the harness is the sandbox's init: see [`host_sweep`].
     fn sweep(&self, what: Sweep, agent: Option<u32>) -> Option<usize> {
-        if let Some(pid) = agent.and_then(|p| i32::try_from(p).ok()) {
-            // SAFETY: kill(2) with plain integers.
+        host_sweep(what, agent)
+    }
+}
+
+/// The host's sweep. The harness made itself a subreaper, so what a dead agent's calls left
+/// running is re-parented to it. Its children in a session of their own that are not agents it
+/// holds are those, and are killed with everything below them (after `agent`, when given).
+/// The host's other processes are never counted or touched, whatever `what` says.
+pub(super) fn host_sweep(what: Sweep, agent: Option<u32>) -> Option<usize> {
+    if let Some(pid) = agent.and_then(|p| i32::try_from(p).ok()) {
+        // SAFETY: kill(2) with plain integers.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+            libc::kill(pid, libc::SIGKILL);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let found = strays().len();
+    if what == Sweep::Count {
+        return Some(found);
+    }
+    for _ in 0..50 {
+        let pids = strays();
+        if pids.is_empty() {
+            break;
+        }
+        for &pid in &pids {
+            // SAFETY: as above; reaping only the harness's own re-parented children.
             unsafe {
-                libc::kill(-pid, libc::SIGKILL);
                 libc::kill(pid, libc::SIGKILL);
             }
-            std::thread::sleep(Duration::from_millis(50));
         }
-        let found = strays().len();
-        if what == Sweep::Count {
-            return Some(found);
+        for &pid in &pids {
+            // SAFETY: waitpid on one pid; a pid that is not our child just fails.
+            unsafe {
+                libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG);
+            }
         }
-        for _ in 0..50 {
-            let pids = strays();
-            if pids.is_empty() {
-                break;
-            }
-            for &pid in &pids {
-                // SAFETY: as above; reaping only the harness's own re-parented children.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                }
-            }
-            for &pid in &pids {
-                // SAFETY: waitpid on one pid; a pid that is not our child just fails.
-                unsafe {
-                    libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG);
-                }
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Some(found)
+        std::thread::sleep(Duration::from_millis(10));
     }
+    Some(found)
 }
 
 /// Processes below the harness that are neither agents it holds nor in its own session (the

@@ -2,6 +2,7 @@
 //! that runs a program there with its standard streams piped; strategies do the rest.
 
 mod api;
+mod bwrap;
 mod cmd;
 mod compose;
 mod container;
@@ -14,6 +15,7 @@ mod socket;
 mod started;
 
 pub use api::Api;
+pub use bwrap::{Bwrap, default_python as bwrap_python};
 pub use cmd::{Prefix, parse_prefix};
 pub use compose::Compose;
 pub use container::Container;
@@ -51,6 +53,24 @@ pub trait Transport: Send + Sync {
     /// the container's init: once the agent is gone, nothing else would end those.
     fn kill_in_sandbox(&self, pid: u32) {
         let _ = self.sweep(Sweep::Orphans, Some(pid));
+    }
+
+    /// Whether the sandbox's memory, pids and CPU limits apply where it runs programs, though no
+    /// container of a profile holds them (`bwrap` with a cgroup of its own).
+    fn limited(&self) -> bool {
+        false
+    }
+
+    /// Where every program this transport started can be seen, when each start is a sandbox
+    /// of its own that sees nothing of the others (`bwrap`): the host.
+    fn outside(&self) -> Option<&dyn Transport> {
+        None
+    }
+
+    /// Whether process `pid`, as [`Transport::outside`] sees it, is one of this transport's
+    /// sandboxes' (a leftover scan there lists only those); every process, by default.
+    fn holds(&self, _pid: i32) -> bool {
+        true
     }
 
     /// Servers the transport found dead and started again (a real cost, counted in results).

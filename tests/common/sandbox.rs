@@ -95,3 +95,55 @@ pub fn podman() -> Option<MutexGuard<'static, ()>> {
     }
     answers.then(|| PODMAN.lock().unwrap_or_else(|e| e.into_inner()))
 }
+
+/// The lock of the engine of `profile` when that engine answers and offers the profile's
+/// runtime (as the harness asks: `docker info`); without them `None` (the test skips, visibly),
+/// or a failure under CI (whose set-up installs and registers runsc and crun) or
+/// `SANDBOX_BENCH_REQUIRE_RUNTIMES`.
+pub fn runtime(
+    profile: &sandbox_bench::sandbox::profile::Profile,
+) -> Option<MutexGuard<'static, ()>> {
+    use sandbox_bench::sandbox::profile::Engine;
+    let guard = match profile.engine {
+        Engine::Docker => engine()?,
+        Engine::Podman => podman()?,
+    };
+    let runtime = profile.runtime.as_deref().unwrap_or("runc");
+    let offered = sandbox_bench::sandbox::compose_stack::runtimes(&profile.env())
+        .is_some_and(|r| r.iter().any(|n| n == runtime));
+    if !offered {
+        super::skip::skip(
+            &format!(
+                "runtime {runtime} is not offered by the {} engine",
+                profile.engine.name()
+            ),
+            &format!(
+                "run `bash scripts/setup-{}.sh` as root",
+                profile.engine.name()
+            ),
+            Some("SANDBOX_BENCH_REQUIRE_RUNTIMES"),
+        );
+    }
+    offered.then_some(guard)
+}
+
+/// bubblewrap sandboxes on the host are made one at a time too (each run makes a cgroup).
+static BWRAP: Mutex<()> = Mutex::new(());
+
+/// The `bwrap` transport over the host's Python, with its lock, when bubblewrap can make its
+/// sandbox here; else `None` (the test skips, visibly), or a failure under CI or
+/// `SANDBOX_BENCH_REQUIRE_RUNTIMES`.
+pub fn bwrap() -> Option<(MutexGuard<'static, ()>, sandbox_bench::transport::Bwrap)> {
+    let guard = BWRAP.lock().unwrap_or_else(|e| e.into_inner());
+    match sandbox_bench::transport::Bwrap::new(&sandbox_bench::transport::bwrap_python()) {
+        Ok(transport) => Some((guard, transport)),
+        Err(e) => {
+            super::skip::skip(
+                &e,
+                "run `bash scripts/setup-docker.sh` as root (it installs bubblewrap)",
+                Some("SANDBOX_BENCH_REQUIRE_RUNTIMES"),
+            );
+            None
+        }
+    }
+}
