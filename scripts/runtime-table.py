@@ -37,7 +37,7 @@ def main():
         if found is None or found[1] not in STRATEGIES:
             continue
         cells[(e["workload"], found[0], found[1])] = (
-            e["latency_us"]["p50"],
+            (e.get("latency_us") or {}).get("p50"),
             e.get("cold_start_us"),
             e.get("errors", 0),
         )
@@ -59,6 +59,9 @@ def main():
                     row.append("—")
                     continue
                 p50, cold, errors = cell
+                if p50 is None:  # every call failed
+                    row.append("no answer, %d errors" % errors)
+                    continue
                 base = cells.get((workload, "runc", strategy))
                 ratio = " (×%.2f)" % (p50 / base[0]) if base and base[0] else ""
                 text = "%.0f µs%s" % (p50, ratio)
