@@ -1,5 +1,10 @@
-//! Numbers as people read them: latencies with a unit fit for their size, ratios. Shared by
+//! Numbers as people read them: latencies with a unit fit for their size, sizes, ratios. Shared by
 //! `bench` (its warnings quote latencies) and `report`, so it depends on neither.
+
+/// A size in KiB (as `/proc` gives memory) in MiB: `65.6 MiB`.
+pub fn format_kib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
 
 /// A latency in microseconds with a unit fit for its size: `38.2 µs`, `1.27 ms`, `2.41 s`.
 pub fn format_us(us: f64) -> String {
@@ -59,6 +64,12 @@ fn sig3(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_size_in_kib_reads_in_mib() {
+        assert_eq!(format_kib(67_174), "65.6 MiB");
+        assert_eq!(format_kib(512), "0.5 MiB");
+    }
 
     #[test]
     fn a_row_keeps_one_unit() {

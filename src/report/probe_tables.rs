@@ -136,11 +136,7 @@ pub fn soak_table(outcomes: &[crate::probes::soak_loop::SoakOutcome]) -> comfy_t
         ],
         1,
     );
-    let kib = |v: Option<u64>| {
-        v.map_or("–".to_string(), |k| {
-            format!("{:.1} MiB", k as f64 / 1024.0)
-        })
-    };
+    let kib = |v: Option<u64>| v.map_or("–".to_string(), crate::units::format_kib);
     for o in outcomes {
         table.push([
             o.backend.clone(),

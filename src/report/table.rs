@@ -7,6 +7,7 @@ use crate::analysis::bootstrap::{self, Metric};
 use crate::bench::stats;
 use crate::bench::warnings;
 use crate::results::{BenchmarkResults, Entry};
+use crate::units::format_kib;
 
 /// One row per backend × workload: calls, errors, latency figures, throughput, cold start, and
 /// how far the p50 sits above the backend's floor. A percentile without the samples to back it
@@ -90,15 +91,6 @@ pub fn latency_table(results: &BenchmarkResults) -> Table {
         table.push(row);
     }
     table
-}
-
-/// A size in KiB as MiB (or KiB under one MiB).
-fn format_kib(kib: u64) -> String {
-    if kib < 1024 {
-        format!("{kib} KiB")
-    } else {
-        format!("{:.1} MiB", kib as f64 / 1024.0)
-    }
 }
 
 /// The change of the p50 from `base`'s stored latencies to `new`'s, with its bootstrap interval
