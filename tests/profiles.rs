@@ -285,3 +285,54 @@ fn real_agent_code_runs_on_the_data_science_image_and_python_313_beside_311() {
             > 0.0
     );
 }
+
+#[test]
+fn a_pool_of_preloaded_interpreters_past_the_memory_wall_is_refused_before_it_runs() {
+    let Some(_sandbox) = engine() else { return };
+    let ds = "sandbox-bench-python:datasci";
+    if !has_image(ds) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out.json");
+    // Twelve interpreters that each imported numpy and pandas (over 60 MiB each) cannot share
+    // the sandbox's 512 MiB: refused with the sizes, not killed one by one mid-run.
+    let assert = bench()
+        .args(["run", "--quiet", "--profile", &format!("ds:image={ds}")])
+        .args([
+            "--backends",
+            "compose@ds:pool=12",
+            "--workloads",
+            "simple_calc",
+        ])
+        .args(["--preload", "numpy,pandas", "--timeout", "120", "--output"])
+        .arg(&output)
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    for part in [
+        "12 interpreters",
+        "after preloading numpy,pandas",
+        "512.0 MiB memory wall",
+        "compose@ds:pool=12: 12",
+    ] {
+        assert!(stderr.contains(part), "{part}: {stderr}");
+    }
+    assert!(!output.exists(), "nothing measured, nothing written");
+    // The same pool of plain interpreters fits and runs.
+    write_workload(dir.path(), "sum", 3, &[("result = sum(range(5))", "10")]);
+    bench()
+        .args(["run", "--quiet", "--profile", &format!("ds:image={ds}")])
+        .args(["--backends", "compose@ds:pool=12", "--workloads-dir"])
+        .arg(dir.path())
+        .args(["--calibration", "0", "--output"])
+        .arg(&output)
+        .assert()
+        .success();
+    assert_clean(
+        &read_results(&output),
+        &["compose@ds:pool=12"],
+        &[("sum", 3)],
+    );
+}

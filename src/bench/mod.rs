@@ -6,6 +6,7 @@ pub mod fork_floor;
 pub mod machine_load;
 pub mod measurement;
 pub mod memory;
+pub mod memory_wall;
 mod pair;
 pub mod plan;
 pub mod runner;

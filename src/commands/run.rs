@@ -14,6 +14,7 @@ use super::check_output_writable;
 use super::stop::Stop;
 use crate::agent::{AgentOptions, Wait, WaitMode};
 use crate::bench::machine_load::{LoadMonitor, MachineSample};
+use crate::bench::memory_wall;
 use crate::bench::runner::{self, Load, Measurement, Plan, RunOutput};
 use crate::bench::schedule::Order;
 use crate::bench::wakeup_floor::{self, WakeupFloor};
@@ -93,6 +94,7 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
     } = sandbox::prepare(&backends, &opts.sandbox, docker)?;
     sweep_strays(&opts, &reached, info.as_mut());
     let plan = make_plan(&opts, reached, workloads);
+    memory_wall::check(&plan, |text| opts.sandbox.notice(text))?;
     let stop = Stop::install();
     let measured = measure(&opts, &plan, &stop);
     record_pythons(&mut versions, &plan, &measured.output.measurements);

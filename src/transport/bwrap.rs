@@ -311,6 +311,10 @@ impl Transport for Bwrap {
         self.cgroup.is_some()
     }
 
+    fn memory_wall(&self) -> Option<u64> {
+        self.cgroup.is_some().then_some(MEMORY_BYTES)
+    }
+
     fn outside(&self) -> Option<&dyn Transport> {
         Some(&self.host)
     }

@@ -61,6 +61,13 @@ pub trait Transport: Send + Sync {
         false
     }
 
+    /// The memory limit its programs share, in bytes, when the harness set it and the programs
+    /// cannot read it themselves (`bwrap`'s cgroup, hidden by its cgroup namespace); `None`:
+    /// whatever the sandbox's own cgroup says.
+    fn memory_wall(&self) -> Option<u64> {
+        None
+    }
+
     /// Where every program this transport started can be seen, when each start is a sandbox
     /// of its own that sees nothing of the others (`bwrap`): the host.
     fn outside(&self) -> Option<&dyn Transport> {
