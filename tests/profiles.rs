@@ -336,3 +336,64 @@ fn a_pool_of_preloaded_interpreters_past_the_memory_wall_is_refused_before_it_ru
         &[("sum", 3)],
     );
 }
+
+#[test]
+fn a_per_call_interpreter_pays_its_preload_on_every_call_and_the_waterfall_shows_it() {
+    let Some(_sandbox) = engine() else { return };
+    let ds = "sandbox-bench-python:datasci";
+    if !has_image(ds) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write_workload(dir.path(), "sum", 3, &[("result = sum(range(5))", "10")]);
+    let output = dir.path().join("out.json");
+    let backends = [
+        "compose@ds:per-call",
+        "api@ds:per-call",
+        "compose@ds:persistent",
+    ];
+    let assert = bench()
+        .args(["run", "--profile", &format!("ds:image={ds}")])
+        .args(["--backends", &backends.join(","), "--workloads-dir"])
+        .arg(dir.path())
+        .args(["--preload", "numpy", "--calibration", "0", "--output"])
+        .arg(&output)
+        .env("COLUMNS", "160")
+        .assert()
+        .success();
+    let results = read_results(&output);
+    assert_clean(&results, &backends, &[("sum", 3)]);
+    for b in ["compose@ds:per-call", "api@ds:per-call"] {
+        let e = common::entry(&results, b, "sum");
+        let import = e["import_us"]["p50"]
+            .as_f64()
+            .expect("per-call import recorded");
+        let total = e["latency_us"]["p50"].as_f64().unwrap();
+        // numpy's import takes milliseconds and sits inside the call's latency.
+        assert!(import > 1000.0 && import < total, "{e}");
+    }
+    // Imported once, before any call: no call pays for it.
+    let persistent = common::entry(&results, "compose@ds:persistent", "sum");
+    assert!(persistent.get("import_us").is_none(), "{persistent}");
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
+    let layers: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("sum "))
+        .filter(|l| l.contains("per-call") || l.contains("agent-reported"))
+        .collect();
+    assert!(
+        layers.iter().any(|l| l.contains("import (agent-reported)")),
+        "{stdout}"
+    );
+    let at = |needle: &str| {
+        layers
+            .iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle} in the waterfall: {stdout}"))
+    };
+    assert!(
+        at("api@ds:per-call") < at("import (agent-reported)")
+            && at("import (agent-reported)") < at("exec (agent-reported)"),
+        "{stdout}"
+    );
+}

@@ -539,11 +539,20 @@ def serve(mode, preload=(), reset=False, spin_us=0):
     if mode == "loop":
         channel.spin_ns = spin_us * 1000
     _signal.signal(_signal.SIGALRM, _on_alarm)
+    imports = time.perf_counter_ns()
     for module in preload:  # before the handshake: the start-up pays, not the first call
         __import__(module)
+    imports = time.perf_counter_ns() - imports if preload else 0
     version = "%d.%d.%d" % sys.version_info[:3]
     channel.send(
-        {"ready": True, "protocol": PROTOCOL, "python": version, "pid": os.getpid(), "mode": mode}
+        {
+            "ready": True,
+            "protocol": PROTOCOL,
+            "python": version,
+            "pid": os.getpid(),
+            "mode": mode,
+            "import_ns": imports,
+        }
     )
     if mode == "fork":
         serve_fork(channel)

@@ -91,6 +91,7 @@ def selftest():
     proc.stdin.close()
     proc.wait(timeout=30)
     check("handshake first", replies[0]["ready"] and replies[0]["protocol"] == agent.PROTOCOL)
+    check("no preload, no import time", replies[0]["import_ns"] == 0)
     check("malformed line answered", replies[1]["error"]["type"] == "ProtocolError")
     check("fd 1 write captured", replies[2]["stdout"] == "raw\n" and replies[2]["result"] == "7")
     check("input() on the channel is EOF", replies[3]["error"]["type"] == "EOFError")
@@ -127,6 +128,13 @@ def selftest():
         {"id": 5, "code": "import os; result = os.getpid() != os.getpgid(0) or 'own group'"},
     ])
     check("fork: preloaded module inherited, nothing kept", replies[1]["result"] == "False")
+    preloading = subprocess.Popen(
+        [sys.executable, "-u", "-c", SOURCE, "oneshot", "--preload", "colorsys"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    )
+    out, _ = preloading.communicate(b"", timeout=60)
+    check("the handshake says how long the preload took",
+          json.loads(out.decode().splitlines()[0])["import_ns"] > 0)
     check("fork: a crash is the call's error", replies[2]["error"]["type"] == "ChildDied")
     check("fork: a hang is killed", replies[3]["error"]["type"] == "Timeout")
     check("fork: each call in its own group", replies[4]["result"] == "'own group'")

@@ -121,6 +121,9 @@ pub struct Ready {
     pub python: String,
     /// The agent's process id inside the sandbox, to kill it there if it stops answering.
     pub pid: u32,
+    /// Time it spent importing `--preload`'s modules before this handshake (0: none).
+    #[serde(default)]
+    pub import_ns: u64,
 }
 
 /// One call: code to run, its standard input, and a time limit the agent enforces itself.
@@ -145,6 +148,11 @@ pub struct Reply {
     /// Time the agent spent compiling and running the code.
     pub exec_ns: u64,
     pub truncated: bool,
+    /// Time the call paid for importing `--preload`'s modules before the code ran: a per-call
+    /// interpreter imports them on every call (its handshake says how long); 0 where they were
+    /// imported once, before any call.
+    #[serde(default)]
+    pub import_ns: u64,
 }
 
 /// An exception raised by the user's code, or an error the agent (or an MCP client) reports

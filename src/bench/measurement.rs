@@ -33,6 +33,8 @@ pub struct Measurement {
     pub latency: Histogram<u64>,
     /// The agent's own exec time of each successful measured call.
     pub exec: Histogram<u64>,
+    /// The `--preload` imports each successful measured call paid for (per-call only).
+    pub import: Histogram<u64>,
     /// Wall time of the measured calls.
     pub elapsed: Duration,
     /// The first call on a fresh executor, start-up included; `None` when it failed.
@@ -73,6 +75,7 @@ impl Measurement {
             error_samples: Vec::new(),
             latency: stats::new_histogram(),
             exec: stats::new_histogram(),
+            import: stats::new_histogram(),
             elapsed: Duration::ZERO,
             cold_start: None,
             restarts: 0,
@@ -162,6 +165,7 @@ mod tests {
                 traceback: String::new(),
             }),
             exec_ns: 5,
+            import_ns: 0,
             truncated: false,
         }
     }

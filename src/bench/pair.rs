@@ -105,7 +105,7 @@ impl<'a> Pair<'a> {
             progress,
             &self.answers,
         ) {
-            Ok((latency, _)) => self.m.cold_start = Some(latency),
+            Ok(t) => self.m.cold_start = Some(t.latency),
             Err(failure) => failed.push((failure, "cold start".into())),
         }
         // A pool's other agents start now, not during measured calls.
@@ -160,7 +160,7 @@ impl<'a> Pair<'a> {
             let bar = if i == 0 { progress } else { &hidden };
             self.m.switch_calls += 1;
             match timed_call(executor, case, plan.timeout, None, bar, &self.answers) {
-                Ok((latency, _)) => stats::record(&mut self.m.switch, latency),
+                Ok(t) => stats::record(&mut self.m.switch, t.latency),
                 Err(failure) => {
                     self.m.warmup_errors += 1;
                     self.m
@@ -270,12 +270,19 @@ impl<'a> Pair<'a> {
         for (n, outcome) in outcomes {
             m.calls += 1;
             match outcome {
-                Ok((latency, exec_ns)) => {
+                Ok(Timed {
+                    latency,
+                    exec_ns,
+                    import_ns,
+                }) => {
                     stats::record(&mut m.latency, latency);
                     // 0: the executor reports no exec time (an MCP server other than `serve`);
                     // the exec figures then stay empty rather than read 0.
                     if exec_ns > 0 {
                         stats::record(&mut m.exec, Duration::from_nanos(exec_ns));
+                    }
+                    if import_ns > 0 {
+                        stats::record(&mut m.import, Duration::from_nanos(import_ns));
                     }
                     m.samples
                         .push(u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX));
@@ -289,8 +296,17 @@ impl<'a> Pair<'a> {
     }
 }
 
-/// A call's latency and the agent's exec time, or why it does not count.
-type CallOutcome = Result<(Duration, u64), Failure>;
+/// What a call that counts took: its latency, and what the agent reports of it.
+struct Timed {
+    latency: Duration,
+    /// The agent's exec time (0: not reported).
+    exec_ns: u64,
+    /// The `--preload` imports the call paid for (0: none).
+    import_ns: u64,
+}
+
+/// A call's latency and the agent's figures, or why it does not count.
+type CallOutcome = Result<Timed, Failure>;
 
 /// Makes one call and checks it; latency runs from `from` (the intended start) when given.
 fn timed_call(
@@ -325,7 +341,11 @@ fn timed_call(
                     });
                 }
             }
-            Ok((latency, reply.exec_ns))
+            Ok(Timed {
+                latency,
+                exec_ns: reply.exec_ns,
+                import_ns: reply.import_ns,
+            })
         }
         Err(e) => Err(Failure::Call(e)),
     }

@@ -702,6 +702,7 @@ pub(crate) fn reply(
         stderr: String::new(),
         error: None,
         exec_ns: 0,
+        import_ns: 0,
         truncated: false,
     };
     if result.is_error == Some(true) {

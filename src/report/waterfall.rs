@@ -30,6 +30,30 @@ const PODMAN_LAYERS: [(&str, &str); 4] = [
     ("local:per-call", "interpreter start + framing"),
 ];
 
+/// The chains of layers a run can hold: Docker's built-in profile, each other Docker profile
+/// of the run (its per-call backends over the host's interpreter: the image's own libraries
+/// make a profile's chain, as with `--preload numpy,pandas` on a data-science image), and
+/// Podman's.
+fn layer_chains(results: &BenchmarkResults) -> Vec<[(String, &'static str); 4]> {
+    let owned = |layers: &[(&str, &'static str); 4]| layers.map(|(b, what)| (b.to_string(), what));
+    let mut out = vec![owned(&LAYERS)];
+    for p in &results.profiles {
+        if p.engine == "docker" && p.name != "docker" {
+            out.push(LAYERS.map(|(b, what)| {
+                let name = match b.split_once(':') {
+                    Some((transport, strategy)) if transport != "local" => {
+                        format!("{transport}@{}:{strategy}", p.name)
+                    }
+                    _ => b.to_string(),
+                };
+                (name, what)
+            }));
+        }
+    }
+    out.push(owned(&PODMAN_LAYERS));
+    out
+}
+
 /// One layer's latency figures, in µs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Level {
@@ -49,15 +73,21 @@ pub struct Step {
 }
 
 /// The waterfall of one workload from its layers' levels (in [`LAYERS`] order, `None` where the
-/// run did not have that backend) and the innermost layer's exec time. `None` below two layers.
-pub fn steps(levels: &[Option<Level>; 4], exec: Option<Level>) -> Option<Vec<Step>> {
-    steps_of(&LAYERS, levels, exec)
+/// run did not have that backend), the innermost layer's `--preload` imports (agent-reported,
+/// when its calls paid for them) and its exec time. `None` below two layers.
+pub fn steps(
+    levels: &[Option<Level>; 4],
+    import: Option<Level>,
+    exec: Option<Level>,
+) -> Option<Vec<Step>> {
+    steps_of(&LAYERS, levels, import, exec)
 }
 
 /// `steps` over the layers of one engine.
 fn steps_of(
     layers: &[(&str, &str); 4],
     levels: &[Option<Level>; 4],
+    import: Option<Level>,
     exec: Option<Level>,
 ) -> Option<Vec<Step>> {
     let present: Vec<usize> = (0..layers.len()).filter(|&i| levels[i].is_some()).collect();
@@ -69,8 +99,11 @@ fn steps_of(
         let total = levels[i]?;
         let (next_p50, until) = match present.get(k + 1) {
             Some(&j) => (levels[j]?.p50, j),
-            // The innermost layer's rest is everything but the agent's own exec time.
-            None => (exec.map_or(0.0, |e| e.p50), layers.len()),
+            // The innermost layer's rest is everything but the agent's imports and exec time.
+            None => (
+                exec.map_or(0.0, |e| e.p50) + import.map_or(0.0, |i| i.p50),
+                layers.len(),
+            ),
         };
         let cost_of: Vec<&str> = layers[i..until].iter().map(|l| l.1).collect();
         let mut cost_of = cost_of.join(" + ");
@@ -85,8 +118,20 @@ fn steps_of(
             cost_us: total.p50 - next_p50,
         });
     }
+    out.extend(import.map(import_step));
     out.extend(exec.map(exec_step));
     Some(out)
+}
+
+/// Above the exec row of a per-call chain run with `--preload`: the imports every fresh
+/// interpreter makes before it runs the code.
+fn import_step(import: Level) -> Step {
+    Step {
+        name: "import (agent-reported)".into(),
+        total: import,
+        cost_of: "importing --preload's modules".into(),
+        cost_us: import.p50,
+    }
 }
 
 /// The last row of every chain: the agent's own time running the code.
@@ -144,13 +189,15 @@ pub fn waterfall_table(results: &BenchmarkResults) -> Option<Table> {
         // The executors MCP servers run on, each to get its servers' rows above it.
         let mut unplaced: Vec<&str> = mcp_executors(results);
         let mut chains: Vec<Vec<Step>> = Vec::new();
-        for layers in [&LAYERS, &PODMAN_LAYERS] {
+        for owned in layer_chains(results) {
+            let layers = &owned.each_ref().map(|(b, what)| (b.as_str(), *what));
             let levels = layers.map(|(b, _)| find(b).and_then(|e| level(&e.histogram)));
             let innermost = layers
                 .iter()
                 .rev()
                 .find_map(|(b, _)| find(b).filter(|e| level(&e.histogram).is_some()));
-            if let Some(rows) = steps_of(layers, &levels, innermost.and_then(exec_level)) {
+            let import = innermost.and_then(|e| e.import_histogram.as_deref().and_then(level));
+            if let Some(rows) = steps_of(layers, &levels, import, innermost.and_then(exec_level)) {
                 unplaced.retain(|over| !rows.iter().any(|s| s.name == *over));
                 chains.push(rows);
             }
@@ -264,7 +311,7 @@ mod tests {
     #[test]
     fn each_layer_costs_its_difference_to_the_next() {
         let levels = [at(250_000.0), at(180_000.0), None, at(40_000.0)];
-        let rows = steps(&levels, at(30.0)).unwrap();
+        let rows = steps(&levels, None, at(30.0)).unwrap();
         let costs: Vec<(&str, f64)> = rows.iter().map(|s| (s.name.as_str(), s.cost_us)).collect();
         assert_eq!(
             costs,
@@ -284,9 +331,27 @@ mod tests {
 
     #[test]
     fn an_innermost_layer_in_the_sandbox_holds_the_interpreter_start() {
-        let rows = steps(&[at(250_000.0), at(180_000.0), None, None], at(30.0)).unwrap();
+        let rows = steps(&[at(250_000.0), at(180_000.0), None, None], None, at(30.0)).unwrap();
         assert_eq!(rows[1].cost_of, "Docker CLI + interpreter start + framing");
         assert_eq!(rows[1].cost_us, 179_970.0);
+    }
+
+    #[test]
+    fn preloaded_imports_are_a_layer_of_their_own_above_the_exec() {
+        let levels = [None, at(300_000.0), at(250_000.0), None];
+        let rows = steps(&levels, at(200_000.0), at(4_000.0)).unwrap();
+        let costs: Vec<(&str, f64)> = rows.iter().map(|s| (s.name.as_str(), s.cost_us)).collect();
+        assert_eq!(
+            costs,
+            [
+                ("docker:per-call", 50_000.0),
+                ("api:per-call", 46_000.0),
+                ("import (agent-reported)", 200_000.0),
+                ("exec (agent-reported)", 4_000.0),
+            ]
+        );
+        let sum: f64 = rows.iter().map(|s| s.cost_us).sum();
+        assert_eq!(sum, 300_000.0);
     }
 
     #[test]
@@ -300,6 +365,7 @@ mod tests {
         let rows = steps_of(
             &PODMAN_LAYERS,
             &[None, at(500.0), at(300.0), None],
+            None,
             at(30.0),
         )
         .unwrap();
@@ -360,6 +426,9 @@ mod tests {
 
     #[test]
     fn one_layer_makes_no_waterfall() {
-        assert_eq!(steps(&[None, None, None, at(40_000.0)], at(30.0)), None);
+        assert_eq!(
+            steps(&[None, None, None, at(40_000.0)], None, at(30.0)),
+            None
+        );
     }
 }

@@ -335,6 +335,13 @@ pub struct Entry {
     /// The agent-reported exec times, encoded as `histogram` is; absent in older files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exec_histogram: Option<String>,
+    /// The `--preload` imports each measured call paid for, agent-reported: per-call backends
+    /// only (the others import once, before any call); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import_us: Option<LatencySummary>,
+    /// The same, encoded as `histogram` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import_histogram: Option<String>,
     /// Calls made right after a switch from another backend, kept out of every figure above.
     #[serde(default)]
     pub switch_warmup_calls: usize,
@@ -380,6 +387,8 @@ impl Entry {
             restarts: m.restarts,
             histogram: stats::encode(&m.latency),
             exec_histogram: Some(stats::encode(&m.exec)),
+            import_us: stats::summarize(&m.import),
+            import_histogram: (!m.import.is_empty()).then(|| stats::encode(&m.import)),
             switch_warmup_calls: m.switch_calls,
             switch_warmup_us: stats::summarize(&m.switch),
             memory: m.memory.as_ref().and_then(|r| r.as_ref().ok()).copied(),

@@ -64,7 +64,8 @@ impl Executor for PerCall {
             // `container` that kill is the one that ends the call's container.
             process.kill();
         }
-        let reply = reply?;
+        let mut reply = reply?;
+        reply.import_ns = process.ready().map_or(0, |r| r.import_ns);
         process.finish(deadline)?;
         Ok(reply)
     }
