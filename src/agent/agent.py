@@ -784,6 +784,20 @@ def _read_mode(conn):
     return data.decode("ascii", "replace").strip()
 
 
+def _socket_id(path):
+    """The socket file's inode. gVisor refuses to stat a host socket (EPERM), so there it is
+    the inode its directory entry gives."""
+    try:
+        return os.stat(path).st_ino
+    except PermissionError:
+        name = os.path.basename(path)
+        with os.scandir(os.path.dirname(path) or ".") as entries:
+            for entry in entries:
+                if entry.name == name:
+                    return ("entry", entry.inode())
+        raise FileNotFoundError(path) from None
+
+
 def serve_socket(path):
     """Listens on `path`; exits once the file is removed or replaced (the harness is done)."""
     import socket
@@ -794,7 +808,7 @@ def serve_socket(path):
         pass
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path)
-    ours = os.stat(path).st_ino
+    ours = _socket_id(path)
     server.listen(64)
     server.settimeout(0.5)
     _signal.signal(_signal.SIGCHLD, _signal.SIG_IGN)  # children are reaped by the kernel
@@ -815,7 +829,7 @@ def serve_socket(path):
             conn, _ = server.accept()
         except socket.timeout:
             try:
-                if os.stat(path).st_ino != ours:
+                if _socket_id(path) != ours:
                     return
             except OSError:
                 return

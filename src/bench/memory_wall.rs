@@ -24,9 +24,13 @@ use crate::units::format_kib;
 const PROBE: &str = r#"
 def _sb_wall():
     rss = 0
-    with open('/proc/self/smaps_rollup') as f:
+    try:
+        f = open('/proc/self/smaps_rollup')
+    except OSError:  # gVisor's /proc has no smaps_rollup
+        f = open('/proc/self/status')
+    with f:
         for line in f:
-            if line.startswith('Rss:'):
+            if line.startswith(('Rss:', 'VmRSS:')):
                 rss = int(line.split()[1])
     limit = None
     try:

@@ -119,7 +119,7 @@ impl Profile {
             runtime: Some(runtime.to_string()),
             image: None,
             compose_file: compose_file.to_path_buf(),
-            service: service.to_string(),
+            service: service_for(Some(runtime), compose_file, service),
             builtin: false,
         }
     }
@@ -316,14 +316,40 @@ impl ProfileTable {
             name: name.to_string(),
             engine,
             host,
-            runtime,
             image: nonempty("image", self.image)?,
+            service: match nonempty("service", self.service)? {
+                Some(named) => named,
+                None => service_for(
+                    runtime.as_deref(),
+                    self.compose_file.as_deref().unwrap_or(compose_file),
+                    service,
+                ),
+            },
             compose_file: self
                 .compose_file
                 .unwrap_or_else(|| compose_file.to_path_buf()),
-            service: nonempty("service", self.service)?.unwrap_or_else(|| service.to_string()),
+            runtime,
             builtin: false,
         })
+    }
+}
+
+/// The Compose service gVisor's profiles run, where the Compose file defines it: the sandbox
+/// with room in its pids cgroup for gVisor's own threads and the code's processes capped
+/// inside gVisor instead (docker-compose.yml says why).
+pub const GVISOR_SERVICE: &str = "sandbox-gvisor";
+
+/// The service a profile runs when it names none: the flags' `service`, or for `runsc` the
+/// Compose file's [`GVISOR_SERVICE`] in place of the default `sandbox`.
+fn service_for(runtime: Option<&str>, compose_file: &Path, service: &str) -> String {
+    let defines = |name: &str| {
+        std::fs::read_to_string(compose_file)
+            .is_ok_and(|text| text.lines().any(|l| l.trim_end() == format!("  {name}:")))
+    };
+    if runtime == Some("runsc") && service == "sandbox" && defines(GVISOR_SERVICE) {
+        GVISOR_SERVICE.to_string()
+    } else {
+        service.to_string()
     }
 }
 
@@ -422,6 +448,34 @@ mod tests {
         assert!(
             p.env()
                 .contains(&("SANDBOX_RUNTIME".to_string(), "runsc".to_string()))
+        );
+    }
+
+    #[test]
+    fn gvisor_runs_the_compose_files_gvisor_service_unless_another_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("docker-compose.yml");
+        std::fs::write(
+            &file,
+            "services:\n  sandbox:\n    image: x\n  sandbox-gvisor:\n    extends:\n",
+        )
+        .unwrap();
+        let p = Profile::for_runtime("runsc", &file, "sandbox");
+        assert_eq!(p.service, GVISOR_SERVICE);
+        assert_eq!(
+            Profile::for_runtime("crun", &file, "sandbox").service,
+            "sandbox"
+        );
+        let user = |text: &str| Profile::parse(text, &file, "sandbox").unwrap().service;
+        assert_eq!(user("g:runtime=runsc"), GVISOR_SERVICE);
+        assert_eq!(user("g:runtime=runsc,service=mine"), "mine");
+        assert_eq!(user("g:image=y"), "sandbox");
+        // A Compose file without it: the service asked for.
+        let other = dir.path().join("other.yml");
+        std::fs::write(&other, "services:\n  sandbox:\n    image: x\n").unwrap();
+        assert_eq!(
+            Profile::for_runtime("runsc", &other, "sandbox").service,
+            "sandbox"
         );
     }
 
