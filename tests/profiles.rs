@@ -295,13 +295,14 @@ fn a_pool_of_preloaded_interpreters_past_the_memory_wall_is_refused_before_it_ru
     }
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("out.json");
-    // Twelve interpreters that each imported numpy and pandas (over 60 MiB each) cannot share
-    // the sandbox's 512 MiB: refused with the sizes, not killed one by one mid-run.
+    // Sixteen interpreters that each imported numpy and pandas (about 40 MiB of their own each,
+    // beside the files they map once) cannot share the sandbox's 512 MiB: refused with the
+    // sizes, not killed one by one mid-run.
     let assert = bench()
         .args(["run", "--quiet", "--profile", &format!("ds:image={ds}")])
         .args([
             "--backends",
-            "compose@ds:pool=12",
+            "compose@ds:pool=16",
             "--workloads",
             "simple_calc",
         ])
@@ -312,10 +313,11 @@ fn a_pool_of_preloaded_interpreters_past_the_memory_wall_is_refused_before_it_ru
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     for part in [
-        "12 interpreters",
-        "after preloading numpy,pandas",
+        "16 interpreters",
+        "of its own after preloading numpy,pandas beside",
+        "of shared files",
         "512.0 MiB memory wall",
-        "compose@ds:pool=12: 12",
+        "compose@ds:pool=16: 16",
     ] {
         assert!(stderr.contains(part), "{part}: {stderr}");
     }
@@ -324,7 +326,7 @@ fn a_pool_of_preloaded_interpreters_past_the_memory_wall_is_refused_before_it_ru
     write_workload(dir.path(), "sum", 3, &[("result = sum(range(5))", "10")]);
     bench()
         .args(["run", "--quiet", "--profile", &format!("ds:image={ds}")])
-        .args(["--backends", "compose@ds:pool=12", "--workloads-dir"])
+        .args(["--backends", "compose@ds:pool=16", "--workloads-dir"])
         .arg(dir.path())
         .args(["--calibration", "0", "--output"])
         .arg(&output)
@@ -332,7 +334,7 @@ fn a_pool_of_preloaded_interpreters_past_the_memory_wall_is_refused_before_it_ru
         .success();
     assert_clean(
         &read_results(&output),
-        &["compose@ds:pool=12"],
+        &["compose@ds:pool=16"],
         &[("sum", 3)],
     );
 }

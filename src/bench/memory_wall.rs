@@ -6,8 +6,11 @@
 //! reason that is not the backend's. The check starts one interpreter with the run's preload,
 //! reads its resident size and the wall from inside (the cgroup's memory limit; a `bwrap`
 //! transport's own when the sandbox hides its cgroup), counts how many the schedule holds at
-//! once, and refuses the run with the sizes when they cannot fit. The figure is a floor: the
-//! calls' own data comes on top.
+//! once, and refuses the run with the sizes when they cannot fit. Each interpreter is counted
+//! for its anonymous memory (its heap, the imported modules' objects: its own), and the pages
+//! it maps from files (libpython, numpy's shared objects) once, since the kernel keeps one copy
+//! of a file's pages and charges it to the cgroup once. The figure is a floor: the calls' own
+//! data comes on top.
 
 use anyhow::Result;
 
@@ -18,12 +21,12 @@ use crate::sandbox::backend::{Backend, TransportKind};
 use crate::strategy::{Call, Strategy};
 use crate::units::format_kib;
 
-/// The code one interpreter runs: its resident size in KiB, and the smallest memory limit of
-/// the cgroups it is in (v2 `memory.max` or v1 `memory.limit_in_bytes`, from its own cgroup up
-/// to the root it can see), `None` without one.
+/// The code one interpreter runs: its resident size and the anonymous part of it in KiB, and
+/// the smallest memory limit of the cgroups it is in (v2 `memory.max` or v1
+/// `memory.limit_in_bytes`, from its own cgroup up to the root it can see), `None` without one.
 const PROBE: &str = r#"
 def _sb_wall():
-    rss = 0
+    rss = anon = 0
     try:
         f = open('/proc/self/smaps_rollup')
     except OSError:  # gVisor's /proc has no smaps_rollup
@@ -32,6 +35,8 @@ def _sb_wall():
         for line in f:
             if line.startswith(('Rss:', 'VmRSS:')):
                 rss = int(line.split()[1])
+            elif line.startswith(('Anonymous:', 'RssAnon:')):
+                anon = int(line.split()[1])
     limit = None
     try:
         with open('/proc/self/cgroup') as f:
@@ -57,7 +62,7 @@ def _sb_wall():
             if path in ('', '/'):
                 break
             path = path.rsplit('/', 1)[0] or '/'
-    return (rss, limit)
+    return (rss, anon or rss, limit)
 result = _sb_wall()
 "#;
 
@@ -163,23 +168,43 @@ pub fn crowds(plan: &Plan) -> Vec<Crowd> {
 /// What one interpreter holds and the wall it runs under, as read inside the sandbox.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Reading {
+    /// Resident in all.
     pub rss_kib: u64,
+    /// The anonymous part of it: what each interpreter holds on its own.
+    pub anon_kib: u64,
     pub wall_bytes: Option<u64>,
 }
 
-/// Parses the probe's `repr`: `(RSS, LIMIT or None)`.
+impl Reading {
+    /// Pages mapped from files, shared by every interpreter of the sandbox.
+    fn shared_kib(&self) -> u64 {
+        self.rss_kib.saturating_sub(self.anon_kib)
+    }
+
+    /// What `agents` interpreters hold together, in KiB.
+    fn need_kib(&self, agents: usize) -> u64 {
+        agents as u64 * self.anon_kib + self.shared_kib()
+    }
+}
+
+/// Parses the probe's `repr`: `(RSS, ANONYMOUS, LIMIT or None)`.
 fn parse(text: &str) -> Option<Reading> {
     let inner = text.trim().strip_prefix('(')?.strip_suffix(')')?;
-    let (rss, limit) = inner.split_once(',')?;
-    let limit = limit.trim();
-    Some(Reading {
+    let mut parts = inner.split(',');
+    let (rss, anon, limit) = (parts.next()?, parts.next()?, parts.next()?.trim());
+    if parts.next().is_some() {
+        return None;
+    }
+    let reading = Reading {
         rss_kib: rss.trim().parse().ok()?,
+        anon_kib: anon.trim().parse().ok()?,
         wall_bytes: if limit == "None" {
             None
         } else {
             Some(limit.parse().ok()?)
         },
-    })
+    };
+    (reading.anon_kib <= reading.rss_kib).then_some(reading)
 }
 
 /// Starts one interpreter on `reached` with the plan's agent options (its preload), reads it,
@@ -207,7 +232,7 @@ fn probe(plan: &Plan, reached: &Reached) -> Result<Reading, String> {
 /// The refusal when `crowd`'s agents cannot fit, `None` when they can.
 pub fn verdict(crowd: &Crowd, reading: Reading, preload: &[String]) -> Option<String> {
     let wall = reading.wall_bytes?;
-    let need = crowd.agents as u64 * reading.rss_kib * 1024;
+    let need = reading.need_kib(crowd.agents) * 1024;
     if need <= wall {
         return None;
     }
@@ -222,13 +247,15 @@ pub fn verdict(crowd: &Crowd, reading: Reading, preload: &[String]) -> Option<St
         format!(" after preloading {}", preload.join(","))
     };
     Some(format!(
-        "{}: the run would keep {} interpreters alive at once ({}), each holding at least {}{after}: \
-         {} in all, above the sandbox's {} memory wall; make fewer at once (a smaller pool, \
-         fewer workloads, --order sequential) or give backends profiles of their own",
+        "{}: the run would keep {} interpreters alive at once ({}), each holding at least {} of \
+         its own{after} beside {} of shared files: {} in all, above the sandbox's {} memory wall; \
+         make fewer at once (a smaller pool, fewer workloads, --order sequential) or give \
+         backends profiles of their own",
         crowd.wall,
         crowd.agents,
         holders.join(", "),
-        format_kib(reading.rss_kib),
+        format_kib(reading.anon_kib),
+        format_kib(reading.shared_kib()),
         format_kib(need / 1024),
         format_kib(wall / 1024),
     ))
@@ -250,10 +277,12 @@ pub fn check(plan: &Plan, notice: impl Fn(&str)) -> Result<()> {
                 }
                 if let Some(wall) = reading.wall_bytes {
                     notice(&format!(
-                        "memory: {}: {} interpreters at once × {} of its {} wall",
+                        "memory: {}: {} interpreters at once × {} + {} shared: {} of its {} wall",
                         crowd.wall,
                         crowd.agents,
-                        format_kib(reading.rss_kib),
+                        format_kib(reading.anon_kib),
+                        format_kib(reading.shared_kib()),
+                        format_kib(reading.need_kib(crowd.agents)),
                         format_kib(wall / 1024)
                     ));
                 }
@@ -360,44 +389,54 @@ mod tests {
     #[test]
     fn the_probe_answer_is_read_with_and_without_a_limit() {
         assert_eq!(
-            parse("(70123, 536870912)"),
+            parse("(70123, 50000, 536870912)"),
             Some(Reading {
                 rss_kib: 70123,
+                anon_kib: 50000,
                 wall_bytes: Some(536870912)
             })
         );
         assert_eq!(
-            parse("(9000, None)"),
+            parse("(9000, 7000, None)"),
             Some(Reading {
                 rss_kib: 9000,
+                anon_kib: 7000,
                 wall_bytes: None
             })
         );
         assert_eq!(parse("9000"), None);
-        assert_eq!(parse("(x, None)"), None);
+        assert_eq!(parse("(9000, None)"), None);
+        assert_eq!(parse("(x, 1, None)"), None);
+        assert_eq!(parse("(1, 2, 3, 4)"), None);
+        // More anonymous memory than resident memory is no reading.
+        assert_eq!(parse("(100, 200, None)"), None);
     }
 
     #[test]
     fn agents_that_pass_the_wall_are_refused_with_the_sizes() {
         let reading = Reading {
             rss_kib: 70 * 1024,
+            anon_kib: 50 * 1024,
             wall_bytes: Some(512 << 20),
         };
-        // 7 × 70 MiB = 490 MiB fits; 8 × 70 = 560 does not.
-        assert_eq!(verdict(&crowd(7), reading, &[]), None);
-        let refusal = verdict(&crowd(8), reading, &["numpy".into(), "pandas".into()]).unwrap();
-        assert!(refusal.contains("8 interpreters"), "{refusal}");
-        assert!(refusal.contains("70.0 MiB"), "{refusal}");
-        assert!(refusal.contains("560.0 MiB"), "{refusal}");
+        // Files mapped are counted once: 9 × 50 + 20 = 470 MiB fits (9 × 70 = 630 would not);
+        // 10 × 50 + 20 = 520 does not.
+        assert_eq!(verdict(&crowd(9), reading, &[]), None);
+        let refusal = verdict(&crowd(10), reading, &["numpy".into(), "pandas".into()]).unwrap();
+        assert!(refusal.contains("10 interpreters"), "{refusal}");
+        assert!(refusal.contains("50.0 MiB of its own"), "{refusal}");
+        assert!(refusal.contains("20.0 MiB of shared files"), "{refusal}");
+        assert!(refusal.contains("520.0 MiB in all"), "{refusal}");
         assert!(refusal.contains("512.0 MiB"), "{refusal}");
         assert!(refusal.contains("preloading numpy,pandas"), "{refusal}");
-        assert!(refusal.contains("compose:pool=4: 8"), "{refusal}");
+        assert!(refusal.contains("compose:pool=4: 10"), "{refusal}");
     }
 
     #[test]
     fn no_wall_no_refusal() {
         let reading = Reading {
             rss_kib: 1 << 30,
+            anon_kib: 1 << 30,
             wall_bytes: None,
         };
         assert_eq!(verdict(&crowd(64), reading, &[]), None);
