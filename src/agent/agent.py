@@ -346,10 +346,56 @@ def _childless():
     return False
 
 
+def _started():
+    """This process's start time, in clock ticks since boot (field 22 of /proc/PID/stat)."""
+    with open("/proc/self/stat", "rb") as f:
+        return int(f.read().rsplit(b")", 1)[1].split()[19])
+
+
+def kill_orphans(keep=()):
+    """Where this process cannot be a subreaper (gVisor refuses PR_SET_CHILD_SUBREAPER), a
+    process a call daemonized (forked away, setsid) is re-parented to the container's init,
+    out of `kill_descendants`' reach: kills every child of init started after this agent, but
+    those in `keep`. Such a process is an orphan of some call, this agent's or another's in the
+    same sandbox (an agent is started from outside, parent 0, and the container's own command
+    started before any agent). Done only as a user other than root, that is in a sandbox: on a
+    shared host init's children are not the harness's to kill. A scan of /proc after every
+    call, a cost the gVisor rows include."""
+    if _subreaper["on"] or os.getuid() == 0:
+        return
+    me, keep = os.getpid(), set(keep)
+    try:
+        born = _started()
+    except (OSError, IndexError, ValueError):
+        return
+    for _ in range(200):  # a forking orphan refills as it is killed
+        found = False
+        for name in os.listdir("/proc"):
+            if not name.isdigit() or int(name) in keep or int(name) == me:
+                continue
+            try:
+                with open("/proc/%s/stat" % name, "rb") as f:
+                    fields = f.read().rsplit(b")", 1)[1].split()
+                if fields[1] != b"1" or fields[0] in (b"Z", b"X") or int(fields[19]) < born:
+                    continue
+                os.kill(int(name), _signal.SIGKILL)
+                found = True
+            except (OSError, IndexError, ValueError):
+                pass
+        if not found:
+            return
+
+
 def kill_descendants(keep=()):
     """Kills every process below this one except those in `keep` (the zygote's waiting
-    children) and what is below them. Cheap when nothing is there: one wait4 call for a
-    subreaper with no child, else only this process's child lists are read."""
+    children) and what is below them, and where it is no subreaper the orphans calls left to
+    the container's init. Cheap when nothing is there: one wait4 call for a subreaper with no
+    child, else only this process's child lists are read."""
+    _kill_tree(keep)
+    kill_orphans(keep)  # after: a child killed above leaves its own children to init
+
+
+def _kill_tree(keep):
     if not keep and _subreaper["on"] and _childless():
         return
     me, keep = os.getpid(), set(keep)

@@ -41,6 +41,10 @@ pub struct Probe {
     pub expect: Expect,
     /// Only meaningful where the sandbox's memory and pids limits exist (not on the host).
     pub needs_limits: bool,
+    /// What gVisor does not give that the probe needs, when it needs one: its memory wall
+    /// stops no call, since the host's OOM killer takes gVisor itself, and with it the whole
+    /// sandbox and every agent in it (so the probes after it would find no sandbox).
+    pub gvisor_lacks: Option<&'static str>,
 }
 
 const fn probe(name: &'static str, code: &'static str, expect: Expect) -> Probe {
@@ -50,6 +54,7 @@ const fn probe(name: &'static str, code: &'static str, expect: Expect) -> Probe 
         stdin: None,
         expect,
         needs_limits: false,
+        gvisor_lacks: None,
     }
 }
 
@@ -69,6 +74,7 @@ pub const PROBES: [Probe; 19] = [
     ),
     Probe {
         needs_limits: true,
+        gvisor_lacks: Some("memory wall per call (the host kills the whole gVisor sandbox)"),
         ..probe(
             "memory_bomb",
             "hog = b'x' * (2 << 30)\nresult = len(hog)",
@@ -77,6 +83,12 @@ pub const PROBES: [Probe; 19] = [
     },
     Probe {
         needs_limits: true,
+        // The pids wall holds (128 processes), but 128 interpreters pass 512 MiB in gVisor's
+        // memory first.
+        gvisor_lacks: Some(
+            "memory wall per call (128 forked interpreters pass 512 MiB and the host kills the \
+             whole gVisor sandbox)",
+        ),
         ..probe(
             "fork_bomb",
             "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass",
@@ -170,8 +182,8 @@ pub struct FaultOutcome {
     pub green: bool,
 }
 
-/// What a fault probe's call came back with; in results files `error: <kind>`, `ok: <repr>`
-/// or `skipped`.
+/// What a fault probe's call came back with; in results files `error: <kind>`, `ok: <repr>`,
+/// `skipped` or `not provided: <what>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(into = "String", try_from = "String")]
 pub enum Answer {
@@ -182,6 +194,9 @@ pub enum Answer {
     Ok(String),
     /// Not run: the probe needs limits the transport does not have.
     Skipped,
+    /// Not run: the wall the probe tests is known to be missing on the backend's runtime, and
+    /// running it would take the sandbox down with the probes after it; what is missing.
+    NotProvided(String),
 }
 
 impl std::fmt::Display for Answer {
@@ -190,6 +205,7 @@ impl std::fmt::Display for Answer {
             Answer::Error(kind) => write!(f, "error: {kind}"),
             Answer::Ok(repr) => write!(f, "ok: {repr}"),
             Answer::Skipped => f.write_str("skipped"),
+            Answer::NotProvided(what) => write!(f, "not provided: {what}"),
         }
     }
 }
@@ -210,9 +226,12 @@ impl TryFrom<String> for Answer {
             Ok(Answer::Error(kind.into()))
         } else if let Some(repr) = text.strip_prefix("ok: ") {
             Ok(Answer::Ok(repr.into()))
+        } else if let Some(what) = text.strip_prefix("not provided: ") {
+            Ok(Answer::NotProvided(what.into()))
         } else {
             Err(format!(
-                "'{text}' is not a fault probe outcome (error: …, ok: … or skipped)"
+                "'{text}' is not a fault probe outcome (error: …, ok: …, skipped or not \
+                 provided: …)"
             ))
         }
     }
@@ -264,7 +283,9 @@ pub fn run_backend(
             break;
         }
         let outcome = if probe.needs_limits && !sandboxed {
-            skipped(&probe, backend)
+            skipped(&probe, backend, Answer::Skipped)
+        } else if let Some(what) = not_provided(&probe, backend) {
+            skipped(&probe, backend, Answer::NotProvided(what.into()))
         } else {
             run_probe(&probe, reached, timeout, &before)
         };
@@ -336,12 +357,22 @@ fn run_probe(
     }
 }
 
-fn skipped(probe: &Probe, backend: &Backend) -> FaultOutcome {
+/// The wall `probe` needs that `backend`'s runtime is known not to give (docs/runtimes.md's
+/// walls table, asserted by tests/walls.rs), `None` when it has it.
+fn not_provided(probe: &Probe, backend: &Backend) -> Option<&'static str> {
+    let Backend::Sandbox(s) = backend else {
+        return None;
+    };
+    let gvisor = s.sandboxed() && s.profile.runtime.as_deref() == Some("runsc");
+    probe.gvisor_lacks.filter(|_| gvisor)
+}
+
+fn skipped(probe: &Probe, backend: &Backend, outcome: Answer) -> FaultOutcome {
     FaultOutcome {
         probe: probe.name.into(),
         backend: backend.to_string(),
         expected: expected(probe),
-        outcome: Answer::Skipped,
+        outcome,
         as_expected: true,
         duration_ms: 0.0,
         within_time: true,
@@ -367,7 +398,57 @@ fn ms(d: Duration) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
     use super::*;
+    use crate::sandbox::backend::{SandboxBackend, TransportKind};
+    use crate::sandbox::profile::Profile;
+    use crate::strategy::Strategy;
+
+    #[test]
+    fn the_bombs_are_not_provided_under_gvisor_alone() {
+        let bomb = PROBES.iter().find(|p| p.name == "memory_bomb").unwrap();
+        let on = |runtime: &str, transport| {
+            Backend::Sandbox(SandboxBackend {
+                transport,
+                profile: Arc::new(Profile::for_runtime(
+                    runtime,
+                    Path::new("docker-compose.yml"),
+                    "sandbox",
+                )),
+                strategy: Strategy::Persistent,
+                cached: false,
+            })
+        };
+        let what = not_provided(bomb, &on("runsc", TransportKind::Compose)).unwrap();
+        assert!(what.contains("gVisor"), "{what}");
+        assert_eq!(
+            not_provided(bomb, &on("crun", TransportKind::Compose)),
+            None
+        );
+        assert_eq!(
+            not_provided(
+                bomb,
+                &Backend::on_docker(TransportKind::Compose, Strategy::Fork)
+            ),
+            None
+        );
+        let forks = PROBES.iter().find(|p| p.name == "fork_bomb").unwrap();
+        assert!(not_provided(forks, &on("runsc", TransportKind::Docker)).is_some());
+        // Only the bombs: the others run under gVisor.
+        for probe in PROBES
+            .iter()
+            .filter(|p| !["memory_bomb", "fork_bomb"].contains(&p.name))
+        {
+            assert_eq!(
+                not_provided(probe, &on("runsc", TransportKind::Compose)),
+                None,
+                "{}",
+                probe.name
+            );
+        }
+    }
 
     #[test]
     fn answers_keep_their_json() {
@@ -375,6 +456,10 @@ mod tests {
             (Answer::Error("Timeout".into()), "\"error: Timeout\""),
             (Answer::Ok("'survived'".into()), "\"ok: 'survived'\""),
             (Answer::Skipped, "\"skipped\""),
+            (
+                Answer::NotProvided("memory wall".into()),
+                "\"not provided: memory wall\"",
+            ),
         ] {
             assert_eq!(serde_json::to_string(&answer).unwrap(), json);
             assert_eq!(serde_json::from_str::<Answer>(json).unwrap(), answer);

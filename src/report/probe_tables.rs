@@ -70,6 +70,7 @@ pub fn fault_table(results: &FaultResults) -> comfy_table::Table {
 pub fn fault_cell(o: &FaultOutcome) -> String {
     let what = match &o.outcome {
         Answer::Skipped => return "– skipped (no limits)".into(),
+        Answer::NotProvided(what) => return format!("– not provided: {what}"),
         Answer::Error(kind) => kind.clone(),
         Answer::Ok(_) => o.outcome.to_string(),
     };
