@@ -12,7 +12,9 @@
 #   4. starts `podman system service` on $SOCKET (Docker-compatible API) unless one answers
 #      there; its pid is kept in $SANDBOX_BENCH_PODMAN_STATE so that scripts/stop-podman.sh
 #      stops only a service this script started
-#   5. checks that a container with the sandbox's walls starts, on runc and on crun
+#   5. checks that a container with the sandbox's walls starts, on runc and on crun, and
+#      starts a second service on $CRUN_SOCKET whose default runtime is crun (Podman's
+#      Docker-compatible API ignores a container's runtime: profiles with runtime=crun go there)
 #
 # Progress goes to stderr; one summary line goes to stdout.
 set -euo pipefail
@@ -78,43 +80,76 @@ else
     docker save "$image" | podman load -q >&2
 fi
 
-# --- 4. service -----------------------------------------------------------
-answers() { DOCKER_HOST=unix://$SOCKET docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+# --- 4. services ----------------------------------------------------------
+# Podman's Docker-compatible API runs every container under its service's default runtime,
+# whatever the container asks for: crun gets a service of its own, whose containers.conf makes
+# crun the default (sandbox profiles with engine=podman,runtime=crun go there).
+CRUN_SOCKET=/run/podman/podman-crun.sock
+CRUN_CONF=/etc/containers/sandbox-bench-crun.conf
+CRUN_PID_FILE=$STATE_DIR/service-crun.pid
+want_crun='[containers]
+# sandbox-bench (scripts/setup-podman.sh): runc cannot raise these limits here by itself
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+
+[engine]
+# sandbox-bench: the crun service (CONTAINERS_CONF of the service on /run/podman/podman-crun.sock)
+runtime = "crun"'
+if [[ $(cat "$CRUN_CONF" 2>/dev/null) != "$want_crun" ]]; then
+    printf '%s\n' "$want_crun" >"$CRUN_CONF.tmp"
+    mv -f "$CRUN_CONF.tmp" "$CRUN_CONF"
+    log "wrote $CRUN_CONF (the limits, crun the default runtime)"
+    restart=yes
+fi
+
+# answers SOCKET: a service answers there
+answers() { DOCKER_HOST=unix://$1 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 # is_service PID: PID is a live (not zombie) podman process
 is_service() {
     [[ $1 =~ ^[0-9]+$ && $(cat "/proc/$1/comm" 2>/dev/null) == podman ]] &&
         ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
 }
-if [[ -f $PID_FILE ]] && ! is_service "$(cat "$PID_FILE")"; then
-    rm -f "$PID_FILE"
-fi
-if [[ ${restart:-no} == yes && -f $PID_FILE ]]; then
-    log "restarting the service started earlier (pid $(cat "$PID_FILE")) for the new limits"
+for f in "$PID_FILE" "$CRUN_PID_FILE"; do
+    if [[ -f $f ]] && ! is_service "$(cat "$f")"; then
+        rm -f "$f"
+    fi
+done
+if [[ ${restart:-no} == yes ]] && [[ -f $PID_FILE || -f $CRUN_PID_FILE ]]; then
+    log "restarting the services started earlier for the new configuration"
     bash "$REPO_DIR/scripts/stop-podman.sh"
 fi
-if answers; then
-    log "a service already answers on $SOCKET"
-else
-    mkdir -p "$STATE_DIR" "$(dirname "$SOCKET")" "$(dirname "$SERVICE_LOG")"
-    rm -f "$SOCKET"
-    log "starting podman system service on unix://$SOCKET (log: $SERVICE_LOG)"
+# serve SOCKET PID_FILE [CONTAINERS_CONF]: starts a service on SOCKET unless one answers there
+serve() {
+    local socket=$1 pid_file=$2 conf=${3:-} pid deadline
+    if answers "$socket"; then
+        log "a service already answers on $socket"
+        return
+    fi
+    mkdir -p "$STATE_DIR" "$(dirname "$socket")" "$(dirname "$SERVICE_LOG")"
+    rm -f "$socket"
+    local with=""
+    [[ -z $conf ]] || with=" with CONTAINERS_CONF=$conf"
+    log "starting podman system service on unix://$socket$with (log: $SERVICE_LOG)"
     # From the state directory: conmon writes an empty `oom` file into its working directory
     # when a container's process is OOM-killed, and the service's children inherit it.
-    cd "$STATE_DIR"
-    nohup podman system service --time=0 "unix://$SOCKET" >>"$SERVICE_LOG" 2>&1 </dev/null &
-    pid=$!
-    echo "$pid" >"$PID_FILE"
+    (
+        cd "$STATE_DIR"
+        if [[ -n $conf ]]; then export CONTAINERS_CONF=$conf; fi
+        nohup podman system service --time=0 "unix://$socket" >>"$SERVICE_LOG" 2>&1 </dev/null &
+        echo $! >"$pid_file"
+    )
+    pid=$(cat "$pid_file")
     deadline=$((SECONDS + WAIT_SECONDS))
-    until answers; do
+    until answers "$socket"; do
         if ! kill -0 "$pid" 2>/dev/null || ((SECONDS >= deadline)); then
             tail -n 5 "$SERVICE_LOG" >&2 || true
             kill "$pid" 2>/dev/null || true
-            rm -f "$PID_FILE"
-            die "podman system service did not answer on $SOCKET within ${WAIT_SECONDS}s"
+            rm -f "$pid_file"
+            die "podman system service did not answer on $socket within ${WAIT_SECONDS}s"
         fi
         sleep 0.2
     done
-fi
+}
+serve "$SOCKET" "$PID_FILE"
 started_by_script=no
 [[ -f $PID_FILE ]] && started_by_script=yes
 
@@ -131,9 +166,12 @@ if command -v crun >/dev/null 2>&1; then
     out=$(hardened crun) || true
     if [[ $out == 1 ]]; then
         runtimes=runc,crun
+        serve "$CRUN_SOCKET" "$CRUN_PID_FILE" "$CRUN_CONF"
+        [[ $(DOCKER_HOST=unix://$CRUN_SOCKET docker info --format '{{.DefaultRuntime}}') == crun ]] ||
+            die "the service on $CRUN_SOCKET does not run crun by default"
     else
         log "WARNING: crun does not start the sandbox image on Podman: $(tail -n 1 <<<"$out")"
     fi
 fi
 
-echo "setup-podman: podman $podman_version, socket unix://$SOCKET, image $image, runtimes $runtimes, started-by-script=$started_by_script"
+echo "setup-podman: podman $podman_version, socket unix://$SOCKET (crun: unix://$CRUN_SOCKET), image $image, runtimes $runtimes, started-by-script=$started_by_script"

@@ -54,7 +54,7 @@ fn run_clean(backends: &[&str]) -> serde_json::Value {
 }
 
 /// The profile of the results file called `name`.
-fn profile<'a>(results: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+fn profile_of<'a>(results: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     results["profiles"]
         .as_array()
         .expect("profiles recorded")
@@ -99,7 +99,7 @@ fn the_compose_transports_run_under_gvisor() {
         "container@runsc:per-call",
     ];
     let results = run_clean(&backends);
-    let p = profile(&results, "runsc");
+    let p = profile_of(&results, "runsc");
     assert_eq!(p["runtime"], "runsc", "{p}");
     assert_eq!(
         p["sandbox"]["runtime"], "runsc",
@@ -119,7 +119,7 @@ fn compose_transports_run_under_crun() {
         "container@crun:per-call",
     ];
     let results = run_clean(&backends);
-    assert_eq!(profile(&results, "crun")["sandbox"]["runtime"], "crun");
+    assert_eq!(profile_of(&results, "crun")["sandbox"]["runtime"], "crun");
     down("crun");
 }
 
@@ -271,21 +271,51 @@ fn bwrap_is_refused_on_a_profile_in_one_line() {
 
 /// Podman's Docker-compatible API ignores a container's runtime: a profile asking for one
 /// would be measured under its default runtime, so it is refused before anything starts.
+/// Podman runs crun through a service of its own (its Docker-compatible API ignores a
+/// container's runtime): a profile with engine=podman,runtime=crun goes there and runs under
+/// crun, as the engine reports it; a runtime no service runs by default is refused in one line.
 #[test]
-fn a_runtime_on_podman_is_refused_in_one_line() {
+fn crun_on_podman_runs_through_its_own_service_and_another_runtime_is_refused() {
     let Some(_podman) = common::sandbox::podman() else {
         return;
     };
-    let run = bench()
-        .args(["run", "--profile", "pc:engine=podman,runtime=crun"])
-        .args(["--backends", "compose@pc:persistent"])
+    let profile = "pc:engine=podman,runtime=crun";
+    let dir = tempfile::tempdir().unwrap();
+    workload(dir.path());
+    let output = dir.path().join("out.json");
+    let backends = ["compose@pc:persistent", "compose@pc:fork"];
+    bench()
+        .args(["run", "--quiet", "--profile", profile])
+        .args(["--backends", &backends.join(",")])
+        .arg("--workloads-dir")
+        .arg(dir.path())
+        .arg("--output")
+        .arg(&output)
         .assert()
-        .code(2)
-        .stderr(predicates::str::contains("ignores a container's runtime"));
+        .success();
+    let results = read_results(&output);
+    assert_clean(&results, &backends, &[("sums", 4)]);
+    let p = profile_of(&results, "pc");
+    assert_eq!(p["sandbox"]["runtime"], "crun", "the engine ran it so: {p}");
+    let _ = std::process::Command::new("docker")
+        .args(["compose", "-f", "docker-compose.yml"])
+        .args(["-p", &format!("{}-pc", project_dir())])
+        .args(["down", "-t", "0"])
+        .env("DOCKER_HOST", "unix:///run/podman/podman-crun.sock")
+        .current_dir(ROOT)
+        .output();
+
+    let run = bench()
+        .args(["run", "--profile", "pr:engine=podman,runtime=runc"])
+        .args(["--profile", "pg:engine=podman,runtime=runsc"])
+        .args(["--backends", "compose@pg:persistent"])
+        .assert()
+        .code(2);
     let stderr = String::from_utf8_lossy(&run.get_output().stderr).to_string();
     assert_eq!(
         stderr.lines().filter(|l| l.starts_with("error:")).count(),
         1,
         "{stderr}"
     );
+    assert!(stderr.contains("podman-runsc.sock"), "{stderr}");
 }

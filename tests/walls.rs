@@ -241,6 +241,19 @@ fn crun() -> Option<(MutexGuard<'static, ()>, On)> {
     docker_runtime(Kind::Container, "crun")
 }
 
+/// Podman under crun: its own service, whose default runtime is crun (Podman's
+/// Docker-compatible API ignores a container's runtime).
+fn podman_crun() -> Option<(MutexGuard<'static, ()>, On)> {
+    let profile = Profile::parse(
+        "pcrun:engine=podman,runtime=crun",
+        &compose_file(),
+        "sandbox",
+    )
+    .expect("a valid profile");
+    let guard = common::sandbox::runtime(&profile)?;
+    Some((guard, On::up(Kind::Container, &profile)))
+}
+
 fn runsc() -> Option<(MutexGuard<'static, ()>, On)> {
     docker_runtime(Kind::Gvisor, "runsc")
 }
@@ -268,6 +281,7 @@ macro_rules! in_every_place {
         in_every_place!(@place on_docker, engine; $($wall),*);
         in_every_place!(@place on_podman, podman; $($wall),*);
         in_every_place!(@place on_docker_crun, crun; $($wall),*);
+        in_every_place!(@place on_podman_crun, podman_crun; $($wall),*);
         in_every_place!(@place on_docker_runsc, runsc; $($wall),*);
         in_every_place!(@place on_bwrap, bwrap; $($wall),*);
     };

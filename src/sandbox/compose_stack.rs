@@ -215,11 +215,16 @@ pub fn inspect(env: &[(String, String)], container: &str) -> Result<SandboxInfo>
     let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
     let positive = |v: &serde_json::Value| v.as_i64().filter(|n| *n > 0);
     let host = &c["HostConfig"];
+    let mut runtime = Some(text(&host["Runtime"])).filter(|r| !r.is_empty());
+    if runtime.as_deref() == Some("oci") {
+        // Podman's Docker-compatible inspect says "oci" for every runtime: its own API names it.
+        runtime = podman_runtime(env, container).or(runtime);
+    }
     Ok(SandboxInfo {
         container: text(&c["Id"]).chars().take(12).collect(),
         image_id: text(&c["Image"]),
         image: text(&c["Config"]["Image"]),
-        runtime: Some(text(&host["Runtime"])).filter(|r| !r.is_empty()),
+        runtime,
         memory_bytes: positive(&host["Memory"]),
         pids_limit: positive(&host["PidsLimit"]),
         cpus: positive(&host["NanoCpus"]).map(|n| n as f64 / 1e9),
@@ -229,6 +234,29 @@ pub fn inspect(env: &[(String, String)], container: &str) -> Result<SandboxInfo>
         strays_at_start: None,
         strays_removed: false,
     })
+}
+
+/// The OCI runtime a Podman container runs under, asked through Podman's own API (`podman
+/// --remote` at the profile's socket), `None` when that does not answer.
+fn podman_runtime(env: &[(String, String)], container: &str) -> Option<String> {
+    let url = env.iter().find(|(k, _)| k == "DOCKER_HOST")?.1.clone();
+    let out = capture_on(
+        env,
+        "podman",
+        &[
+            "--remote",
+            "--url",
+            &url,
+            "inspect",
+            "--format",
+            "{{.OCIRuntime}}",
+            container,
+        ],
+        Duration::from_secs(15),
+    )
+    .filter(|o| o.success)?;
+    let name = out.stdout.trim();
+    (!name.is_empty()).then(|| name.to_string())
 }
 
 /// The OCI runtimes the engine a profile points at offers (`docker info`), `None` when it does
@@ -255,6 +283,20 @@ pub fn runtimes(env: &[(String, String)]) -> Option<Vec<String>> {
             .map(|(name, _)| name.clone())
             .collect(),
     )
+}
+
+/// The engine's default OCI runtime (`docker info`'s `DefaultRuntime`), `None` when it does
+/// not answer.
+pub fn default_runtime(env: &[(String, String)]) -> Option<String> {
+    let out = capture_on(
+        env,
+        "docker",
+        &["info", "--format", "{{.DefaultRuntime}}"],
+        Duration::from_secs(15),
+    )
+    .filter(|o| o.success)?;
+    let name = out.stdout.trim();
+    (!name.is_empty()).then(|| name.to_string())
 }
 
 /// The libraries whose versions a profile's record names when its image has them.

@@ -311,11 +311,23 @@ fn engine_answers(profile: &Profile, named: &[String], docker: Option<&str>) -> 
         Engine::Podman => {
             let host = profile.endpoint().unwrap_or_else(profile::podman_host);
             compose_stack::podman_version(&host).ok_or_else(|| {
-                usage(format!(
-                    "{} need Podman and its service on {host}, which does not answer: \
-                     start it (`bash scripts/setup-podman.sh` as root) or set CONTAINER_HOST",
-                    named.join(", ")
-                ))
+                let runtime = profile.runtime.as_deref().filter(|r| *r != "runc");
+                usage(match (runtime, &profile.host) {
+                    (Some(r), None) => format!(
+                        "{} need a Podman service whose default runtime is {r} (Podman's \
+                         Docker-compatible API ignores a container's runtime), at {host}, and \
+                         none answers: `bash scripts/setup-podman.sh` as root serves crun at \
+                         {}; another runtime needs a service of its own at {host} \
+                         (CONTAINERS_CONF naming it) or host=",
+                        named.join(", "),
+                        profile::podman_host_for(Some("crun"))
+                    ),
+                    _ => format!(
+                        "{} need Podman and its service on {host}, which does not answer: \
+                         start it (`bash scripts/setup-podman.sh` as root) or set CONTAINER_HOST",
+                        named.join(", ")
+                    ),
+                })
             })
         }
     }
@@ -328,15 +340,19 @@ fn check_runtime(profile: &Profile, stack: &Stack) -> Result<()> {
     };
     if profile.engine == Engine::Podman {
         // Its Docker-compatible API takes the Compose file's `runtime:` and runs the container
-        // under its default runtime all the same: the backend would be measured under a name
-        // that is not what runs.
-        return Err(usage(format!(
-            "profile '{}': Podman's Docker-compatible API ignores a container's runtime \
-             (it would run its default one, not {runtime}): leave runtime out, or set \
-             Podman's default runtime (`runtime = \"{runtime}\"` under [engine] in \
-             containers.conf) and restart its service",
-            profile.name
-        )));
+        // under its service's default runtime all the same: the profile reaches the service
+        // whose default is its runtime (`podman_host_for`), and that is checked here, or the
+        // backend would be measured under a name that is not what runs.
+        let default = compose_stack::default_runtime(&stack.env);
+        if default.as_deref() != Some(runtime.as_str()) {
+            return Err(usage(format!(
+                "profile '{}': the Podman service at {} runs {} by default, not {runtime}                  (Podman's Docker-compatible API ignores a container's runtime):                  `bash scripts/setup-podman.sh` as root serves crun at                  unix:///run/podman/podman-crun.sock, or set host= to a service whose                  containers.conf has `runtime = \"{runtime}\"` under [engine]",
+                profile.name,
+                profile.endpoint().unwrap_or_default(),
+                default.as_deref().unwrap_or("an unknown runtime"),
+            )));
+        }
+        return Ok(());
     }
     match compose_stack::runtimes(&stack.env) {
         Some(known) if !known.contains(runtime) => Err(usage(format!(

@@ -192,7 +192,7 @@ impl Profile {
         match (&self.host, self.engine) {
             (Some(host), _) => Some(host.clone()),
             (None, Engine::Docker) => None,
-            (None, Engine::Podman) => Some(podman_host()),
+            (None, Engine::Podman) => Some(podman_host_for(self.runtime.as_deref())),
         }
     }
 
@@ -248,6 +248,18 @@ pub fn podman_host() -> String {
         .ok()
         .filter(|h| h.starts_with("unix://"))
         .unwrap_or_else(|| "unix:///run/podman/podman.sock".to_string())
+}
+
+/// The Podman service whose containers run under `runtime`. Podman's Docker-compatible API
+/// ignores a container's runtime and runs its service's default one, so each runtime has a
+/// service of its own: runc (Podman's default as scripts/setup-podman.sh keeps it, and no
+/// runtime named) at [`podman_host`], another one R at `/run/podman/podman-R.sock`, which the
+/// set-up serves for crun (a `containers.conf` whose default runtime is crun).
+pub fn podman_host_for(runtime: Option<&str>) -> String {
+    match runtime {
+        None | Some("runc") => podman_host(),
+        Some(r) => format!("unix:///run/podman/podman-{r}.sock"),
+    }
 }
 
 /// A profile as written in the TOML file or after `NAME:` on the command line.
@@ -426,6 +438,16 @@ mod tests {
         assert!(!env.iter().any(|(k, _)| k == "DOCKER_HOST"), "{env:?}");
         let q = parse("pc:engine=podman").unwrap();
         assert_eq!(q.endpoint(), Some(podman_host()));
+        // Each runtime has a Podman service of its own; runc is the default one's.
+        let c = parse("pc:engine=podman,runtime=crun").unwrap();
+        assert_eq!(
+            c.endpoint().as_deref(),
+            Some("unix:///run/podman/podman-crun.sock")
+        );
+        let r = parse("pr:engine=podman,runtime=runc").unwrap();
+        assert_eq!(r.endpoint(), Some(podman_host()));
+        let h = parse("ph:engine=podman,runtime=crun,host=unix:///srv/p.sock").unwrap();
+        assert_eq!(h.endpoint().as_deref(), Some("unix:///srv/p.sock"));
     }
 
     #[test]
