@@ -96,12 +96,12 @@ fn wall_of(backend: &Backend) -> Option<String> {
 
 /// Interpreters a strategy holds at once with `clients` concurrent callers: a per-call backend
 /// one per call in flight, a pool its size, the others one (a fork zygote's children share its
-/// pages).
+/// pages; a kernel is counted as one agent, though ipykernel's imports make it larger).
 fn agents_of(strategy: Strategy, clients: usize) -> usize {
     match strategy {
         Strategy::PerCall => clients.max(1),
         Strategy::Pool(n) => n,
-        Strategy::Persistent | Strategy::Fork | Strategy::Reset(_) => 1,
+        Strategy::Persistent | Strategy::Fork | Strategy::Reset(_) | Strategy::Jupyter(_) => 1,
     }
 }
 
@@ -331,6 +331,7 @@ mod tests {
                 .map(|&(t, s)| Reached {
                     backend: Backend::on_docker(t, s),
                     transport: Arc::clone(&fake),
+                    shared_dir: None,
                 })
                 .collect(),
             workloads: (0..workloads).map(|i| workload(&format!("w{i}"))).collect(),

@@ -90,6 +90,21 @@ impl TransportKind {
     }
 }
 
+impl TransportKind {
+    /// Whether a Jupyter kernel can run behind it: on the host (`local`), or in a profile's
+    /// container reached by exec (its sockets in the container's shared directory). Not
+    /// `socket` (its server runs the agent only), `container` (one container per start), `bwrap`
+    /// (a sandbox per start), nor `cmd` on the `docker` profile (no directory is known there).
+    pub fn hosts_kernel(self, profile: &Profile) -> bool {
+        match self {
+            TransportKind::Local => true,
+            TransportKind::Compose | TransportKind::Docker | TransportKind::Api => true,
+            TransportKind::Cmd => self.in_sandbox(profile),
+            TransportKind::Socket | TransportKind::Container | TransportKind::Bwrap => false,
+        }
+    }
+}
+
 /// What a backend's name ends with when a result cache sits over its strategy.
 pub const CACHE_SUFFIX: &str = "+cache";
 
@@ -339,6 +354,16 @@ impl Catalog {
             None => (strategy, false),
         };
         let strategy = Strategy::parse(strategy).map_err(|e| format!("{e} in '{text}'"))?;
+        if let Strategy::Jupyter(_) = strategy
+            && !transport.hosts_kernel(&profile)
+        {
+            return Err(format!(
+                "'{text}': {} cannot host a Jupyter kernel, whose sockets live in the directory \
+                 a profile's container shares with the harness: use compose, docker, api or \
+                 cmd on a profile (compose@PROFILE:jupyter), or local:jupyter",
+                transport.name()
+            ));
+        }
         Ok(SandboxBackend {
             transport,
             profile,
@@ -381,6 +406,31 @@ mod tests {
 
     fn parse(text: &str) -> Result<Backend, String> {
         catalog().parse(text)
+    }
+
+    #[test]
+    fn a_kernel_runs_where_a_directory_is_shared() {
+        for ok in [
+            "local:jupyter",
+            "compose:jupyter=unsigned",
+            "docker@alt:jupyter",
+            "api:jupyter",
+            "cmd@alt:jupyter",
+        ] {
+            assert!(parse(ok).is_ok(), "{ok}");
+        }
+        for refused in [
+            "socket:jupyter",
+            "container:jupyter",
+            "bwrap:jupyter",
+            "cmd:jupyter",
+        ] {
+            let e = parse(refused).unwrap_err();
+            assert!(
+                e.contains("cannot host a Jupyter kernel") && !e.contains('\n'),
+                "{e}"
+            );
+        }
     }
 
     #[test]

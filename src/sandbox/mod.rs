@@ -17,7 +17,8 @@ use crate::error::usage;
 use crate::mcp::McpExecutor;
 use crate::strategy::Executor;
 use crate::transport::{
-    Api, Bwrap, Compose, Container, DockerExec, Local, OnEngine, Prefix, Socket, Sweep, Transport,
+    Api, Bwrap, CONTAINER_DIR, Compose, Container, DockerExec, Local, OnEngine, Prefix, SharedDir,
+    Socket, Sweep, Transport,
 };
 use backend::{Backend, Catalog, SandboxBackend, TransportKind};
 use compose_stack::Stack;
@@ -88,6 +89,9 @@ pub struct Reached {
     /// How programs are started where its code runs: the sandbox backend's transport; for an
     /// MCP server, the host, where the processes its calls leave are looked for.
     pub transport: Arc<dyn Transport>,
+    /// The directory its sandbox shares with the harness, for a strategy that needs one there
+    /// (a kernel's sockets); `None` otherwise.
+    pub shared_dir: Option<SharedDir>,
 }
 
 impl Reached {
@@ -95,7 +99,11 @@ impl Reached {
     pub fn executor(&self, options: &AgentOptions) -> Box<dyn Executor> {
         match &self.backend {
             Backend::Sandbox(s) => {
-                let executor = s.strategy.executor(Arc::clone(&self.transport), options);
+                let executor = s.strategy.executor_with(
+                    Arc::clone(&self.transport),
+                    options,
+                    self.shared_dir.as_ref(),
+                );
                 if s.cached {
                     Box::new(crate::strategy::Cached::new(executor))
                 } else {
@@ -190,7 +198,10 @@ pub fn prepare(
             stack.file.display(),
             profile.engine.name()
         ));
-        if on.iter().any(|b| b.transport == TransportKind::Socket) {
+        if on
+            .iter()
+            .any(|b| b.transport == TransportKind::Socket || b.strategy.shares_dir())
+        {
             crate::transport::prepare_dir(&stack.shared_dir).map_err(|e| {
                 usage(format!(
                     "cannot prepare the socket directory '{}': {e}",
@@ -251,9 +262,16 @@ pub fn prepare(
     let reached = backends
         .iter()
         .map(|b| {
+            let mut shared_dir = None;
             let transport = match b {
                 Backend::Sandbox(s) => {
                     let on = profiles.iter().find(|p| p.profile.name == s.profile.name);
+                    if s.strategy.shares_dir() && s.sandboxed() {
+                        shared_dir = on.map(|o| SharedDir {
+                            host: o.stack.shared_dir.clone(),
+                            sandbox: CONTAINER_DIR.into(),
+                        });
+                    }
                     transport(s, reach, on, host_python.as_deref())?
                 }
                 // The host: where what a server's calls leave is looked for.
@@ -266,6 +284,7 @@ pub fn prepare(
             Ok(Reached {
                 backend: b.clone(),
                 transport,
+                shared_dir,
             })
         })
         .collect::<Result<_>>()?;

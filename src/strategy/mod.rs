@@ -2,11 +2,14 @@
 //! agent processes and requests; it never knows which transport it runs over.
 
 mod cached;
+mod jupyter;
+mod kernel;
 mod per_call;
 mod pooled;
 mod slot;
 
 pub use cached::Cached;
+pub use jupyter::{Jupyter, Signing};
 pub use per_call::PerCall;
 pub use pooled::Pooled;
 pub use slot::Slot;
@@ -18,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::agent::{AgentOptions, Mode, Reply};
-use crate::transport::Transport;
+use crate::transport::{SharedDir, Transport};
 
 /// Extra time the harness waits past a call's timeout, for the agent to report it itself.
 pub const TIMEOUT_GRACE: Duration = Duration::from_secs(2);
@@ -75,10 +78,12 @@ pub enum Strategy {
     Fork,
     /// Persistent, with interpreter state restored after each call and a restart every K calls.
     Reset(u32),
+    /// An ipykernel, one `execute_request` per call.
+    Jupyter(Signing),
 }
 
 /// How each strategy is written, with what it does, for `--help`, listings and errors.
-pub const STRATEGIES: [(&str, &str); 5] = [
+pub const STRATEGIES: [(&str, &str); 6] = [
     (
         "per-call",
         "a fresh interpreter for every call (full isolation)",
@@ -98,6 +103,10 @@ pub const STRATEGIES: [(&str, &str); 5] = [
     (
         "reset[=K]",
         "persistent, state restored after each call, restart every K (1000)",
+    ),
+    (
+        "jupyter[=unsigned]",
+        "an ipykernel over ZeroMQ IPC, an execute_request per call (signed)",
     ),
 ];
 
@@ -133,6 +142,13 @@ impl Strategy {
             ("pool", _) => Strategy::Pool(number("pool=N", MAX_POOL as u64)? as usize),
             ("reset", None) => Strategy::Reset(DEFAULT_RESET_EVERY),
             ("reset", Some(_)) => Strategy::Reset(number("reset=K", u32::MAX as u64)? as u32),
+            ("jupyter", None) => Strategy::Jupyter(Signing::Signed),
+            ("jupyter", Some("unsigned")) => Strategy::Jupyter(Signing::Unsigned),
+            ("jupyter", Some(_)) => {
+                return Err(format!(
+                    "'{text}': jupyter takes nothing or =unsigned (no message signing)"
+                ));
+            }
             _ => {
                 let known: Vec<&str> = STRATEGIES.iter().map(|s| s.0).collect();
                 return Err(format!(
@@ -143,6 +159,12 @@ impl Strategy {
         })
     }
 
+    /// Whether its executor keeps files in a directory shared with the sandbox (a kernel's
+    /// sockets), which must be prepared before the sandbox starts.
+    pub fn shares_dir(self) -> bool {
+        matches!(self, Strategy::Jupyter(_))
+    }
+
     pub fn name(self) -> String {
         match self {
             Strategy::PerCall => "per-call".into(),
@@ -150,14 +172,29 @@ impl Strategy {
             Strategy::Pool(n) => format!("pool={n}"),
             Strategy::Fork => "fork".into(),
             Strategy::Reset(k) => format!("reset={k}"),
+            Strategy::Jupyter(Signing::Signed) => "jupyter".into(),
+            Strategy::Jupyter(Signing::Unsigned) => "jupyter=unsigned".into(),
         }
     }
 
     /// A new executor of this strategy over `transport`; nothing starts until the first call.
+    /// A kernel (`jupyter`) keeps its sockets in a new directory on the host: right for
+    /// `local`; a sandbox's kernel needs [`Strategy::executor_with`] and its shared directory.
     pub fn executor(
         self,
         transport: Arc<dyn Transport>,
         options: &AgentOptions,
+    ) -> Box<dyn Executor> {
+        self.executor_with(transport, options, None)
+    }
+
+    /// [`Strategy::executor`], with the directory the transport's programs share with the
+    /// harness (where a kernel's sockets go), when it has one.
+    pub fn executor_with(
+        self,
+        transport: Arc<dyn Transport>,
+        options: &AgentOptions,
+        shared: Option<&SharedDir>,
     ) -> Box<dyn Executor> {
         let slot = |mode, options: AgentOptions, recycle| {
             Slot::new(Arc::clone(&transport), mode, options, recycle)
@@ -180,6 +217,12 @@ impl Strategy {
                 };
                 Box::new(Pooled::new(vec![slot(Mode::Loop, options, Some(k))]))
             }
+            Strategy::Jupyter(signing) => Box::new(Jupyter::new(
+                transport,
+                shared.cloned(),
+                signing,
+                options.wait,
+            )),
         }
     }
 }
@@ -199,8 +242,20 @@ mod tests {
         assert_eq!(Strategy::parse("reset=5"), Ok(Strategy::Reset(5)));
         assert_eq!(Strategy::parse("fork"), Ok(Strategy::Fork));
         assert_eq!(Strategy::Pool(2).name(), "pool=2");
+        assert_eq!(
+            Strategy::parse("jupyter=unsigned"),
+            Ok(Strategy::Jupyter(Signing::Unsigned))
+        );
+        assert_eq!(Strategy::parse("jupyter").unwrap().name(), "jupyter");
         for bad in [
-            "pool", "pool=0", "pool=65", "pool=x", "reset=0", "fork=2", "turbo",
+            "pool",
+            "pool=0",
+            "pool=65",
+            "pool=x",
+            "reset=0",
+            "fork=2",
+            "turbo",
+            "jupyter=2",
         ] {
             assert!(Strategy::parse(bad).is_err(), "{bad}");
         }

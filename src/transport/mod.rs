@@ -25,7 +25,26 @@ pub use on_engine::{EngineEnv, OnEngine, with_env};
 pub use socket::{CONTAINER_DIR, Socket, prepare_dir};
 pub use started::{Control, Framing, Started, become_subreaper, spare, spawn};
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// A directory both the harness and the programs a transport starts can reach, as each sees
+/// it: the profile's shared directory (mounted at [`CONTAINER_DIR`]), or one on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedDir {
+    pub host: PathBuf,
+    pub sandbox: String,
+}
+
+impl SharedDir {
+    /// A host directory, where the programs run on the host too.
+    pub fn same(dir: &Path) -> Self {
+        SharedDir {
+            host: dir.to_path_buf(),
+            sandbox: dir.display().to_string(),
+        }
+    }
+}
 
 /// A way to start a program in the sandbox.
 pub trait Transport: Send + Sync {
