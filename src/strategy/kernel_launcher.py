@@ -63,6 +63,35 @@ def clean(stem):
     shutil.rmtree(stem + "-home", ignore_errors=True)
 
 
+# An IPython extension the kernel loads at start, the agent's own guards of its channel: code
+# that replaces sys.stdout (with None, say) would leave ipykernel failing on its flush after
+# the cell and never replying, and text with lone surrogates (bytes decoded with
+# surrogateescape) would be sent as JSON no client can read; both are repaired here, outside
+# the user's namespace.
+GUARD = """
+import sys
+
+
+def _clean(write):
+    def clean_write(text):
+        if isinstance(text, str):
+            text = text.encode("utf-8", "replace").decode("utf-8")
+        return write(text)
+    return clean_write
+
+
+def load_ipython_extension(shell):
+    streams = sys.stdout, sys.stderr
+    for stream in streams:
+        stream.write = _clean(stream.write)
+
+    def restore(*_):
+        sys.stdout, sys.stderr = streams
+
+    shell.events.register("post_run_cell", restore)
+"""
+
+
 def main(argv):
     stem = argv[0]
     signed = "--unsigned" not in argv[1:]
@@ -79,11 +108,15 @@ def main(argv):
     # root is read-only and its user has no home, and the harness removes them with the rest.
     home = stem + "-home"
     os.makedirs(home, exist_ok=True)
-    env = dict(os.environ, HOME=home, IPYTHONDIR=home, JUPYTER_RUNTIME_DIR=home,
+    with open(os.path.join(home, "sandbox_bench_guard.py"), "w") as f:
+        f.write(GUARD)
+    path = os.pathsep.join(filter(None, [home, os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, HOME=home, PYTHONPATH=path, IPYTHONDIR=home, JUPYTER_RUNTIME_DIR=home,
                JUPYTER_DATA_DIR=home, JUPYTER_CONFIG_DIR=home, MPLCONFIGDIR=home)
     kernel = subprocess.Popen(
         [sys.executable, "-m", "ipykernel_launcher", "-f", stem + ".json",
-         "--HistoryManager.enabled=False", "--InteractiveShell.colors=NoColor"],
+         "--HistoryManager.enabled=False", "--InteractiveShell.colors=NoColor",
+         "--IPKernelApp.extensions=sandbox_bench_guard"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         env=env, start_new_session=True, preexec_fn=die_with_parent, cwd=home)
 
