@@ -8,8 +8,15 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 echo "== setup docker" >&2
 bash scripts/setup-docker.sh
 
-echo "== the Python 3.13 and data-science images (tests/profiles.rs runs real agent code on them)" >&2
+echo "== the Python 3.13, data-science and Jupyter images (tests/profiles.rs runs real agent code on them, tests/jupyter.rs kernels)" >&2
 bash scripts/setup-images.sh
+
+echo "== ipykernel on the host (tests/jupyter.rs runs local:jupyter with /usr/bin/python3)" >&2
+if ! /usr/bin/python3 -c "import ipykernel" >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q python3-ipykernel >/dev/null ||
+        { apt-get update -q >/dev/null && apt-get install -y -q python3-ipykernel >/dev/null; }
+fi
 
 echo "== setup podman (tests/podman.rs and the walls run on it too)" >&2
 bash scripts/setup-podman.sh

@@ -172,7 +172,7 @@ fn a_timeout_is_interrupted_a_deaf_kernel_restarted_and_errors_mapped() {
     bench()
         .args(["run", "--quiet", "--profile", &profile()])
         .args(["--backends", "compose@j:jupyter", "--warmup", "0"])
-        .args(["--timeout", "2"])
+        .args(["--timeout", "5"])
         .arg("--workloads-dir")
         .arg(dir.path())
         .arg("--output")
@@ -205,7 +205,7 @@ fn the_fault_probes_are_green_on_a_kernel() {
     let output = dir.path().join("faults.json");
     bench()
         .args(["faults", "--quiet", "--profile", &profile()])
-        .args(["--backends", "compose@j:jupyter", "--timeout", "3"])
+        .args(["--backends", "compose@j:jupyter", "--timeout", "5"])
         .arg("--output")
         .arg(&output)
         .assert()
@@ -230,7 +230,10 @@ fn a_kernel_on_the_host_answers_and_leaves_nothing() {
     .unwrap();
     let output = dir.path().join("out.json");
     let backends = ["local:jupyter", "local:jupyter=unsigned"];
+    // The kernels' directories go under this test's own TMPDIR, where the test looks for them.
+    let tmp = tempfile::tempdir().unwrap();
     bench()
+        .env("TMPDIR", tmp.path())
         .args(["run", "--quiet", "--python", python])
         .args(["--backends", &backends.join(",")])
         .arg("--workloads-dir")
@@ -241,10 +244,13 @@ fn a_kernel_on_the_host_answers_and_leaves_nothing() {
         .success();
     assert_clean(&read_results(&output), &backends, &[("host", 6)]);
     let left = Command::new("pgrep")
-        .args(["-f", "sandbox-bench-kernel"])
+        .arg("-f")
+        .arg(tmp.path())
         .output()
         .unwrap();
     assert!(left.stdout.is_empty(), "{left:?}");
+    let dirs: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert!(dirs.is_empty(), "{dirs:?}");
 }
 
 #[test]

@@ -169,3 +169,44 @@ impl Drop for Jupyter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::Local;
+
+    /// The host's Python, when it has ipykernel (tests/jupyter.rs requires it under CI).
+    fn host_kernel() -> Option<Arc<dyn Transport>> {
+        let python = "/usr/bin/python3";
+        let found = std::process::Command::new(python)
+            .args(["-c", "import ipykernel"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        found.then(|| {
+            Arc::new(Local {
+                python: python.into(),
+            }) as Arc<dyn Transport>
+        })
+    }
+
+    #[test]
+    fn the_first_call_on_a_fresh_kernel_answers() {
+        let Some(transport) = host_kernel() else {
+            return;
+        };
+        for _ in 0..6 {
+            let jupyter = Jupyter::new(
+                Arc::clone(&transport),
+                None,
+                Signing::Signed,
+                Wait::default(),
+            );
+            let reply = jupyter.call(Call {
+                code: "result = 40 + 2",
+                stdin: None,
+                timeout: Duration::from_secs(10),
+            });
+            assert_eq!(reply.map(|r| r.result), Ok(Some("42".into())));
+        }
+    }
+}

@@ -226,7 +226,10 @@ impl Kernel {
         drop(launcher);
         transport.kill_in_sandbox(pid);
         let stem = host_stem.display().to_string();
-        let mut files = vec![PathBuf::from(format!("{stem}.json"))];
+        let mut files = vec![
+            PathBuf::from(format!("{stem}.json")),
+            PathBuf::from(format!("{stem}-ready")),
+        ];
         files.extend((1..=5).map(|n| PathBuf::from(format!("{stem}-ipc-{n}"))));
         for file in files {
             let _ = std::fs::remove_file(file);

@@ -5,7 +5,8 @@ the sandbox shares with the harness (`/run/sandbox-bench/kernel-…`). It writes
 file STEM.json (HMAC-SHA256 with a fresh key, or an empty key with --unsigned) whose five
 channels are ZeroMQ IPC sockets STEM-ipc-1…5 (the sandbox has no network), starts the kernel in
 a session of its own (so an interrupt reaches what the code forked), waits until every socket
-exists, and announces itself with the agent's handshake line, `pid` being the kernel's:
+exists and the kernel has loaded its guard (after rewriting the connection file), and announces
+itself with the agent's handshake line, `pid` being the kernel's:
   {"ready": true, "protocol": 1, "python": "3.11.2", "pid": 8, "launcher": 7}
 Then it waits: when its input ends (the harness let go of the kernel) or the kernel exits, it
 kills the kernel's process group, removes the kernel's files and exits. The harness drives the
@@ -50,8 +51,8 @@ def connection(stem, signed):
 
 
 def files(stem):
-    """Every file the kernel's start leaves under STEM."""
-    return [stem + ".json"] + ["%s-ipc-%d" % (stem, n) for n in range(1, 6)]
+    """Every file the kernel's start leaves under STEM, the mark that it is ready last."""
+    return [stem + ".json"] + ["%s-ipc-%d" % (stem, n) for n in range(1, 6)] + [stem + "-ready"]
 
 
 def clean(stem):
@@ -89,6 +90,10 @@ def load_ipython_extension(shell):
         sys.stdout, sys.stderr = streams
 
     shell.events.register("post_run_cell", restore)
+    # Extensions load after ipykernel has rewritten its connection file: the launcher waits
+    # for this mark, so the harness never reads that file half written.
+    import os
+    open(os.environ.pop("SANDBOX_BENCH_KERNEL_READY"), "w").close()
 """
 
 
@@ -108,17 +113,21 @@ def main(argv):
     # root is read-only and its user has no home, and the harness removes them with the rest.
     home = stem + "-home"
     os.makedirs(home, exist_ok=True)
-    with open(os.path.join(home, "sandbox_bench_guard.py"), "w") as f:
+    # The guard's own folder: IPython does not find a module in IPYTHONDIR itself.
+    lib = os.path.join(home, "lib")
+    os.makedirs(lib, exist_ok=True)
+    with open(os.path.join(lib, "sandbox_bench_guard.py"), "w") as f:
         f.write(GUARD)
-    path = os.pathsep.join(filter(None, [home, os.environ.get("PYTHONPATH")]))
-    env = dict(os.environ, HOME=home, PYTHONPATH=path, IPYTHONDIR=home, JUPYTER_RUNTIME_DIR=home,
-               JUPYTER_DATA_DIR=home, JUPYTER_CONFIG_DIR=home, MPLCONFIGDIR=home)
+    path = os.pathsep.join(filter(None, [lib, os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, HOME=home, PYTHONPATH=path, IPYTHONDIR=home,
+               JUPYTER_RUNTIME_DIR=home, JUPYTER_DATA_DIR=home, JUPYTER_CONFIG_DIR=home,
+               MPLCONFIGDIR=home, SANDBOX_BENCH_KERNEL_READY=stem + "-ready")
     kernel = subprocess.Popen(
         [sys.executable, "-m", "ipykernel_launcher", "-f", stem + ".json",
          "--HistoryManager.enabled=False", "--InteractiveShell.colors=NoColor",
          "--IPKernelApp.extensions=sandbox_bench_guard"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        env=env, start_new_session=True, preexec_fn=die_with_parent, cwd=home)
+        env=env, start_new_session=True, preexec_fn=die_with_parent)
 
     def stop(code):
         try:
@@ -133,10 +142,11 @@ def main(argv):
     while not all(os.path.exists(p) for p in files(stem)):
         if kernel.poll() is not None:
             err = kernel.stderr.read().decode(errors="replace").strip().splitlines()
-            sys.stderr.write("the kernel exited at start: %s\n" % (err[-1] if err else kernel.returncode))
+            why = err[-1] if err else "exit code %s" % kernel.returncode
+            sys.stderr.write("the kernel exited at start: %s\n" % why)
             stop(4)
         if time.monotonic() > deadline:
-            sys.stderr.write("the kernel did not open its sockets within 60 s\n")
+            sys.stderr.write("the kernel was not ready within 60 s\n")
             stop(5)
         time.sleep(0.005)
     # The kernel's stderr is drained (and dropped) so that a flood cannot block it.
