@@ -271,3 +271,32 @@ fn a_transport_that_cannot_host_a_kernel_is_refused_in_one_line() {
             );
     }
 }
+
+#[test]
+fn the_isolation_matrix_runs_on_a_kernel_whose_globals_stay() {
+    let Some(_sandbox) = kernel_sandbox() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("isolation.json");
+    bench()
+        .args(["isolation", "--quiet", "--profile", &profile()])
+        .args(["--backends", "compose@j:jupyter", "--timeout", "5"])
+        .arg("--output")
+        .arg(&output)
+        .assert()
+        .success();
+    let results = read_results(&output);
+    let outcome = |probe: &str| {
+        results["outcomes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["probe"] == probe)
+            .map(|o| o["outcome"].as_str().unwrap().to_string())
+    };
+    // A kernel is a notebook: what one call defines, the next one sees.
+    assert_eq!(outcome("variable").as_deref(), Some("leaks"), "{results}");
+    assert_eq!(outcome("function").as_deref(), Some("leaks"), "{results}");
+    assert_eq!(kernel_files(), Vec::<String>::new());
+}

@@ -203,8 +203,10 @@ pub fn prepare(
             .any(|b| b.transport == TransportKind::Socket || b.strategy.shares_dir())
         {
             crate::transport::prepare_dir(&stack.shared_dir).map_err(|e| {
+                let kernel = on.iter().any(|b| b.strategy.shares_dir());
                 usage(format!(
-                    "cannot prepare the socket directory '{}': {e}",
+                    "cannot prepare the {} directory '{}': {e}",
+                    if kernel { "kernel's socket" } else { "socket" },
                     stack.shared_dir.display()
                 ))
             })?;

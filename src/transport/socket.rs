@@ -49,7 +49,7 @@ pub fn prepare_dir(dir: &Path) -> std::io::Result<()> {
             std::io::ErrorKind::PermissionDenied,
             format!(
                 "only root can hand it to the sandbox's user (uid {SANDBOX_UID}): run as root, \
-                 or reach the sandbox through another transport (compose, api, cmd)"
+                 or use backends that need no shared directory (neither socket nor jupyter)"
             ),
         ));
     }
