@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::kernel::{Failure, Kernel};
 use super::{Call, CallError, Executor};
-use crate::agent::{Reply, Wait};
+use crate::agent::{AgentOptions, Reply};
 use crate::transport::{SharedDir, Transport};
 
 /// The least time a kernel is given to start, whatever the call's limit: its start is not the
@@ -32,7 +32,8 @@ pub struct Jupyter {
     /// The host directory made for a kernel on the host (local), removed with the executor.
     _own_dir: Option<tempfile::TempDir>,
     signing: Signing,
-    wait: Wait,
+    /// `--preload`'s modules (imported by the kernel at start) and how to wait for the launcher.
+    options: AgentOptions,
     /// The kernel's channels run on this runtime, driven by the calling thread.
     runtime: tokio::runtime::Runtime,
     kernel: Mutex<Option<Kernel>>,
@@ -47,7 +48,7 @@ impl Jupyter {
         transport: Arc<dyn Transport>,
         dir: Option<SharedDir>,
         signing: Signing,
-        wait: Wait,
+        options: &AgentOptions,
     ) -> Self {
         let (dir, own) = match dir {
             Some(dir) => (dir, None),
@@ -64,7 +65,7 @@ impl Jupyter {
             dir,
             _own_dir: own,
             signing,
-            wait,
+            options: options.clone(),
             runtime: tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -90,7 +91,7 @@ impl Jupyter {
                 self.transport.as_ref(),
                 &self.dir,
                 self.signing == Signing::Signed,
-                self.wait,
+                &self.options,
                 deadline,
             ))?;
             if let Ok(mut python) = self.python.lock() {
@@ -195,18 +196,44 @@ mod tests {
             return;
         };
         for _ in 0..6 {
-            let jupyter = Jupyter::new(
-                Arc::clone(&transport),
-                None,
-                Signing::Signed,
-                Wait::default(),
-            );
+            let options = AgentOptions::default();
+            let jupyter = Jupyter::new(Arc::clone(&transport), None, Signing::Signed, &options);
             let reply = jupyter.call(Call {
                 code: "result = 40 + 2",
                 stdin: None,
                 timeout: Duration::from_secs(10),
             });
             assert_eq!(reply.map(|r| r.result), Ok(Some("42".into())));
+        }
+    }
+
+    #[test]
+    fn preloaded_modules_are_imported_and_a_missing_one_named() {
+        let Some(transport) = host_kernel() else {
+            return;
+        };
+        let call = Call {
+            code: "import sys\nresult = 'colorsys' in sys.modules",
+            stdin: None,
+            timeout: Duration::from_secs(10),
+        };
+        let options = AgentOptions {
+            preload: vec!["colorsys".into()],
+            ..AgentOptions::default()
+        };
+        let jupyter = Jupyter::new(Arc::clone(&transport), None, Signing::Unsigned, &options);
+        assert_eq!(
+            jupyter.call(call).map(|r| r.result),
+            Ok(Some("True".into()))
+        );
+        let options = AgentOptions {
+            preload: vec!["no_such_module_here".into()],
+            ..AgentOptions::default()
+        };
+        let jupyter = Jupyter::new(transport, None, Signing::Signed, &options);
+        match jupyter.call(call) {
+            Err(CallError::AgentDied(why)) => assert!(why.contains("no_such_module_here"), "{why}"),
+            other => panic!("{other:?}"),
         }
     }
 }

@@ -13,7 +13,7 @@ use jupyter_zmq_client::{
 };
 
 use super::{Call, CallError, TIMEOUT_GRACE};
-use crate::agent::{AgentProcess, CodeError, Reply, Wait};
+use crate::agent::{AgentOptions, AgentProcess, CodeError, Reply};
 use crate::transport::{SharedDir, Transport};
 
 /// The launcher's source, sent with `python3 -u -c` as the agent's is.
@@ -62,7 +62,7 @@ impl Kernel {
         transport: &dyn Transport,
         dir: &SharedDir,
         signed: bool,
-        wait: Wait,
+        options: &AgentOptions,
         deadline: Instant,
     ) -> Result<Kernel, CallError> {
         let name = stem_name();
@@ -75,8 +75,13 @@ impl Kernel {
         if !signed {
             args.push("--unsigned".into());
         }
+        if !options.preload.is_empty() {
+            args.push("--preload".into());
+            args.push(options.preload.join(","));
+        }
         let host_stem = dir.host.join(&name);
-        let mut launcher = AgentProcess::start(transport.start(transport.python(), &args), wait)?;
+        let started = transport.start(transport.python(), &args);
+        let mut launcher = AgentProcess::start(started, options.wait)?;
         let ready = launcher.handshake(deadline)?.clone();
         let file = host_stem.with_extension("json");
         let text = std::fs::read_to_string(&file).map_err(|e| {
@@ -229,6 +234,7 @@ impl Kernel {
         let mut files = vec![
             PathBuf::from(format!("{stem}.json")),
             PathBuf::from(format!("{stem}-ready")),
+            PathBuf::from(format!("{stem}-ready.part")),
         ];
         files.extend((1..=5).map(|n| PathBuf::from(format!("{stem}-ipc-{n}"))));
         for file in files {

@@ -1,12 +1,13 @@
 """sandbox-bench kernel launcher: starts one ipykernel in the sandbox and stays its keeper.
 
-Started as `python3 -u -c <this source> STEM [--unsigned]`, where STEM is a path in the directory
-the sandbox shares with the harness (`/run/sandbox-bench/kernel-…`). It writes the connection
-file STEM.json (HMAC-SHA256 with a fresh key, or an empty key with --unsigned) whose five
-channels are ZeroMQ IPC sockets STEM-ipc-1…5 (the sandbox has no network), starts the kernel in
-a session of its own (so an interrupt reaches what the code forked), waits until every socket
-exists and the kernel has loaded its guard (after rewriting the connection file), and announces
-itself with the agent's handshake line, `pid` being the kernel's:
+Started as `python3 -u -c <this source> STEM [--unsigned] [--preload M,…]`, where STEM is a
+path in the directory the sandbox shares with the harness (`/run/sandbox-bench/kernel-…`). It
+writes the connection file STEM.json (HMAC-SHA256 with a fresh key, or none with --unsigned)
+whose five channels are ZeroMQ IPC sockets STEM-ipc-1…5 (the sandbox has no network), starts
+the kernel (which imports --preload's modules) in a session of its own (so an interrupt
+reaches what the code forked), waits until every socket exists and the kernel has loaded its
+guard (after rewriting the connection file), and announces itself with the agent's handshake
+line, `pid` being the kernel's:
   {"ready": true, "protocol": 1, "python": "3.11.2", "pid": 8, "launcher": 7}
 Then it waits: when its input ends (the harness let go of the kernel) or the kernel exits, it
 kills the kernel's process group, removes the kernel's files and exits. The harness drives the
@@ -70,6 +71,7 @@ def clean(stem):
 # surrogateescape) would be sent as JSON no client can read; both are repaired here, outside
 # the user's namespace.
 GUARD = """
+import os
 import sys
 
 
@@ -90,16 +92,28 @@ def load_ipython_extension(shell):
         sys.stdout, sys.stderr = streams
 
     shell.events.register("post_run_cell", restore)
+    # --preload's modules, imported once before the first call as the agent imports them.
+    import importlib
+    error = ""
+    try:
+        for name in filter(None, os.environ.pop("SANDBOX_BENCH_PRELOAD", "").split(",")):
+            importlib.import_module(name)
+    except Exception as e:
+        error = "--preload: %s: %s" % (type(e).__name__, e)
     # Extensions load after ipykernel has rewritten its connection file: the launcher waits
-    # for this mark, so the harness never reads that file half written.
-    import os
-    open(os.environ.pop("SANDBOX_BENCH_KERNEL_READY"), "w").close()
+    # for this mark (whole, renamed into place), so the harness never reads that file half
+    # written; it holds what failed, if anything did.
+    mark = os.environ.pop("SANDBOX_BENCH_KERNEL_READY")
+    with open(mark + ".part", "w") as f:
+        f.write(error)
+    os.rename(mark + ".part", mark)
 """
 
 
 def main(argv):
     stem = argv[0]
     signed = "--unsigned" not in argv[1:]
+    preload = argv[argv.index("--preload") + 1] if "--preload" in argv[1:] else ""
     try:
         import ipykernel  # noqa: F401  (a clear line rather than the kernel's silent exit)
     except ImportError as e:
@@ -121,7 +135,8 @@ def main(argv):
     path = os.pathsep.join(filter(None, [lib, os.environ.get("PYTHONPATH")]))
     env = dict(os.environ, HOME=home, PYTHONPATH=path, IPYTHONDIR=home,
                JUPYTER_RUNTIME_DIR=home, JUPYTER_DATA_DIR=home, JUPYTER_CONFIG_DIR=home,
-               MPLCONFIGDIR=home, SANDBOX_BENCH_KERNEL_READY=stem + "-ready")
+               MPLCONFIGDIR=home, SANDBOX_BENCH_KERNEL_READY=stem + "-ready",
+               SANDBOX_BENCH_PRELOAD=preload)
     kernel = subprocess.Popen(
         [sys.executable, "-m", "ipykernel_launcher", "-f", stem + ".json",
          "--HistoryManager.enabled=False", "--InteractiveShell.colors=NoColor",
@@ -149,6 +164,11 @@ def main(argv):
             sys.stderr.write("the kernel was not ready within 60 s\n")
             stop(5)
         time.sleep(0.005)
+    with open(stem + "-ready") as f:
+        failed = f.read()
+    if failed:
+        sys.stderr.write("the kernel could not start: %s\n" % failed)
+        stop(6)
     # The kernel's stderr is drained (and dropped) so that a flood cannot block it.
     threading.Thread(target=lambda: shutil.copyfileobj(kernel.stderr, open(os.devnull, "wb")),
                      daemon=True).start()

@@ -217,12 +217,9 @@ impl Strategy {
                 };
                 Box::new(Pooled::new(vec![slot(Mode::Loop, options, Some(k))]))
             }
-            Strategy::Jupyter(signing) => Box::new(Jupyter::new(
-                transport,
-                shared.cloned(),
-                signing,
-                options.wait,
-            )),
+            Strategy::Jupyter(signing) => {
+                Box::new(Jupyter::new(transport, shared.cloned(), signing, options))
+            }
         }
     }
 }
