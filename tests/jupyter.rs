@@ -109,9 +109,19 @@ fn kernels_answer_right_signed_and_unsigned_in_the_sandbox() {
         "compose@j:jupyter",
         "compose@j:jupyter=unsigned",
         "docker@j:jupyter",
+        "api@j:jupyter",
     ];
+    // One kernel at a time: interleaved, every backend × workload keeps its kernel alive, and
+    // eight kernels pass the sandbox's 512 MiB (the memory-wall check counts each as an agent).
     bench()
-        .args(["run", "--quiet", "--profile", &profile()])
+        .args([
+            "run",
+            "--quiet",
+            "--order",
+            "sequential",
+            "--profile",
+            &profile(),
+        ])
         .args(["--backends", &backends.join(",")])
         .args([
             "--workloads",

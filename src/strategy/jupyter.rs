@@ -87,13 +87,14 @@ impl Jupyter {
             self.discard(slot);
         }
         if slot.is_none() {
-            let kernel = self.runtime.block_on(Kernel::start(
+            let kernel = Kernel::start(
                 self.transport.as_ref(),
                 &self.dir,
                 self.signing == Signing::Signed,
                 &self.options,
                 deadline,
-            ))?;
+                &self.runtime,
+            )?;
             if let Ok(mut python) = self.python.lock() {
                 python.get_or_insert_with(|| kernel.python.clone());
             }
@@ -106,8 +107,7 @@ impl Jupyter {
     fn discard(&self, slot: &mut Option<Kernel>) {
         if let Some(kernel) = slot.take() {
             self.restarts.fetch_add(1, Ordering::Relaxed);
-            let _inside = self.runtime.enter();
-            kernel.end(self.transport.as_ref());
+            kernel.end(self.transport.as_ref(), &self.runtime);
         }
     }
 
@@ -165,8 +165,7 @@ impl Drop for Jupyter {
     fn drop(&mut self) {
         let kernel = self.kernel.get_mut().ok().and_then(Option::take);
         if let Some(kernel) = kernel {
-            let _inside = self.runtime.enter();
-            kernel.end(self.transport.as_ref());
+            kernel.end(self.transport.as_ref(), &self.runtime);
         }
     }
 }

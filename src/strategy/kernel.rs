@@ -57,13 +57,15 @@ pub struct Kernel {
 
 impl Kernel {
     /// Starts a kernel through `transport` with its files in `dir`, and connects to it once it
-    /// answers on every channel (by `deadline`).
-    pub async fn start(
+    /// answers on every channel (by `deadline`). The channels run on `runtime`; the transport
+    /// is used outside it (the `api` transport drives a runtime of its own).
+    pub fn start(
         transport: &dyn Transport,
         dir: &SharedDir,
         signed: bool,
         options: &AgentOptions,
         deadline: Instant,
+        runtime: &tokio::runtime::Runtime,
     ) -> Result<Kernel, CallError> {
         let name = stem_name();
         let mut args = vec![
@@ -94,7 +96,8 @@ impl Kernel {
             .map_err(|e| CallError::Protocol(format!("connection file {}: {e}", file.display())))?;
         // The same sockets, as the host sees them.
         info.ip = format!("{}-ipc", host_stem.display());
-        let channels = tokio::time::timeout_at(deadline.into(), connect(&info)).await;
+        let channels = runtime
+            .block_on(async { tokio::time::timeout_at(deadline.into(), connect(&info)).await });
         let (shell, iopub, control, stdin) = match channels {
             Ok(Ok(channels)) => channels,
             Ok(Err(e)) => return Err(CallError::Spawn(format!("kernel channels: {e}"))),
@@ -221,13 +224,22 @@ impl Kernel {
     /// Ends the kernel: its launcher's input closes (it kills the kernel's process group and
     /// removes its files), then what is left in the sandbox is killed from inside and the
     /// files are removed from the host's side, for a launcher that was itself killed.
-    pub fn end(self, transport: &dyn Transport) {
+    pub fn end(self, transport: &dyn Transport, runtime: &tokio::runtime::Runtime) {
         let Kernel {
             launcher,
             pid,
             host_stem,
+            shell,
+            iopub,
+            control,
+            stdin,
             ..
         } = self;
+        {
+            // The sockets' tasks live on the runtime they were made on.
+            let _inside = runtime.enter();
+            drop((shell, iopub, control, stdin));
+        }
         drop(launcher);
         transport.kill_in_sandbox(pid);
         let stem = host_stem.display().to_string();
