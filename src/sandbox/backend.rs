@@ -90,6 +90,27 @@ impl TransportKind {
     }
 }
 
+/// Why `transport` cannot run on a profile whose engine is across a network, if it cannot.
+fn remote_refusal(transport: TransportKind, profile: &Profile) -> Option<String> {
+    if !profile.remote() {
+        return None;
+    }
+    let host = profile.host.as_deref().unwrap_or_default();
+    match transport {
+        // Its server's socket is in a directory of this host bound into the container: on a
+        // remote engine the bind names a directory of that host, out of this one's reach.
+        TransportKind::Socket => Some(format!(
+            "the socket transport binds a directory of this host into the container, and \
+             {host} would bind one of its own host: use docker, compose or api there"
+        )),
+        TransportKind::Api if host.starts_with("ssh://") => Some(format!(
+            "the api transport reaches an engine over unix:// or tcp:// (with tls=), not \
+             {host}: the CLI transports (docker, compose, cmd) take ssh:// through the Docker CLI"
+        )),
+        _ => None,
+    }
+}
+
 /// What a backend's name ends with when a result cache sits over its strategy.
 pub const CACHE_SUFFIX: &str = "+cache";
 
@@ -334,6 +355,9 @@ impl Catalog {
                 transport.name()
             ));
         }
+        if let Some(why) = remote_refusal(transport, &profile) {
+            return Err(format!("'{text}': {why}"));
+        }
         let (strategy, cached) = match strategy.strip_suffix(CACHE_SUFFIX) {
             Some(strategy) => (strategy, true),
             None => (strategy, false),
@@ -506,6 +530,33 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("declared twice"), "{e}");
+    }
+
+    #[test]
+    fn remote_engines_refuse_what_binds_this_hosts_paths() {
+        let extra = vec![
+            Profile::parse("far:host=ssh://me@box", Path::new("c.yml"), "sandbox").unwrap(),
+            Profile::parse(
+                "tcp:host=tcp://10.0.0.2:2375",
+                Path::new("c.yml"),
+                "sandbox",
+            )
+            .unwrap(),
+        ];
+        let c = Catalog::new(Path::new("c.yml"), "sandbox", extra).unwrap();
+        let e = c.parse("socket@tcp:persistent").unwrap_err();
+        assert!(e.contains("binds a directory of this host"), "{e}");
+        let e = c.parse("api@far:persistent").unwrap_err();
+        assert!(e.contains("not ssh://me@box"), "{e}");
+        for fine in [
+            "api@tcp:pool=2",
+            "compose@far:per-call",
+            "docker@tcp:fork",
+            "cmd@far:persistent",
+            "container@tcp:per-call",
+        ] {
+            assert!(c.parse(fine).is_ok(), "{fine}");
+        }
     }
 
     #[test]

@@ -17,7 +17,8 @@ use crate::error::usage;
 use crate::mcp::McpExecutor;
 use crate::strategy::Executor;
 use crate::transport::{
-    Api, Bwrap, Compose, Container, DockerExec, Local, OnEngine, Prefix, Socket, Sweep, Transport,
+    Api, ApiEndpoint, Bwrap, Compose, Container, DockerExec, Local, OnEngine, Prefix, Socket,
+    Sweep, Transport,
 };
 use backend::{Backend, Catalog, SandboxBackend, TransportKind};
 use compose_stack::Stack;
@@ -125,6 +126,14 @@ struct OnProfile {
     profile: Arc<Profile>,
     stack: Stack,
     container: String,
+}
+
+/// The variables of a profile's environment that choose its engine (`DOCKER_*`).
+fn engine_env(env: &[(String, String)]) -> Vec<(String, String)> {
+    env.iter()
+        .filter(|(k, _)| k.starts_with("DOCKER_"))
+        .cloned()
+        .collect()
 }
 
 /// Checks the engines, brings the sandbox of each profile a backend needs up, and builds the
@@ -291,6 +300,18 @@ pub fn prepare(
 /// start it.
 fn engine_answers(profile: &Profile, named: &[String], docker: Option<&str>) -> Result<String> {
     match profile.engine {
+        Engine::Docker if profile.remote() => compose_stack::remote_engine_version(&profile.env())
+            .map_err(|why| {
+                usage(format!(
+                    "{}: the engine of profile '{}' at {} does not answer: {} (a host of \
+                     scripts/setup-remote-host.sh: run it; tls= must name that host's \
+                     certificates)",
+                    named.join(", "),
+                    profile.name,
+                    profile.host.as_deref().unwrap_or_default(),
+                    one_line(&why)
+                ))
+            }),
         Engine::Docker => {
             let version = match &profile.host {
                 None => docker.map(str::to_string),
@@ -330,6 +351,15 @@ fn engine_answers(profile: &Profile, named: &[String], docker: Option<&str>) -> 
                 })
             })
         }
+    }
+}
+
+/// `text` on one line, at most 300 characters: an engine's error can run long.
+fn one_line(text: &str) -> String {
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match line.char_indices().nth(300) {
+        Some((at, _)) => format!("{}…", &line[..at]),
+        None => line,
     }
 }
 
@@ -435,6 +465,7 @@ pub fn sweep_after(reached: &[Reached]) -> Vec<String> {
     for t in sweepers(reached) {
         let _ = t.sweep(Sweep::Orphans, None);
     }
+    take_down_remote(reached);
     backends
         .iter()
         .filter_map(|b| match b {
@@ -442,6 +473,28 @@ pub fn sweep_after(reached: &[Reached]) -> Vec<String> {
             Backend::Sandbox(_) => None,
         })
         .collect()
+}
+
+/// Takes down the sandboxes of the profiles on a remote engine: another machine's engine keeps
+/// nothing of a run (the local sandbox stays up for the next one, as it was found).
+fn take_down_remote(reached: &[Reached]) {
+    let on_remote: Vec<SandboxBackend> = reached
+        .iter()
+        .filter_map(|r| r.backend.sandbox())
+        .filter(|s| s.profile.remote() && s.sandboxed())
+        .cloned()
+        .collect();
+    for profile in distinct_profiles(&on_remote) {
+        if let Ok(stack) = Stack::of(&profile)
+            && !stack.down()
+        {
+            eprintln!(
+                "sandbox: profile {}: could not take its containers down on {}",
+                profile.name,
+                profile.host.as_deref().unwrap_or_default()
+            );
+        }
+    }
 }
 
 /// The MCP servers among `backends`.
@@ -529,10 +582,15 @@ fn transport(
             )
         }
         TransportKind::Api => {
-            let api = Api::connect_on(endpoint.as_deref(), container.ok_or_else(missing)?, &python)
-                .map_err(|e| {
+            let at = ApiEndpoint {
+                host: endpoint.as_deref(),
+                tls: on.and_then(|o| o.profile.tls.as_deref()),
+                env: engine_env(&env),
+            };
+            let api =
+                Api::connect_on(&at, container.ok_or_else(missing)?, &python).map_err(|e| {
                     usage(format!(
-                        "{e}: {backend} needs the engine's socket ({})",
+                        "{e}: {backend} needs the engine's endpoint ({})",
                         endpoint
                             .as_deref()
                             .unwrap_or("DOCKER_HOST=unix://… or /var/run/docker.sock")

@@ -14,7 +14,7 @@ mod on_engine;
 mod socket;
 mod started;
 
-pub use api::Api;
+pub use api::{Api, ApiEndpoint};
 pub use bwrap::{Bwrap, default_python as bwrap_python};
 pub use cmd::{Prefix, parse_prefix};
 pub use compose::Compose;
