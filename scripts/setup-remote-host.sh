@@ -62,8 +62,8 @@ if ! ip link show "$HOST_IF" >/dev/null 2>&1; then
     ip -n "$NS" link set "$NS_IF" up
 fi
 ip link set "$HOST_IF" up
-ip route show | grep -q "^unreachable $NET.0/24" ||
-    ip route add unreachable "$NET.0/24" metric 4000
+# replace: an add would fail once it exists
+ip route replace unreachable "$NET.0/24" metric 4000
 
 # --- certificates ----------------------------------------------------------
 if [[ ! -s $TLS/key.pem || ! -s $TLS/server-key.pem ]]; then
