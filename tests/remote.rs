@@ -68,7 +68,7 @@ impl Host {
 /// skip) without root or a local engine to load the image from.
 fn hosts() -> Option<(MutexGuard<'static, ()>, Host, Host)> {
     let guard = HOSTS.lock().unwrap_or_else(|e| e.into_inner());
-    let root = unsafe_free_uid() == 0;
+    let root = uid() == 0;
     let engine = Command::new("docker")
         .args(["version", "--format", "{{.Server.Version}}"])
         .output()
@@ -109,7 +109,7 @@ fn hosts() -> Option<(MutexGuard<'static, ()>, Host, Host)> {
 }
 
 /// This process's uid, read from /proc (no libc call in the tests).
-fn unsafe_free_uid() -> u32 {
+fn uid() -> u32 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -372,4 +372,134 @@ fn a_restarted_engine_fails_the_calls_it_cut_and_the_backend_recovers() {
     }
     drop(r);
     assert_eq!(one.containers(), Vec::<String>::new(), "left on host 1");
+}
+
+#[test]
+fn a_pool_spread_over_two_hosts_runs_at_concurrency_and_leaves_nothing() {
+    let Some((_lock, one, two)) = hosts() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    write_workload(dir.path(), "sums", 8, &[("result = sum(range(10))", "45")]);
+    let output = dir.path().join("results.json");
+    let backends = ["api@r1+r2:pool=4", "docker@r1+r2:pool=2"];
+    bench()
+        .args(["run", "--quiet", "--warmup", "1", "--calibration", "0"])
+        .args(["--concurrency", "4", "--timeout", "20"])
+        .args(["--profile", &one.profile, "--profile", &two.profile])
+        .args(["--backends", &backends.join(",")])
+        .arg("--workloads-dir")
+        .arg(dir.path())
+        .arg("--output")
+        .arg(&output)
+        .assert()
+        .success();
+    let results = read_results(&output);
+    assert_clean(&results, &backends, &[("sums", 8)]);
+    let names: Vec<&str> = results["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert!(names.contains(&"r1") && names.contains(&"r2"), "{names:?}");
+    assert_eq!(one.containers(), Vec::<String>::new(), "left on host 1");
+    assert_eq!(two.containers(), Vec::<String>::new(), "left on host 2");
+}
+
+#[test]
+fn a_host_of_a_spread_pool_dies_mid_run_and_the_other_keeps_serving() {
+    let Some((_lock, one, two)) = hosts() else {
+        return;
+    };
+    let timeout = Duration::from_secs(3);
+    let bound = timeout + Duration::from_secs(2) + Duration::from_secs(25);
+    let r = reach(&[&one.profile, &two.profile], "api@r1+r2:pool=4");
+    r.executor.start_all(timeout).unwrap();
+    // Each answer names the container that gave it: the host it ran on.
+    let round = |from: u32| -> Vec<(Result<String, String>, Duration)> {
+        std::thread::scope(|s| {
+            let calls: Vec<_> = (from..from + 4)
+                .map(|n| {
+                    let executor = Arc::clone(&r.executor);
+                    s.spawn(move || {
+                        let code = format!(
+                            "import socket, time; time.sleep(0.2); result = '%d %s' % ({n} * 3, socket.gethostname())"
+                        );
+                        let started = Instant::now();
+                        let outcome = executor.call(Call {
+                            code: &code,
+                            stdin: None,
+                            timeout,
+                        });
+                        let outcome = match outcome {
+                            Ok(reply) => {
+                                let text = reply.result.unwrap_or_default();
+                                // The agent answers with the repr of `result`.
+                                let text = text.trim_matches('\'');
+                                match text.split_once(' ') {
+                                    Some((v, host)) if v == (n * 3).to_string() => {
+                                        Ok(host.to_string())
+                                    }
+                                    _ => Err(format!("wrong answer '{text}'")),
+                                }
+                            }
+                            Err(e) => Err(e.to_string()),
+                        };
+                        (outcome, started.elapsed())
+                    })
+                })
+                .collect();
+            calls.into_iter().map(|c| c.join().unwrap()).collect()
+        })
+    };
+    let before = round(0);
+    let hosts_seen: std::collections::BTreeSet<String> =
+        before.iter().map(|(o, _)| o.clone().unwrap()).collect();
+    assert_eq!(hosts_seen.len(), 2, "four slots on two hosts: {before:?}");
+    two.link(false);
+    let mut served = std::collections::BTreeSet::new();
+    let mut failed = 0;
+    for k in 1..6 {
+        for (outcome, took) in round(k * 4) {
+            assert!(
+                took < bound,
+                "a call took {took:?} with host 2 cut: {outcome:?}"
+            );
+            match outcome {
+                Ok(host) => {
+                    served.insert(host);
+                }
+                Err(e) => {
+                    assert!(!e.contains("wrong answer"), "{e}");
+                    failed += 1;
+                }
+            }
+        }
+    }
+    assert!(failed >= 1, "host 2's slots failed while it was cut");
+    assert_eq!(served.len(), 1, "only host 1 answered: {served:?}");
+    two.link(true);
+    r.until_recovered(timeout);
+    // Back: within a bound, every round of four is answered, by both hosts again.
+    let back = Instant::now() + Duration::from_secs(90);
+    loop {
+        let outcomes = round(100);
+        let hosts: std::collections::BTreeSet<_> = outcomes
+            .iter()
+            .filter_map(|(o, _)| o.clone().ok())
+            .collect();
+        if outcomes.iter().all(|(o, _)| o.is_ok()) && hosts.len() == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < back,
+            "not back on both hosts: {outcomes:?}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(r.executor.restarts() >= 2, "{}", r.executor.restarts());
+    drop(r);
+    assert_eq!(one.containers(), Vec::<String>::new(), "left on host 1");
+    assert_eq!(two.containers(), Vec::<String>::new(), "left on host 2");
 }

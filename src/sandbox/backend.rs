@@ -111,6 +111,9 @@ fn remote_refusal(transport: TransportKind, profile: &Profile) -> Option<String>
     }
 }
 
+/// What joins the profiles of a spread pool in a backend's name (`api@r1+r2:pool=4`).
+pub const SPREAD: &str = "+";
+
 /// What a backend's name ends with when a result cache sits over its strategy.
 pub const CACHE_SUFFIX: &str = "+cache";
 
@@ -122,9 +125,26 @@ pub struct SandboxBackend {
     pub strategy: Strategy,
     /// A result cache over the strategy (`STRATEGY+cache`).
     pub cached: bool,
+    /// The further profiles a spread pool deals its slots over, after `profile`
+    /// (`transport@r1+r2:pool=N`); empty for a backend on one profile.
+    pub also: Vec<Arc<Profile>>,
 }
 
 impl SandboxBackend {
+    /// Its profiles: `profile`, then those of a spread.
+    pub fn profiles(&self) -> impl Iterator<Item = &Arc<Profile>> {
+        std::iter::once(&self.profile).chain(&self.also)
+    }
+
+    /// The same backend on `profile` alone: one place of a spread.
+    pub fn on_one(&self, profile: &Arc<Profile>) -> SandboxBackend {
+        SandboxBackend {
+            profile: Arc::clone(profile),
+            also: Vec::new(),
+            ..self.clone()
+        }
+    }
+
     /// Whether the code runs in a container of the profile, that this harness brought up
     /// (its limits apply).
     pub fn sandboxed(&self) -> bool {
@@ -190,6 +210,16 @@ impl fmt::Display for SandboxBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let p = &self.profile;
         let cache = if self.cached { CACHE_SUFFIX } else { "" };
+        if !self.also.is_empty() {
+            let names: Vec<&str> = self.profiles().map(|p| p.name.as_str()).collect();
+            return write!(
+                f,
+                "{}@{}:{}{cache}",
+                self.transport.name(),
+                names.join(SPREAD),
+                self.strategy.name()
+            );
+        }
         if p.builtin && p.engine == Engine::Docker {
             write!(
                 f,
@@ -232,6 +262,7 @@ impl Backend {
             )),
             cached: false,
             strategy,
+            also: Vec::new(),
         })
     }
 }
@@ -329,13 +360,20 @@ impl Catalog {
                 "'{text}' is an MCP server, not a sandbox backend (e.g. compose:persistent)"
             ));
         }
-        let (transport, profile) = match transport.split_once('@') {
-            Some((transport, profile)) => (
-                transport,
-                self.profile(profile)
-                    .map_err(|e| format!("{e} in '{text}'"))?,
-            ),
-            None => (transport, self.profile(Engine::Docker.name())?),
+        let (transport, profile, also) = match transport.split_once('@') {
+            Some((transport, profiles)) => {
+                let mut found = Vec::new();
+                for name in profiles.split(SPREAD) {
+                    let p = self.profile(name).map_err(|e| format!("{e} in '{text}'"))?;
+                    if found.iter().any(|q: &Arc<Profile>| q.name == p.name) {
+                        return Err(format!("'{text}': profile '{name}' is named twice"));
+                    }
+                    found.push(p);
+                }
+                let profile = found.remove(0);
+                (transport, profile, found)
+            }
+            None => (transport, self.profile(Engine::Docker.name())?, Vec::new()),
         };
         let transport = TransportKind::ALL
             .into_iter()
@@ -355,19 +393,39 @@ impl Catalog {
                 transport.name()
             ));
         }
-        if let Some(why) = remote_refusal(transport, &profile) {
-            return Err(format!("'{text}': {why}"));
+        for p in std::iter::once(&profile).chain(&also) {
+            if let Some(why) = remote_refusal(transport, p) {
+                return Err(format!("'{text}': {why}"));
+            }
         }
         let (strategy, cached) = match strategy.strip_suffix(CACHE_SUFFIX) {
             Some(strategy) => (strategy, true),
             None => (strategy, false),
         };
         let strategy = Strategy::parse(strategy).map_err(|e| format!("{e} in '{text}'"))?;
+        if !also.is_empty() {
+            if !matches!(strategy, Strategy::Pool(_)) {
+                return Err(format!(
+                    "'{text}': a spread over profiles takes pool=N, whose slots it deals round-robin over their engines"
+                ));
+            }
+            if let Some(p) = std::iter::once(&profile)
+                .chain(&also)
+                .find(|p| !transport.in_sandbox(p))
+            {
+                return Err(format!(
+                    "'{text}': {} on {} reaches no profile's container, so it cannot be spread",
+                    transport.name(),
+                    p.name
+                ));
+            }
+        }
         Ok(SandboxBackend {
             transport,
             profile,
             strategy,
             cached,
+            also,
         })
     }
 
@@ -556,6 +614,35 @@ mod tests {
             "container@tcp:per-call",
         ] {
             assert!(c.parse(fine).is_ok(), "{fine}");
+        }
+    }
+
+    #[test]
+    fn a_pool_spreads_over_several_profiles() {
+        let extra = vec![
+            Profile::parse("r1:host=tcp://10.0.0.2:2376", Path::new("c.yml"), "s").unwrap(),
+            Profile::parse("r2:host=tcp://10.0.0.3:2376", Path::new("c.yml"), "s").unwrap(),
+        ];
+        let c = Catalog::new(Path::new("c.yml"), "s", extra).unwrap();
+        let b = c.parse("api@r1+r2:pool=4").unwrap();
+        assert_eq!(b.to_string(), "api@r1+r2:pool=4");
+        let s = b.sandbox().unwrap();
+        let names: Vec<&str> = s.profiles().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["r1", "r2"]);
+        assert_eq!(s.on_one(&s.also[0]).to_string(), "api@r2:pool=4");
+        assert_eq!(
+            c.parse("compose@docker+r1:pool=2").unwrap().to_string(),
+            "compose@docker+r1:pool=2"
+        );
+        for (bad, says) in [
+            ("api@r1+r2:persistent", "takes pool=N"),
+            ("api@r1+r1:pool=2", "named twice"),
+            ("api@r1+r9:pool=2", "unknown sandbox profile 'r9'"),
+            ("socket@r1+r2:pool=2", "binds a directory"),
+            ("cmd@docker+r1:pool=2", "reaches no profile's container"),
+        ] {
+            let e = c.parse(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
         }
     }
 

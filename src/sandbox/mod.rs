@@ -18,7 +18,7 @@ use crate::mcp::McpExecutor;
 use crate::strategy::Executor;
 use crate::transport::{
     Api, ApiEndpoint, Bwrap, Compose, Container, DockerExec, Local, OnEngine, Prefix, Socket,
-    Sweep, Transport,
+    Spread, Sweep, Transport,
 };
 use backend::{Backend, Catalog, SandboxBackend, TransportKind};
 use compose_stack::Stack;
@@ -262,8 +262,18 @@ pub fn prepare(
         .map(|b| {
             let transport = match b {
                 Backend::Sandbox(s) => {
-                    let on = profiles.iter().find(|p| p.profile.name == s.profile.name);
-                    transport(s, reach, on, host_python.as_deref())?
+                    let mut places = s
+                        .profiles()
+                        .map(|p| {
+                            let on = profiles.iter().find(|o| o.profile.name == p.name);
+                            transport(&s.on_one(p), reach, on, host_python.as_deref())
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    if places.len() == 1 {
+                        places.remove(0)
+                    } else {
+                        Arc::new(Spread::new(places))
+                    }
                 }
                 // The host: where what a server's calls leave is looked for.
                 Backend::Mcp(_) => Arc::new(Local {
@@ -409,7 +419,8 @@ fn sandboxes_to_bring_up(backends: &[Backend]) -> Vec<SandboxBackend> {
             Backend::Mcp(m) => m.over.as_ref(),
         })
         .filter(|s| s.sandboxed())
-        .cloned()
+        // A spread's sandbox is up on each of its profiles.
+        .flat_map(|s| s.profiles().map(|p| s.on_one(p)).collect::<Vec<_>>())
         .collect()
 }
 
@@ -428,13 +439,19 @@ fn distinct_profiles(backends: &[SandboxBackend]) -> Vec<Arc<Profile>> {
 /// container (any but `container`, whose sandboxes die with their calls) and the host's when a
 /// local backend (or an MCP server) runs.
 fn sweepers(reached: &[Reached]) -> Vec<&Arc<dyn Transport>> {
-    let mut found: Vec<(Option<&str>, &Arc<dyn Transport>)> = Vec::new();
+    let mut found: Vec<(Option<String>, &Arc<dyn Transport>)> = Vec::new();
     for r in reached {
         let place = match &r.backend {
             Backend::Sandbox(s) if s.transport == TransportKind::Container => continue,
-            Backend::Sandbox(s) if s.sandboxed() => Some(s.profile.name.as_str()),
+            // A spread sweeps each of its profiles' sandboxes.
+            Backend::Sandbox(s) if s.sandboxed() => Some(
+                s.profiles()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(backend::SPREAD),
+            ),
             // Its sandboxes are on the host, in a cgroup of the transport's own.
-            Backend::Sandbox(s) if s.transport == TransportKind::Bwrap => Some("(bwrap)"),
+            Backend::Sandbox(s) if s.transport == TransportKind::Bwrap => Some("(bwrap)".into()),
             _ => None,
         };
         if !found.iter().any(|(p, _)| *p == place) {
@@ -481,8 +498,9 @@ fn take_down_remote(reached: &[Reached]) {
     let on_remote: Vec<SandboxBackend> = reached
         .iter()
         .filter_map(|r| r.backend.sandbox())
-        .filter(|s| s.profile.remote() && s.sandboxed())
-        .cloned()
+        .filter(|s| s.sandboxed())
+        .flat_map(|s| s.profiles().map(|p| s.on_one(p)).collect::<Vec<_>>())
+        .filter(|s| s.profile.remote())
         .collect();
     for profile in distinct_profiles(&on_remote) {
         if let Ok(stack) = Stack::of(&profile)
