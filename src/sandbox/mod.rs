@@ -310,8 +310,9 @@ pub fn prepare(
 /// start it.
 fn engine_answers(profile: &Profile, named: &[String], docker: Option<&str>) -> Result<String> {
     match profile.engine {
-        Engine::Docker if profile.remote() => compose_stack::remote_engine_version(&profile.env())
-            .map_err(|why| {
+        Engine::Docker if profile.remote() => {
+            profile.check_tls_files().map_err(usage)?;
+            compose_stack::remote_engine_version(&profile.env()).map_err(|why| {
                 usage(format!(
                     "{}: the engine of profile '{}' at {} does not answer: {} (a host of \
                      scripts/setup-remote-host.sh: run it; tls= must name that host's \
@@ -321,7 +322,8 @@ fn engine_answers(profile: &Profile, named: &[String], docker: Option<&str>) -> 
                     profile.host.as_deref().unwrap_or_default(),
                     one_line(&why)
                 ))
-            }),
+            })
+        }
         Engine::Docker => {
             let version = match &profile.host {
                 None => docker.map(str::to_string),

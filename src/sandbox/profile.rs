@@ -202,6 +202,28 @@ impl Profile {
             .is_some_and(|h| h.starts_with("tcp://") || h.starts_with("ssh://"))
     }
 
+    /// Whether its TLS directory holds the Docker CLI's three files, if it has one; else what
+    /// is missing, in one line.
+    pub fn check_tls_files(&self) -> Result<(), String> {
+        let Some(dir) = &self.tls else {
+            return Ok(());
+        };
+        let missing: Vec<&str> = ["ca.pem", "cert.pem", "key.pem"]
+            .into_iter()
+            .filter(|f| !dir.join(f).is_file())
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "profile '{}': tls '{}': no {} there (a directory with ca.pem, cert.pem and \
+             key.pem, as scripts/setup-remote-host.sh makes)",
+            self.name,
+            dir.display(),
+            missing.join(", ")
+        ))
+    }
+
     /// The endpoint its `docker` commands go to: `None` for Docker's own default.
     pub fn endpoint(&self) -> Option<String> {
         match (&self.host, self.engine) {
@@ -407,22 +429,12 @@ fn check_host(host: &str) -> Result<(), String> {
     Err("an engine is reached at unix:///PATH, tcp://HOST:PORT or ssh://USER@HOST".into())
 }
 
-/// Checks a TLS certificate directory for a `tcp://` host: it holds the Docker CLI's three
-/// files. Returns it absolute, since the engine's commands run from other folders.
+/// Checks that TLS goes with a `tcp://` host; returns the directory absolute, since the
+/// engine's commands run from other folders. Its files are checked before the run
+/// ([`Profile::check_tls_files`]), so a profile can be written before its host is set up.
 fn check_tls(host: Option<&str>, dir: &Path) -> Result<PathBuf, String> {
     if !host.is_some_and(|h| h.starts_with("tcp://")) {
         return Err("TLS is for a tcp:// host: add host=tcp://HOST:PORT".into());
-    }
-    let missing: Vec<&str> = ["ca.pem", "cert.pem", "key.pem"]
-        .into_iter()
-        .filter(|f| !dir.join(f).is_file())
-        .collect();
-    if !missing.is_empty() {
-        return Err(format!(
-            "no {} there (a directory with ca.pem, cert.pem and key.pem, as \
-             scripts/setup-remote-host.sh makes)",
-            missing.join(", ")
-        ));
     }
     std::path::absolute(dir).map_err(|e| e.to_string())
 }
@@ -552,6 +564,12 @@ mod tests {
         assert!(s.remote() && s.tls.is_none());
         assert!(!parse("u:host=unix:///srv/d.sock").unwrap().remote());
         assert!(!s.env().iter().any(|(k, _)| k == "DOCKER_TLS_VERIFY"));
+        assert_eq!(p.check_tls_files(), Ok(()));
+        let e = parse("m:host=tcp://1.2.3.4:2376,tls=/nonexistent")
+            .unwrap()
+            .check_tls_files()
+            .unwrap_err();
+        assert!(e.contains("no ca.pem, cert.pem, key.pem"), "{e}");
     }
 
     #[test]
@@ -622,10 +640,6 @@ mod tests {
             ("a:host=ssh://", "ssh://USER@HOST"),
             ("a:host=unix://rel.sock", "absolute"),
             ("a:tls=/tmp", "tcp:// host"),
-            (
-                "a:host=tcp://1.2.3.4:2376,tls=/nonexistent",
-                "no ca.pem, cert.pem, key.pem",
-            ),
             ("a:host=tcp://1.2.3.4:2376,tls=", "tls is empty"),
             ("a:runtime=ru nc", "runtime name"),
         ] {
