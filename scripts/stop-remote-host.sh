@@ -46,7 +46,7 @@ fi
 # What the engine started under its exec-root (its containerd and shims, which --live-restore
 # leaves running), found by that path in their command line and nothing else.
 for proc in /proc/[0-9]*; do
-    if tr '\0' ' ' <"$proc/cmdline" 2>/dev/null | grep -q -- "$EXEC_ROOT/"; then
+    if { tr '\0' ' ' <"$proc/cmdline"; } 2>/dev/null | grep -q -- "$EXEC_ROOT/"; then
         log "stopping ${proc#/proc/} ($(cat "$proc/comm" 2>/dev/null))"
         kill -KILL "${proc#/proc/}" 2>/dev/null || true
     fi
