@@ -503,3 +503,25 @@ fn a_host_of_a_spread_pool_dies_mid_run_and_the_other_keeps_serving() {
     assert_eq!(one.containers(), Vec::<String>::new(), "left on host 1");
     assert_eq!(two.containers(), Vec::<String>::new(), "left on host 2");
 }
+
+#[test]
+fn the_fault_probes_are_green_on_a_remote_engine() {
+    let Some((_lock, one, _two)) = hosts() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("faults.json");
+    bench()
+        .args(["faults", "--quiet", "--profile", &one.profile])
+        .args(["--backends", "api@r1:persistent"])
+        .arg("--output")
+        .arg(&output)
+        .assert()
+        .success();
+    let results = read_results(&output);
+    assert_eq!(results["all_green"], true, "{results}");
+    let outcomes = results["outcomes"].as_array().unwrap();
+    let probes = sandbox_bench::probes::fault_probes::PROBES.len();
+    assert_eq!(outcomes.len(), probes, "every probe ran: {results}");
+    assert_eq!(one.containers(), Vec::<String>::new(), "left on host 1");
+}
