@@ -51,6 +51,11 @@ pub fn after_run_help() -> String {
         let head = if i == 0 { "profiles" } else { "" };
         text += &format!("  {head:<10}  {name:<9}  {about}\n");
     }
+    text += &format!("  {:<10}  {:<9}  {}\n", "", "keys", profile::KEYS);
+    text += &format!(
+        "  {:<10}  {:<9}  {}\n",
+        "", "P1+P2", "transport@P1+P2:pool=N: the pool's slots dealt over both engines"
+    );
     for (i, (name, about)) in STRATEGIES.iter().enumerate() {
         let head = if i == 0 { "strategies" } else { "" };
         text += &format!("  {head:<10}  {name:<10}  {about}\n");

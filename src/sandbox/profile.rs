@@ -67,7 +67,7 @@ pub const ABOUT: [(&str, &str); 5] = [
     ("crun", "built in: Docker on crun, runc's C counterpart"),
     (
         "NAME",
-        "yours: --profile NAME:image=…,runtime=…,engine=… or --profiles FILE",
+        "yours: --profile NAME:KEY=VALUE,… (keys below) or --profiles FILE",
     ),
 ];
 
