@@ -68,7 +68,7 @@ ip route del unreachable "$NET.0/24" 2>/dev/null || true
 if [[ $PURGE == --purge ]]; then
     log "removing $BASE (data-root, certificates)"
     rm -rf "$BASE"
-else
+elif [[ -d $BASE ]]; then
     log "kept $BASE (data-root with the image, certificates); --purge removes it"
 fi
 log "host $N is down"
