@@ -344,34 +344,41 @@ fn a_restarted_engine_fails_the_calls_it_cut_and_the_backend_recovers() {
         return;
     };
     let timeout = Duration::from_secs(3);
-    let r = reach(&[&one.profile], "api@r1:persistent");
-    assert_eq!(r.call(1, timeout).0, Ok(()));
-    let pid = std::fs::read_to_string("/run/sbr-1.pid").unwrap();
-    let stopped = Command::new("kill")
-        .args(["-TERM", pid.trim()])
-        .status()
-        .unwrap();
-    assert!(stopped.success());
-    let gone = Instant::now() + Duration::from_secs(60);
-    while std::path::Path::new(&format!("/proc/{}", pid.trim())).exists() && Instant::now() < gone {
-        std::thread::sleep(Duration::from_millis(100));
+    for backend in ["api@r1:persistent", "docker@r1:persistent"] {
+        let r = reach(&[&one.profile], backend);
+        assert_eq!(r.call(1, timeout).0, Ok(()), "{backend}");
+        let pid = std::fs::read_to_string("/run/sbr-1.pid").unwrap();
+        let stopped = Command::new("kill")
+            .args(["-TERM", pid.trim()])
+            .status()
+            .unwrap();
+        assert!(stopped.success());
+        let gone = Instant::now() + Duration::from_secs(60);
+        while std::path::Path::new(&format!("/proc/{}", pid.trim())).exists()
+            && Instant::now() < gone
+        {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let (outcome, took) = r.call(2, timeout);
+        let err = outcome.expect_err("the engine is stopped");
+        assert!(
+            took < Duration::from_secs(30),
+            "{backend}: took {took:?}: {err}"
+        );
+        // The set-up starts it again (--live-restore kept the sandbox container).
+        let again = Command::new("bash")
+            .arg(format!("{ROOT}/scripts/setup-remote-host.sh"))
+            .arg("1")
+            .output()
+            .unwrap();
+        assert!(again.status.success(), "{again:?}");
+        r.until_recovered(timeout);
+        for n in 10..15 {
+            assert_eq!(r.call(n, timeout).0, Ok(()), "{backend} after the restart");
+        }
+        drop(r);
+        assert_eq!(one.containers(), Vec::<String>::new(), "left on host 1");
     }
-    let (outcome, took) = r.call(2, timeout);
-    let err = outcome.expect_err("the engine is stopped");
-    assert!(took < Duration::from_secs(30), "took {took:?}: {err}");
-    // The set-up starts it again (--live-restore kept the sandbox container).
-    let again = Command::new("bash")
-        .arg(format!("{ROOT}/scripts/setup-remote-host.sh"))
-        .arg("1")
-        .output()
-        .unwrap();
-    assert!(again.status.success(), "{again:?}");
-    r.until_recovered(timeout);
-    for n in 10..15 {
-        assert_eq!(r.call(n, timeout).0, Ok(()), "after the restart");
-    }
-    drop(r);
-    assert_eq!(one.containers(), Vec::<String>::new(), "left on host 1");
 }
 
 #[test]
