@@ -6,7 +6,9 @@
 pub mod relay;
 pub mod turns;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -65,6 +67,47 @@ impl Meter {
 
     fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::SeqCst);
+    }
+}
+
+/// `run --count-round-trips`: every engine backend's traffic through a relay of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counting {
+    /// `--added-rtt`: how long each round trip is held (zero: none).
+    pub added_rtt: Duration,
+}
+
+/// How a backend's network traffic is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Path {
+    /// Counted by a relay between the harness and the engine.
+    Relay,
+    /// No engine between the harness and the interpreter (`local`, `bwrap`): nothing to count.
+    NoEngine,
+}
+
+/// What a backend's calls are counted by, when round trips are counted.
+#[derive(Clone)]
+pub enum Tap {
+    Relay(Arc<Relay>),
+    NoEngine,
+}
+
+impl Tap {
+    /// The totals so far (always zero without an engine).
+    pub fn counts(&self) -> Counts {
+        match self {
+            Tap::Relay(relay) => relay.counts(),
+            Tap::NoEngine => Counts::default(),
+        }
+    }
+
+    pub fn path(&self) -> Path {
+        match self {
+            Tap::Relay(_) => Path::Relay,
+            Tap::NoEngine => Path::NoEngine,
+        }
     }
 }
 
