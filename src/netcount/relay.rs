@@ -191,7 +191,9 @@ async fn pump(
         if starts {
             Meter::add(&meter.round_trips, 1);
             if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
+                // Tokio's timer rounds up to whole milliseconds; a blocking thread's sleep
+                // keeps a few-ms delay within a tenth of a millisecond.
+                let _ = tokio::task::spawn_blocking(move || std::thread::sleep(delay)).await;
             }
         }
         if to.write_all(&buf[..n]).await.is_err() || to.flush().await.is_err() {
