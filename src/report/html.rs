@@ -137,6 +137,10 @@ pub fn render(results: &BenchmarkResults) -> String {
             escape(super::round_trips::CAPTION)
         ));
         out.push_str(&render_table(&t));
+        out.push_str(
+            "<p><b>A model, not a measurement:</b> each line is a backend's measured p50 plus \
+             its counted round trips × the RTT.</p>",
+        );
         out.push_str(&svg::against_rtt(
             "p50 against network RTT: a model (measured p50 + round trips × RTT), not a measurement",
             &super::round_trips::model_lines(results),

@@ -137,9 +137,9 @@ pub fn model_lines(results: &BenchmarkResults) -> Vec<(String, Vec<(f64, f64)>)>
         .results
         .iter()
         .filter_map(|e| {
-            let points: Option<Vec<(f64, f64)>> = [0.0, 10.0, 20.0, 30.0, 40.0, 50.0]
-                .iter()
-                .map(|&r| Some((r, predicted_us(e, r)?)))
+            // Every millisecond: a straight line on a linear scale bends on the log one.
+            let points: Option<Vec<(f64, f64)>> = (0..=50)
+                .map(|r| Some((f64::from(r), predicted_us(e, f64::from(r))?)))
                 .collect();
             let name = if several {
                 format!("{} · {}", e.backend, e.workload)
