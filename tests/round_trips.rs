@@ -165,6 +165,21 @@ fn counting_is_refused_when_calls_would_share_a_relay() {
         .stderr(predicate::str::contains("--concurrency 1"));
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    // A prefix of the user's reaches its sandbox past any engine endpoint known here.
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out.json");
+    bench()
+        .args([
+            "run",
+            "--backends",
+            "cmd:per-call",
+            "--prefix",
+            "docker exec -i x",
+        ])
+        .args(["--count-round-trips", "--output", output.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not relayed"));
     // An added delay means nothing without the relays.
     bench()
         .args(["run", "--backends", "local:persistent", "--added-rtt", "5"])
