@@ -536,6 +536,43 @@ mod tests {
         let back: BenchmarkResults = serde_json::from_value(json).unwrap();
         assert_eq!(back.settings.spin_us, Some(150.0));
     }
+
+    #[test]
+    fn network_counts_are_means_per_measured_call_and_absent_from_older_files() {
+        let counts = crate::netcount::Counts {
+            connections: 8,
+            round_trips: 29,
+            bytes_up: 1000,
+            bytes_down: 4000,
+        };
+        let n = Network::per_call(crate::netcount::Path::Relay, counts, 4);
+        assert_eq!(
+            (n.connections_per_call, n.round_trips_per_call),
+            (2.0, 7.25)
+        );
+        assert_eq!(
+            (n.bytes_up_per_call, n.bytes_down_per_call),
+            (250.0, 1000.0)
+        );
+        let old = synthetic::results(
+            "docker:per-call",
+            &[synthetic::row("docker:per-call", "w", 9, 2)],
+        );
+        assert_eq!(old.settings.round_trips, None);
+        assert_eq!(old.results[0].network, None);
+        let mut counted = old.clone();
+        counted.results[0].network = Some(n);
+        counted.settings.round_trips = Some(RoundTripSettings { added_rtt_ms: 5.0 });
+        let json = serde_json::to_value(&counted).unwrap();
+        assert_eq!(json["results"][0]["network"]["path"], "relay");
+        let back: BenchmarkResults = serde_json::from_value(json).unwrap();
+        assert_eq!(back.results[0].network, Some(n));
+        let plain = serde_json::to_value(&old).unwrap();
+        assert!(
+            plain["results"][0].get("network").is_none(),
+            "not written when not counted"
+        );
+    }
 }
 
 /// Results files made up for unit tests of what reads them: no run, exact latencies.
