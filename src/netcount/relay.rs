@@ -289,6 +289,37 @@ mod tests {
     }
 
     #[test]
+    fn a_tcp_engine_is_relayed_from_127_0_0_1() {
+        let engine = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = engine.local_addr().expect("address");
+        std::thread::spawn(move || {
+            let Ok((mut conn, _)) = engine.accept() else {
+                return;
+            };
+            let mut buf = [0u8; 256];
+            while let Ok(n) = conn.read(&mut buf) {
+                if n == 0 || conn.write_all(b"ok\n").is_err() {
+                    break;
+                }
+            }
+        });
+        let relay = Relay::start(Upstream::Tcp(addr.to_string()), Duration::ZERO).expect("relay");
+        let at = relay
+            .endpoint()
+            .strip_prefix("tcp://")
+            .expect("a tcp endpoint");
+        assert!(at.starts_with("127.0.0.1:"), "{at}");
+        let mut conn = std::net::TcpStream::connect(at).expect("connect to the relay");
+        for _ in 0..2 {
+            conn.write_all(b"ping\n").expect("write");
+            let mut buf = [0u8; 3];
+            conn.read_exact(&mut buf).expect("read");
+        }
+        let counts = settled(&relay, |c| c.bytes_down == 6);
+        assert_eq!((counts.connections, counts.round_trips), (1, 2));
+    }
+
+    #[test]
     fn endpoints_are_read_in_docker_host_form() {
         assert_eq!(
             Upstream::parse(Some("unix:///run/x.sock")),
