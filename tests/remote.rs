@@ -230,6 +230,7 @@ fn reach(profiles: &[&str], backend: &str) -> Reached {
         python: None,
         prefix: None,
         quiet: true,
+        counting: None,
     };
     let prepared = sandbox::prepare(&backends, &opts, None).unwrap();
     let executor: Arc<dyn Executor> = prepared.reached[0]

@@ -331,6 +331,7 @@ mod tests {
                 .map(|&(t, s)| Reached {
                     backend: Backend::on_docker(t, s),
                     transport: Arc::clone(&fake),
+                    tap: None,
                 })
                 .collect(),
             workloads: (0..workloads).map(|i| workload(&format!("w{i}"))).collect(),

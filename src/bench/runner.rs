@@ -175,6 +175,7 @@ mod tests {
             backends: vec![Reached {
                 backend,
                 transport: Arc::clone(fake) as Arc<dyn Transport>,
+                tap: None,
             }],
             workloads,
             calls_scale: 1.0,
@@ -254,6 +255,7 @@ mod tests {
         plan.backends.push(Reached {
             backend: Backend::on_docker(TransportKind::Local, Strategy::Pool(1)),
             transport: Arc::clone(&fake) as Arc<dyn Transport>,
+            tap: None,
         });
         plan.order = Order::Interleaved { seed: 1, rounds: 3 };
         plan.calibration = 2;

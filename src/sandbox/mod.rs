@@ -39,6 +39,8 @@ pub struct SandboxOptions {
     pub prefix: Option<Vec<String>>,
     /// No notices on stderr.
     pub quiet: bool,
+    /// Count each engine backend's round trips through a relay of its own (`run` only).
+    pub counting: Option<crate::netcount::Counting>,
 }
 
 impl SandboxOptions {
@@ -89,6 +91,8 @@ pub struct Reached {
     /// How programs are started where its code runs: the sandbox backend's transport; for an
     /// MCP server, the host, where the processes its calls leave are looked for.
     pub transport: Arc<dyn Transport>,
+    /// What counts its engine traffic (`run --count-round-trips`); `None`: not counted.
+    pub tap: Option<crate::netcount::Tap>,
 }
 
 impl Reached {
@@ -260,19 +264,32 @@ pub fn prepare(
     let reached = backends
         .iter()
         .map(|b| {
+            let mut tap = None;
             let transport = match b {
                 Backend::Sandbox(s) => {
-                    let mut places = s
-                        .profiles()
-                        .map(|p| {
-                            let on = profiles.iter().find(|o| o.profile.name == p.name);
-                            transport(&s.on_one(p), reach, on, host_python.as_deref())
-                        })
-                        .collect::<Result<Vec<_>>>()?;
-                    if places.len() == 1 {
-                        places.remove(0)
+                    if !s.also.is_empty() {
+                        if reach.counting.is_some() {
+                            return Err(usage(format!(
+                                "--count-round-trips: {s} spreads over several engines, each \
+                                 with traffic of its own; count its profiles one at a time"
+                            )));
+                        }
+                        let places = s
+                            .profiles()
+                            .map(|p| {
+                                let on = profiles.iter().find(|o| o.profile.name == p.name);
+                                transport(&s.on_one(p), reach, on, host_python.as_deref(), None)
+                            })
+                            .collect::<Result<Vec<_>>>()?;
+                        Arc::new(Spread::new(places)) as Arc<dyn Transport>
                     } else {
-                        Arc::new(Spread::new(places))
+                        let on = profiles.iter().find(|p| p.profile.name == s.profile.name);
+                        tap = reach.counting.map(|c| tap_for(s, on, c)).transpose()?;
+                        let relay = match &tap {
+                            Some(crate::netcount::Tap::Relay(r)) => Some(r.endpoint()),
+                            _ => None,
+                        };
+                        transport(s, reach, on, host_python.as_deref(), relay)?
                     }
                 }
                 // The host: where what a server's calls leave is looked for.
@@ -285,6 +302,7 @@ pub fn prepare(
             Ok(Reached {
                 backend: b.clone(),
                 transport,
+                tap,
             })
         })
         .collect::<Result<_>>()?;
@@ -528,6 +546,32 @@ fn mcp_servers(backends: &[Backend]) -> Vec<Arc<crate::mcp::McpServer>> {
         .collect()
 }
 
+/// What counts a sandbox backend's engine traffic: a relay of its own to its profile's engine,
+/// or nothing to count without an engine. The `cmd` transport on a user's prefix reaches a
+/// sandbox this project does not know the endpoint of: refused.
+fn tap_for(
+    backend: &SandboxBackend,
+    on: Option<&OnProfile>,
+    counting: crate::netcount::Counting,
+) -> Result<crate::netcount::Tap> {
+    use crate::netcount::{Relay, Tap, Upstream};
+    match backend.transport {
+        TransportKind::Local | TransportKind::Bwrap => return Ok(Tap::NoEngine),
+        TransportKind::Cmd if !backend.sandboxed() => {
+            return Err(usage(format!(
+                "--count-round-trips: {backend} goes through a prefix of yours, whose traffic \
+                 is not relayed; count cmd@PROFILE:… or another transport"
+            )));
+        }
+        _ => {}
+    }
+    let endpoint = on.and_then(|o| o.profile.endpoint());
+    let upstream = Upstream::parse(endpoint.as_deref()).map_err(usage)?;
+    let relay = Relay::start(upstream, counting.added_rtt)
+        .map_err(|e| anyhow::anyhow!("{backend}: cannot start the counting relay: {e}"))?;
+    Ok(Tap::Relay(Arc::new(relay)))
+}
+
 /// The transport of one sandbox backend, over the stack and container that `prepare` set up
 /// for its profile (the `docker` commands run with the profile's environment: another engine's
 /// socket, its Compose project), or over the host interpreter it chose.
@@ -536,6 +580,7 @@ fn transport(
     reach: &SandboxOptions,
     on: Option<&OnProfile>,
     host_python: Option<&str>,
+    relay: Option<&str>,
 ) -> Result<Arc<dyn Transport>> {
     let python = reach.python.clone().unwrap_or_else(|| "python3".into());
     // `prepare` set up the stack, container and prefix each kind needs; a kind without them is a
@@ -543,8 +588,14 @@ fn transport(
     let missing = || anyhow::anyhow!("internal: no sandbox set up for {backend}");
     let stack = on.map(|o| &o.stack);
     let container = on.map(|o| o.container.as_str());
-    let env = stack.map(|s| s.env.clone()).unwrap_or_default();
-    let endpoint = on.and_then(|o| o.profile.endpoint());
+    let mut env = stack.map(|s| s.env.clone()).unwrap_or_default();
+    let mut endpoint = on.and_then(|o| o.profile.endpoint());
+    // Counting round trips: every engine client of this backend talks to its relay instead.
+    if let Some(relay) = relay {
+        env.retain(|(k, _)| k != "DOCKER_HOST");
+        env.push(("DOCKER_HOST".into(), relay.to_string()));
+        endpoint = Some(relay.to_string());
+    }
     let exec = |container: &str| DockerExec {
         container: container.to_string(),
         python: python.clone(),
