@@ -533,3 +533,47 @@ fn the_fault_probes_are_green_on_a_remote_engine() {
     assert_eq!(outcomes.len(), probes, "every probe ran: {results}");
     assert_eq!(one.containers(), Vec::<String>::new(), "left on host 1");
 }
+
+#[test]
+fn round_trips_to_a_remote_engine_are_counted_through_the_relay_over_tls() {
+    let Some((_lock, one, two)) = hosts() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    write_workload(dir.path(), "sum", 3, &[("result = sum(range(10))", "45")]);
+    let output = dir.path().join("results.json");
+    let backends = ["compose@r1:per-call", "api@r1:persistent"];
+    bench()
+        .args(["run", "--quiet", "--warmup", "1", "--calibration", "0"])
+        .args(["--count-round-trips", "--timeout", "20"])
+        .args(["--profile", &one.profile])
+        .args(["--backends", &backends.join(",")])
+        .arg("--workloads-dir")
+        .arg(dir.path())
+        .arg("--output")
+        .arg(&output)
+        .assert()
+        .success();
+    let results = read_results(&output);
+    assert_clean(&results, &backends, &[("sum", 3)]);
+    let trips = |b: &str| {
+        let n = &common::entry(&results, b, "sum")["network"];
+        assert_eq!(n["path"], "relay", "{b}: {n}");
+        n["round_trips_per_call"].as_f64().unwrap()
+    };
+    // The relay on 127.0.0.1 passes TLS through: the host's certificate names 127.0.0.1 too.
+    assert_eq!(trips("api@r1:persistent"), 1.0);
+    assert!(trips("compose@r1:per-call") > 1.0);
+    // A spread pool's engines each have traffic of their own: refused in one line.
+    let out = bench()
+        .args(["run", "--quiet", "--count-round-trips"])
+        .args(["--profile", &one.profile, "--profile", &two.profile])
+        .args(["--backends", "api@r1+r2:pool=2"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("count its profiles one at a time"), "{err}");
+    assert_eq!(one.containers(), Vec::<String>::new(), "left on host 1");
+    assert_eq!(two.containers(), Vec::<String>::new(), "left on host 2");
+}

@@ -157,6 +157,16 @@ pub fn prepare(
              --prefix \"kubectl exec -i my-pod --\" (or name cmd@podman:…)"
         )));
     }
+    if reach.counting.is_some()
+        && let Some(b) = backends
+            .iter()
+            .find(|b| b.sandbox().is_some_and(|s| !s.also.is_empty()))
+    {
+        return Err(usage(format!(
+            "--count-round-trips: {b} spreads over several engines, each with traffic of its \
+             own; count its profiles one at a time"
+        )));
+    }
     let mut versions = Versions::default();
     let host_python = backends
         .iter()
@@ -268,12 +278,6 @@ pub fn prepare(
             let transport = match b {
                 Backend::Sandbox(s) => {
                     if !s.also.is_empty() {
-                        if reach.counting.is_some() {
-                            return Err(usage(format!(
-                                "--count-round-trips: {s} spreads over several engines, each \
-                                 with traffic of its own; count its profiles one at a time"
-                            )));
-                        }
                         let places = s
                             .profiles()
                             .map(|p| {
@@ -305,7 +309,13 @@ pub fn prepare(
                 tap,
             })
         })
-        .collect::<Result<_>>()?;
+        .collect::<Result<_>>()
+        .inspect_err(|_| {
+            // Refused after the sandboxes came up: a remote engine keeps none of them.
+            for on in profiles.iter().filter(|o| o.profile.remote()) {
+                on.stack.down();
+            }
+        })?;
     // Each MCP server started once now, its sandbox up: a missing tool stops the run before
     // anything is measured; a server that does not start is said so.
     crate::mcp::check_servers(&mcp_servers(backends), &|text: &str| reach.notice(text))
