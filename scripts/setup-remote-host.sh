@@ -14,6 +14,7 @@
 #     also remounts /sys, which hides the cgroup mounts ("Devices cgroup isn't mounted");
 #   - the sandbox image loaded into it (`docker save | docker load`).
 # It prints the profile to use on stdout. Idempotent: a host already up is said so and kept.
+# What is missing of iproute2, openssl and util-linux (nsenter) is installed with apt.
 # Only the namespace's own addresses are ever targets. scripts/stop-remote-host.sh N undoes it.
 set -euo pipefail
 
@@ -24,6 +25,16 @@ die() { log "ERROR: $*"; exit 1; }
 
 [[ $N =~ ^[1-9][0-9]?$ ]] || die "usage: setup-remote-host.sh N (N = 1..99: host N at 10.231.N.2)"
 [[ $(id -u) -eq 0 ]] || die "must run as root (it makes a network namespace and starts dockerd)"
+packages=()
+command -v ip >/dev/null 2>&1 || packages+=(iproute2)
+command -v openssl >/dev/null 2>&1 || packages+=(openssl)
+command -v nsenter >/dev/null 2>&1 || packages+=(util-linux)
+if ((${#packages[@]})) && command -v apt-get >/dev/null 2>&1; then
+    log "installing ${packages[*]} with apt"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q "${packages[@]}" >&2 ||
+        { apt-get update -q >&2 && apt-get install -y -q "${packages[@]}" >&2; } || true
+fi
 for tool in ip openssl nsenter dockerd docker; do
     command -v "$tool" >/dev/null 2>&1 ||
         die "$tool is missing: apt-get install iproute2 openssl util-linux (dockerd: bash scripts/setup-docker.sh)"
