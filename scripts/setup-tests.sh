@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything a `cargo test` without a skip needs, on Debian or Ubuntu, as root: the Docker
-# engine, Compose and the sandbox images; Podman with the same image; the MCP SDK's environment
+# engine, Compose and the sandbox images; Podman with the same image; two remote sandbox hosts
+# (scripts/setup-remote-host.sh); the MCP SDK's environment
 # (.venv-mcp); Chromium, which renders the HTML report in a test. Idempotent; .ci/run runs it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -23,6 +24,10 @@ bash scripts/setup-podman.sh
 
 echo "== setup the MCP reproduction server's Python environment" >&2
 bash scripts/setup-mcp.sh
+
+echo "== remote hosts 1 and 2: a dockerd each in a network namespace, mutual TLS (tests/remote.rs)" >&2
+bash scripts/setup-remote-host.sh 1 >/dev/null
+bash scripts/setup-remote-host.sh 2 >/dev/null
 
 echo "== chromium (renders the HTML report in a test)" >&2
 # A machine with Google Chrome but no Chromium (GitHub's Ubuntu runners): the test looks for

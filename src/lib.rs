@@ -6,7 +6,8 @@
 //! Compose sandbox up); [`transport`] starts a process with pipes; [`strategy`] decides how
 //! interpreters are used; [`agent`] is the Python program that runs the code. [`bench`] measures
 //! (runner, schedule, statistics, warnings); [`probes`] runs hostile and leaking code; [`results`]
-//! writes and reads results files; [`analysis`] compares runs; [`report`] renders them as text, with
+//! writes and reads results files; [`netcount`] counts the engine traffic of each call;
+//! [`analysis`] compares runs; [`report`] renders them as text, with
 //! [`units`] formatting the figures.
 
 pub mod agent;
@@ -16,6 +17,7 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod mcp;
+pub mod netcount;
 pub mod probes;
 pub mod procfs;
 pub mod report;

@@ -70,10 +70,16 @@ impl On {
     /// Runs Python code in the sandbox the way the harness does.
     fn in_sandbox(&self, code: &str) -> Output {
         match self {
-            On::Compose { env, service, .. } => Self::compose(env)
-                .args(["exec", "-T", service, "python3", "-c", code])
-                .output()
-                .expect("docker compose exec runs"),
+            // Under a time limit: a gVisor sandbox that dies under a call can leave its
+            // `docker exec` client waiting for ever.
+            On::Compose { env, service, .. } => {
+                let mut exec = Command::new("timeout");
+                exec.envs(env.iter().map(|(k, v)| (k, v)))
+                    .args(["-s", "KILL", "180", "docker", "compose", "-f"])
+                    .arg(format!("{ROOT}/docker-compose.yml"))
+                    .args(["exec", "-T", service, "python3", "-c", code]);
+                exec.output().expect("docker compose exec runs")
+            }
             On::Bwrap(bwrap) => bwrap
                 .command(bwrap.python(), &["-c".to_string(), code.to_string()])
                 .stdin_null()
@@ -423,6 +429,21 @@ const FORK_BOMB: &str = "import os, errno\n\
     for pid in kids:\n    os.waitpid(pid, 0)\n\
     print(len(kids), failure)";
 
+/// The same bomb, whose children become `sleep` at once: 128 Python interpreters pass
+/// 512 MiB in gVisor's memory before they pass its process limit (and the host's OOM killer then
+/// takes the whole sandbox: the fault probes say `not provided`), so under gVisor the process
+/// limit is checked with small processes.
+const SMALL_FORK_BOMB: &str = "import os, errno, signal\n\
+    kids, failure = [], None\n\
+    while len(kids) < 1000:\n\
+    \x20   try:\n        pid = os.fork()\n\
+    \x20   except OSError as e:\n        failure = errno.errorcode[e.errno]; break\n\
+    \x20   if pid == 0:\n        os.execv('/bin/sleep', ['sleep', '120'])\n\
+    \x20   kids.append(pid)\n\
+    for pid in kids:\n    os.kill(pid, signal.SIGKILL)\n\
+    for pid in kids:\n    os.waitpid(pid, 0)\n\
+    print(len(kids), failure)";
+
 fn the_pids_limit_is_set_and_stops_a_fork_bomb(on: &On) {
     let code = FORK_BOMB;
     if on.kind() == Kind::Gvisor {
@@ -435,7 +456,7 @@ fn the_pids_limit_is_set_and_stops_a_fork_bomb(on: &On) {
 print(resource.getrlimit(resource.RLIMIT_NPROC))",
         );
         assert_eq!(limit, "(128, 128)");
-        let text = on.answer(code);
+        let text = on.answer(SMALL_FORK_BOMB);
         let (count, failure) = text.split_once(' ').unwrap();
         let count: usize = count.parse().unwrap();
         assert!(count < 128, "{text}");

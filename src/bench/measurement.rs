@@ -52,6 +52,8 @@ pub struct Measurement {
     pub memory: Option<Result<super::memory::Memory, String>>,
     /// A result cache's hits and misses over every call the executor got; `None` without one.
     pub cache: Option<(u64, u64)>,
+    /// The engine traffic of the measured calls, when round trips are counted.
+    pub network: Option<(crate::netcount::Path, crate::netcount::Counts)>,
 }
 
 impl Measurement {
@@ -85,6 +87,7 @@ impl Measurement {
             switch_calls: 0,
             memory: None,
             cache: None,
+            network: None,
         }
     }
 

@@ -105,6 +105,17 @@ fn agents_of(strategy: Strategy, clients: usize) -> usize {
     }
 }
 
+/// Interpreters `backend` holds at once behind the wall of [`wall_of`] (its first profile's):
+/// a pool spread over k engines holds its first engine's share there, the most of any (slot i
+/// goes to engine i mod k), which is what the probe, run on that engine, is checked against.
+fn agents_on_wall(backend: &Backend, strategy: Strategy, clients: usize) -> usize {
+    let places = backend.sandbox().map_or(1, |s| 1 + s.also.len());
+    match strategy {
+        Strategy::Pool(n) if places > 1 => n.div_ceil(places),
+        _ => agents_of(strategy, clients),
+    }
+}
+
 /// The crowds of a plan: for each shared wall, the most agents the schedule keeps alive at
 /// once. A backend × workload holds its agents from its first slice to its last (the runner
 /// stops them then), so an interleaved order holds every pair's at once and a sequential one
@@ -150,7 +161,7 @@ pub fn crowds(plan: &Plan) -> Vec<Crowd> {
                 if live > 0 {
                     holders.push((
                         plan.backends[i].backend.to_string(),
-                        live * agents_of(strategy, clients),
+                        live * agents_on_wall(&plan.backends[i].backend, strategy, clients),
                     ));
                 }
             }
@@ -332,6 +343,7 @@ mod tests {
                     backend: Backend::on_docker(t, s),
                     transport: Arc::clone(&fake),
                     shared_dir: None,
+                    tap: None,
                 })
                 .collect(),
             workloads: (0..workloads).map(|i| workload(&format!("w{i}"))).collect(),
@@ -451,5 +463,22 @@ mod tests {
         assert_eq!(agents_of(Strategy::Persistent, 3), 1);
         assert_eq!(agents_of(Strategy::Fork, 3), 1);
         assert_eq!(agents_of(Strategy::Reset(10), 1), 1);
+    }
+
+    #[test]
+    fn a_spread_pool_holds_its_first_engines_share_behind_that_wall() {
+        use crate::sandbox::backend::Catalog;
+        use crate::sandbox::profile::Profile;
+        let profiles = ["r1:host=tcp://10.0.0.2:2376", "r2:host=tcp://10.0.0.3:2376"]
+            .map(|p| Profile::parse(p, std::path::Path::new("c.yml"), "sandbox").unwrap());
+        let c = Catalog::new(std::path::Path::new("c.yml"), "sandbox", profiles.to_vec()).unwrap();
+        let on = |name: &str| c.parse(name).unwrap();
+        let spread = on("api@r1+r2:pool=5");
+        assert_eq!(wall_of(&spread).as_deref(), Some("profile r1"));
+        assert_eq!(agents_on_wall(&spread, Strategy::Pool(5), 1), 3);
+        assert_eq!(
+            agents_on_wall(&on("api@r1:pool=5"), Strategy::Pool(5), 1),
+            5
+        );
     }
 }

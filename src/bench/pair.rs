@@ -34,6 +34,8 @@ pub(super) struct Pair<'a> {
     memory: bool,
     /// The answers `fresh` cases gave so far: a repeat is a stale answer.
     answers: Mutex<HashSet<String>>,
+    /// What counts its engine traffic, when round trips are counted.
+    tap: Option<crate::netcount::Tap>,
 }
 
 impl<'a> Pair<'a> {
@@ -47,6 +49,7 @@ impl<'a> Pair<'a> {
             made: 0,
             memory: reached.backend.strategy().is_some(),
             answers: Mutex::new(HashSet::new()),
+            tap: reached.tap.clone(),
         }
     }
 
@@ -225,6 +228,8 @@ impl<'a> Pair<'a> {
             return;
         };
         let next = AtomicUsize::new(calls.start);
+        // Read after the warm-ups, so only measured calls' traffic is theirs (one client).
+        let before = self.tap.as_ref().map(crate::netcount::Tap::counts);
         let started = Instant::now();
         let outcomes = clients(plan.load.clients(), || {
             let mut out = Vec::new();
@@ -258,6 +263,11 @@ impl<'a> Pair<'a> {
             out
         });
         self.m.elapsed += started.elapsed();
+        if let (Some(tap), Some(before)) = (&self.tap, before) {
+            let added = tap.counts().since(before);
+            let total = self.m.network.map_or(added, |(_, sum)| sum.plus(added));
+            self.m.network = Some((tap.path(), total));
+        }
         // Numbers run on past the plan's when the minimum time called for more calls.
         self.made = calls.end.max(calls.start + outcomes.len());
         self.record(outcomes);

@@ -176,6 +176,7 @@ mod tests {
                 backend,
                 transport: Arc::clone(fake) as Arc<dyn Transport>,
                 shared_dir: None,
+                tap: None,
             }],
             workloads,
             calls_scale: 1.0,
@@ -256,6 +257,7 @@ mod tests {
             backend: Backend::on_docker(TransportKind::Local, Strategy::Pool(1)),
             transport: Arc::clone(&fake) as Arc<dyn Transport>,
             shared_dir: None,
+            tap: None,
         });
         plan.order = Order::Interleaved { seed: 1, rounds: 3 };
         plan.calibration = 2;

@@ -33,6 +33,11 @@ pub struct ReportArgs {
     /// Also write each histogram's percentile distribution (.hgrm, values in ms) into DIR
     #[arg(long, value_name = "DIR")]
     pub export_hgrm: Option<PathBuf>,
+    /// Check the latency model: FILE is a run with --added-rtt, BASE the same backends
+    /// counted without it; prints each row's predicted p50 (BASE's p50 + round trips × the
+    /// added RTT) against the measured one, and the model's error in %
+    #[arg(long, value_name = "BASE")]
+    pub model_from: Option<PathBuf>,
     /// No notices on stderr
     #[arg(short, long)]
     pub quiet: bool,
@@ -50,7 +55,18 @@ impl ReportArgs {
             FormatArg::GithubBenchmark => ReportFormat::GithubBenchmark,
             FormatArg::Bmf => ReportFormat::Bmf,
         };
+        if self.model_from.is_some()
+            && !matches!(
+                format,
+                ReportFormat::Table | ReportFormat::Markdown | ReportFormat::Html
+            )
+        {
+            return Err(crate::error::usage(
+                "--model-from: the model's check is drawn in the table, markdown and html formats only",
+            ));
+        }
         Ok(ReportOptions {
+            model_from: self.model_from,
             file: self.file,
             format,
             output: self.output,

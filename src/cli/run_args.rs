@@ -51,6 +51,11 @@ pub fn after_run_help() -> String {
         let head = if i == 0 { "profiles" } else { "" };
         text += &format!("  {head:<10}  {name:<9}  {about}\n");
     }
+    text += &format!("  {:<10}  {:<9}  {}\n", "", "keys", profile::KEYS);
+    text += &format!(
+        "  {:<10}  {:<9}  {}\n",
+        "", "P1+P2", "transport@P1+P2:pool=N: the pool's slots dealt over both engines"
+    );
     for (i, (name, about)) in STRATEGIES.iter().enumerate() {
         let head = if i == 0 { "strategies" } else { "" };
         text += &format!("  {head:<10}  {name:<10}  {about}\n");
@@ -184,6 +189,14 @@ pub struct RunArgs {
     /// else; they are counted either way). Only for a sandbox no other run is using.
     #[arg(long)]
     clean_sandbox: bool,
+    /// Count each engine backend's network round trips, connections and bytes per call,
+    /// through a relay of its own to the engine (needs --concurrency 1)
+    #[arg(long)]
+    count_round_trips: bool,
+    /// With --count-round-trips: hold each round trip for MS milliseconds in the relay, a real
+    /// added delay to check the latency model against (report --model-from)
+    #[arg(long, value_name = "MS", requires = "count_round_trips", value_parser = added_rtt)]
+    added_rtt: Option<Duration>,
     #[command(flatten)]
     display: DisplayArgs,
 }
@@ -192,7 +205,19 @@ impl RunArgs {
     /// Checks the flags.
     pub fn options(self) -> anyhow::Result<RunOptions> {
         // First: it declares the MCP servers that --baseline may name.
-        let sandbox = self.sandbox.options()?;
+        let mut sandbox = self.sandbox.options()?;
+        if self.count_round_trips {
+            // Several clients at once would share a relay's counts: no call's would be its own.
+            if self.concurrency > 1 {
+                return Err(usage(format!(
+                    "--count-round-trips needs --concurrency 1 (not {}): each call's traffic must be its own",
+                    self.concurrency
+                )));
+            }
+            sandbox.counting = Some(crate::netcount::Counting {
+                added_rtt: self.added_rtt.unwrap_or_default(),
+            });
+        }
         let baseline = self
             .baseline
             .as_deref()
@@ -282,6 +307,10 @@ fn concurrency(text: &str) -> Result<usize, String> {
         return Err(format!("'{text}' is not a whole number"));
     }
     Ok(n as usize)
+}
+
+fn added_rtt(text: &str) -> Result<Duration, String> {
+    values::above_zero(text, 10_000.0).map(|ms| Duration::from_secs_f64(ms / 1000.0))
 }
 
 fn rate(text: &str) -> Result<f64, String> {

@@ -94,6 +94,7 @@ impl SandboxPlace {
             python: self.python,
             prefix: self.prefix.as_deref().map(values::prefix).transpose()?,
             quiet,
+            counting: None,
         })
     }
 }

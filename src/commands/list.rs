@@ -21,6 +21,11 @@ pub fn list(workloads_dir: &Path) -> Result<ExitCode> {
     for (name, about) in profile::ABOUT {
         println!("  {name:<12} {about}");
     }
+    println!("  {:<12} {}", "keys", profile::KEYS);
+    println!(
+        "  {:<12} transport@P1+P2:pool=N: the pool's slots dealt over both engines",
+        "P1+P2"
+    );
     println!("Strategies:");
     for (name, about) in STRATEGIES {
         println!("  {name:<12} {about}");

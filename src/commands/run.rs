@@ -334,6 +334,9 @@ fn assemble(
                     Backend::Sandbox(_) => None,
                 })
                 .collect(),
+            round_trips: opts.sandbox.counting.map(|c| results::RoundTripSettings {
+                added_rtt_ms: c.added_rtt.as_secs_f64() * 1000.0,
+            }),
         },
         histogram_encoding: results::HISTOGRAM_ENCODING.into(),
         calibration: measured

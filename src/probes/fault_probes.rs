@@ -419,6 +419,7 @@ mod tests {
                 )),
                 strategy: Strategy::Persistent,
                 cached: false,
+                also: Vec::new(),
             })
         };
         let what = not_provided(bomb, &on("runsc", TransportKind::Compose)).unwrap();

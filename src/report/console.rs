@@ -120,6 +120,11 @@ pub fn render(results: &BenchmarkResults, view: View) -> String {
         );
         push_table(&mut out, &t, Some(view.width));
     }
+    if let Some(t) = super::round_trips::round_trip_table(results) {
+        out.push('\n');
+        para(&mut out, super::round_trips::CAPTION);
+        push_table(&mut out, &t, Some(view.width));
+    }
     for line in table::verdicts(results) {
         para(&mut out, &line);
     }

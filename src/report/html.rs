@@ -131,6 +131,21 @@ pub fn render(results: &BenchmarkResults) -> String {
         );
         out.push_str(&render_table(&t));
     }
+    if let Some(t) = super::round_trips::round_trip_table(results) {
+        out.push_str(&format!(
+            "<h2>Round trips per call, and the latency model</h2><p>{}.</p>",
+            escape(super::round_trips::CAPTION)
+        ));
+        out.push_str(&render_table(&t));
+        out.push_str(
+            "<p><b>A model, not a measurement:</b> each line is a backend's measured p50 plus \
+             its counted round trips × the RTT.</p>",
+        );
+        out.push_str(&svg::against_rtt(
+            "p50 against network RTT: a model (measured p50 + round trips × RTT), not a measurement",
+            &super::round_trips::model_lines(results),
+        ));
+    }
     for v in table::verdicts(results) {
         out.push_str(&format!("<p><b>{}</b></p>", escape(&v)));
     }

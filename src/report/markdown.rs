@@ -65,6 +65,13 @@ pub fn render(results: &BenchmarkResults) -> String {
         );
         out.push_str(&render_table(&layers));
     }
+    if let Some(t) = super::round_trips::round_trip_table(results) {
+        out.push_str(&format!(
+            "\n### Round trips per call, and the latency model\n\n{}.\n\n",
+            super::round_trips::CAPTION
+        ));
+        out.push_str(&render_table(&t));
+    }
     let verdicts = table::verdicts(results);
     if !verdicts.is_empty() {
         out.push('\n');

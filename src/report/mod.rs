@@ -14,6 +14,7 @@ pub mod mcp_layer;
 pub mod model;
 pub mod points;
 pub mod probe_tables;
+pub mod round_trips;
 pub mod svg;
 pub mod table;
 pub mod waterfall;

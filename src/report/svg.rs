@@ -167,6 +167,75 @@ pub fn bars(title: &str, items: &[(String, f64)]) -> String {
     out
 }
 
+/// Latency (log scale) against network RTT (linear, 0 to the last point's RTT in ms), one line
+/// per series of (RTT ms, latency µs) points; the title says what the lines are.
+pub fn against_rtt(title: &str, series: &[(String, Vec<(f64, f64)>)]) -> String {
+    let values = series.iter().flat_map(|s| s.1.iter().map(|p| p.1));
+    let (lo, hi) = values
+        .filter(|v| *v > 0.0)
+        .fold((f64::MAX, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
+    let last = series
+        .iter()
+        .flat_map(|s| s.1.iter().map(|p| p.0))
+        .fold(0.0f64, f64::max);
+    if hi <= 0.0 || last <= 0.0 {
+        return String::new();
+    }
+    let (y0, y1) = decades(lo, hi);
+    let top = TOP + 16.0 * series.len() as f64;
+    let height = H + top - TOP;
+    let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
+    let x = |ms: f64| LEFT + ms / last * pw;
+    let y = |us: f64| top + ph - (us.log10() - f64::from(y0)) / f64::from(y1 - y0) * ph;
+    let mut out = open_sized(title, height);
+    for e in y0..=y1 {
+        let yy = y(10f64.powi(e));
+        out.push_str(&grid_line(LEFT, yy, LEFT + pw, yy));
+        out.push_str(&text(LEFT - 6.0, yy + 4.0, "end", &decade_label(e)));
+    }
+    for k in 0..=5 {
+        let ms = last * f64::from(k) / 5.0;
+        out.push_str(&grid_line(x(ms), top, x(ms), top + ph));
+        out.push_str(&text(
+            x(ms),
+            top + ph + 16.0,
+            "middle",
+            &format!("{ms:.0} ms"),
+        ));
+    }
+    out.push_str(&text(
+        LEFT + pw / 2.0,
+        height - 8.0,
+        "middle",
+        "network round-trip time",
+    ));
+    out.push_str(&format!(
+        "<text transform=\"translate(14,{:.1}) rotate(-90)\" text-anchor=\"middle\">p50 latency, modelled (log scale)</text>",
+        top + ph / 2.0
+    ));
+    for (i, (name, points)) in series.iter().enumerate() {
+        let colour = PALETTE[i % PALETTE.len()];
+        let pts: Vec<String> = points
+            .iter()
+            .filter(|p| p.1 > 0.0)
+            .map(|&(r, v)| format!("{:.1},{:.1}", x(r), y(v)))
+            .collect();
+        out.push_str(&format!(
+            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" stroke-dasharray=\"6 3\" points=\"{}\"/>",
+            pts.join(" ")
+        ));
+        let ly = TOP + 4.0 + 16.0 * i as f64;
+        out.push_str(&format!(
+            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"14\" height=\"4\" fill=\"{colour}\"/>",
+            LEFT + 10.0,
+            ly - 5.0
+        ));
+        out.push_str(&text(LEFT + 30.0, ly, "start", name));
+    }
+    out.push_str("</svg>");
+    out
+}
+
 fn open_sized(title: &str, height: f64) -> String {
     format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{height}\" \
@@ -210,6 +279,21 @@ mod tests {
             assert!(svg.contains(&format!(">{tick}<")), "{tick}: {svg}");
         }
         assert!(spectrum("t", &[]).is_empty());
+    }
+
+    #[test]
+    fn lines_against_rtt_are_dashed_and_ticked_in_ms() {
+        let lines = vec![
+            ("a".to_string(), vec![(0.0, 100_000.0), (50.0, 500_000.0)]),
+            ("b".to_string(), vec![(0.0, 200.0), (50.0, 50_200.0)]),
+        ];
+        let svg = against_rtt("model", &lines);
+        assert_eq!(svg.matches("stroke-dasharray").count(), 2);
+        for tick in ["0 ms", "50 ms", "100 µs", "1 s"] {
+            assert!(svg.contains(&format!(">{tick}<")), "{tick}: {svg}");
+        }
+        assert!(svg.contains("modelled"));
+        assert!(against_rtt("t", &[]).is_empty());
     }
 
     #[test]

@@ -161,6 +161,9 @@ pub struct Settings {
     /// The MCP servers measured as `mcp:NAME` backends.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mcp: Vec<McpServerRecord>,
+    /// Whether engine round trips were counted (`--count-round-trips`), and any added delay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round_trips: Option<RoundTripSettings>,
 }
 
 /// An MCP server measured as a backend, as the run declared it.
@@ -358,6 +361,48 @@ pub struct Entry {
     /// A result cache's counts (`STRATEGY+cache` backends only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<CacheCounts>,
+    /// Engine traffic per measured call (`run --count-round-trips`); absent when not counted
+    /// and in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<Network>,
+}
+
+/// A backend × workload's engine traffic, the mean over its measured calls (cold start,
+/// warm-ups and the memory call excluded).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Network {
+    /// `relay` (counted by a relay to the engine) or `no-engine` (nothing to count: all zero).
+    pub path: crate::netcount::Path,
+    /// Request/response exchanges: each time the client spoke after the engine did, or first.
+    pub round_trips_per_call: f64,
+    pub connections_per_call: f64,
+    pub bytes_up_per_call: f64,
+    pub bytes_down_per_call: f64,
+}
+
+impl Network {
+    /// The means of `counts` over `calls` measured calls.
+    pub fn per_call(
+        path: crate::netcount::Path,
+        counts: crate::netcount::Counts,
+        calls: usize,
+    ) -> Network {
+        let n = calls.max(1) as f64;
+        Network {
+            path,
+            round_trips_per_call: counts.round_trips as f64 / n,
+            connections_per_call: counts.connections as f64 / n,
+            bytes_up_per_call: counts.bytes_up as f64 / n,
+            bytes_down_per_call: counts.bytes_down as f64 / n,
+        }
+    }
+}
+
+/// How round trips were counted in a run (`settings.round_trips`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RoundTripSettings {
+    /// The delay each round trip was held for (`--added-rtt`), in ms; 0: none.
+    pub added_rtt_ms: f64,
 }
 
 /// Calls a result cache answered itself (`hits`) and passed on (`misses`), over every call the
@@ -394,6 +439,9 @@ impl Entry {
             memory: m.memory.as_ref().and_then(|r| r.as_ref().ok()).copied(),
             memory_error: m.memory.as_ref().and_then(|r| r.as_ref().err()).cloned(),
             cache: m.cache.map(|(hits, misses)| CacheCounts { hits, misses }),
+            network: m
+                .network
+                .map(|(path, counts)| Network::per_call(path, counts, m.calls)),
         }
     }
 
@@ -487,6 +535,43 @@ mod tests {
         assert_eq!(json["settings"]["wait"], "spin");
         let back: BenchmarkResults = serde_json::from_value(json).unwrap();
         assert_eq!(back.settings.spin_us, Some(150.0));
+    }
+
+    #[test]
+    fn network_counts_are_means_per_measured_call_and_absent_from_older_files() {
+        let counts = crate::netcount::Counts {
+            connections: 8,
+            round_trips: 29,
+            bytes_up: 1000,
+            bytes_down: 4000,
+        };
+        let n = Network::per_call(crate::netcount::Path::Relay, counts, 4);
+        assert_eq!(
+            (n.connections_per_call, n.round_trips_per_call),
+            (2.0, 7.25)
+        );
+        assert_eq!(
+            (n.bytes_up_per_call, n.bytes_down_per_call),
+            (250.0, 1000.0)
+        );
+        let old = synthetic::results(
+            "docker:per-call",
+            &[synthetic::row("docker:per-call", "w", 9, 2)],
+        );
+        assert_eq!(old.settings.round_trips, None);
+        assert_eq!(old.results[0].network, None);
+        let mut counted = old.clone();
+        counted.results[0].network = Some(n);
+        counted.settings.round_trips = Some(RoundTripSettings { added_rtt_ms: 5.0 });
+        let json = serde_json::to_value(&counted).unwrap();
+        assert_eq!(json["results"][0]["network"]["path"], "relay");
+        let back: BenchmarkResults = serde_json::from_value(json).unwrap();
+        assert_eq!(back.results[0].network, Some(n));
+        let plain = serde_json::to_value(&old).unwrap();
+        assert!(
+            plain["results"][0].get("network").is_none(),
+            "not written when not counted"
+        );
     }
 }
 

@@ -105,6 +105,30 @@ impl TransportKind {
     }
 }
 
+/// Why `transport` cannot run on a profile whose engine is across a network, if it cannot.
+fn remote_refusal(transport: TransportKind, profile: &Profile) -> Option<String> {
+    if !profile.remote() {
+        return None;
+    }
+    let host = profile.host.as_deref().unwrap_or_default();
+    match transport {
+        // Its server's socket is in a directory of this host bound into the container: on a
+        // remote engine the bind names a directory of that host, out of this one's reach.
+        TransportKind::Socket => Some(format!(
+            "the socket transport binds a directory of this host into the container, and \
+             {host} would bind one of its own host: use docker, compose or api there"
+        )),
+        TransportKind::Api if host.starts_with("ssh://") => Some(format!(
+            "the api transport reaches an engine over unix:// or tcp:// (with tls=), not \
+             {host}: the CLI transports (docker, compose, cmd) take ssh:// through the Docker CLI"
+        )),
+        _ => None,
+    }
+}
+
+/// What joins the profiles of a spread pool in a backend's name (`api@r1+r2:pool=4`).
+pub const SPREAD: &str = "+";
+
 /// What a backend's name ends with when a result cache sits over its strategy.
 pub const CACHE_SUFFIX: &str = "+cache";
 
@@ -116,9 +140,26 @@ pub struct SandboxBackend {
     pub strategy: Strategy,
     /// A result cache over the strategy (`STRATEGY+cache`).
     pub cached: bool,
+    /// The further profiles a spread pool deals its slots over, after `profile`
+    /// (`transport@r1+r2:pool=N`); empty for a backend on one profile.
+    pub also: Vec<Arc<Profile>>,
 }
 
 impl SandboxBackend {
+    /// Its profiles: `profile`, then those of a spread.
+    pub fn profiles(&self) -> impl Iterator<Item = &Arc<Profile>> {
+        std::iter::once(&self.profile).chain(&self.also)
+    }
+
+    /// The same backend on `profile` alone: one place of a spread.
+    pub fn on_one(&self, profile: &Arc<Profile>) -> SandboxBackend {
+        SandboxBackend {
+            profile: Arc::clone(profile),
+            also: Vec::new(),
+            ..self.clone()
+        }
+    }
+
     /// Whether the code runs in a container of the profile, that this harness brought up
     /// (its limits apply).
     pub fn sandboxed(&self) -> bool {
@@ -184,6 +225,16 @@ impl fmt::Display for SandboxBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let p = &self.profile;
         let cache = if self.cached { CACHE_SUFFIX } else { "" };
+        if !self.also.is_empty() {
+            let names: Vec<&str> = self.profiles().map(|p| p.name.as_str()).collect();
+            return write!(
+                f,
+                "{}@{}:{}{cache}",
+                self.transport.name(),
+                names.join(SPREAD),
+                self.strategy.name()
+            );
+        }
         if p.builtin && p.engine == Engine::Docker {
             write!(
                 f,
@@ -226,6 +277,7 @@ impl Backend {
             )),
             cached: false,
             strategy,
+            also: Vec::new(),
         })
     }
 }
@@ -323,13 +375,20 @@ impl Catalog {
                 "'{text}' is an MCP server, not a sandbox backend (e.g. compose:persistent)"
             ));
         }
-        let (transport, profile) = match transport.split_once('@') {
-            Some((transport, profile)) => (
-                transport,
-                self.profile(profile)
-                    .map_err(|e| format!("{e} in '{text}'"))?,
-            ),
-            None => (transport, self.profile(Engine::Docker.name())?),
+        let (transport, profile, also) = match transport.split_once('@') {
+            Some((transport, profiles)) => {
+                let mut found = Vec::new();
+                for name in profiles.split(SPREAD) {
+                    let p = self.profile(name).map_err(|e| format!("{e} in '{text}'"))?;
+                    if found.iter().any(|q: &Arc<Profile>| q.name == p.name) {
+                        return Err(format!("'{text}': profile '{name}' is named twice"));
+                    }
+                    found.push(p);
+                }
+                let profile = found.remove(0);
+                (transport, profile, found)
+            }
+            None => (transport, self.profile(Engine::Docker.name())?, Vec::new()),
         };
         let transport = TransportKind::ALL
             .into_iter()
@@ -349,19 +408,45 @@ impl Catalog {
                 transport.name()
             ));
         }
+        for p in std::iter::once(&profile).chain(&also) {
+            if let Some(why) = remote_refusal(transport, p) {
+                return Err(format!("'{text}': {why}"));
+            }
+        }
         let (strategy, cached) = match strategy.strip_suffix(CACHE_SUFFIX) {
             Some(strategy) => (strategy, true),
             None => (strategy, false),
         };
         let strategy = Strategy::parse(strategy).map_err(|e| format!("{e} in '{text}'"))?;
+        if !also.is_empty() {
+            if !matches!(strategy, Strategy::Pool(_)) {
+                return Err(format!(
+                    "'{text}': a spread over profiles takes pool=N, whose slots it deals round-robin over their engines"
+                ));
+            }
+            if let Some(p) = std::iter::once(&profile)
+                .chain(&also)
+                .find(|p| !transport.in_sandbox(p))
+            {
+                return Err(format!(
+                    "'{text}': {} on {} reaches no profile's container, so it cannot be spread",
+                    transport.name(),
+                    p.name
+                ));
+            }
+        }
         if let Strategy::Jupyter(_) = strategy
-            && !transport.hosts_kernel(&profile)
+            && (!transport.hosts_kernel(&profile) || profile.remote())
         {
             return Err(format!(
                 "'{text}': {} cannot host a Jupyter kernel, whose sockets live in the directory \
-                 a profile's container shares with the harness: use compose, docker, api or \
-                 cmd on a profile (compose@PROFILE:jupyter), or local:jupyter",
-                transport.name()
+                 a profile's container on this host shares with the harness: use compose, \
+                 docker, api or cmd on a local profile (compose@PROFILE:jupyter), or local:jupyter",
+                if profile.remote() {
+                    format!("a remote engine ({})", profile.name)
+                } else {
+                    transport.name().to_string()
+                }
             ));
         }
         Ok(SandboxBackend {
@@ -369,6 +454,7 @@ impl Catalog {
             profile,
             strategy,
             cached,
+            also,
         })
     }
 
@@ -556,6 +642,62 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("declared twice"), "{e}");
+    }
+
+    #[test]
+    fn remote_engines_refuse_what_binds_this_hosts_paths() {
+        let extra = vec![
+            Profile::parse("far:host=ssh://me@box", Path::new("c.yml"), "sandbox").unwrap(),
+            Profile::parse(
+                "tcp:host=tcp://10.0.0.2:2375",
+                Path::new("c.yml"),
+                "sandbox",
+            )
+            .unwrap(),
+        ];
+        let c = Catalog::new(Path::new("c.yml"), "sandbox", extra).unwrap();
+        let e = c.parse("socket@tcp:persistent").unwrap_err();
+        assert!(e.contains("binds a directory of this host"), "{e}");
+        let e = c.parse("api@far:persistent").unwrap_err();
+        assert!(e.contains("not ssh://me@box"), "{e}");
+        for fine in [
+            "api@tcp:pool=2",
+            "compose@far:per-call",
+            "docker@tcp:fork",
+            "cmd@far:persistent",
+            "container@tcp:per-call",
+        ] {
+            assert!(c.parse(fine).is_ok(), "{fine}");
+        }
+    }
+
+    #[test]
+    fn a_pool_spreads_over_several_profiles() {
+        let extra = vec![
+            Profile::parse("r1:host=tcp://10.0.0.2:2376", Path::new("c.yml"), "s").unwrap(),
+            Profile::parse("r2:host=tcp://10.0.0.3:2376", Path::new("c.yml"), "s").unwrap(),
+        ];
+        let c = Catalog::new(Path::new("c.yml"), "s", extra).unwrap();
+        let b = c.parse("api@r1+r2:pool=4").unwrap();
+        assert_eq!(b.to_string(), "api@r1+r2:pool=4");
+        let s = b.sandbox().unwrap();
+        let names: Vec<&str> = s.profiles().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["r1", "r2"]);
+        assert_eq!(s.on_one(&s.also[0]).to_string(), "api@r2:pool=4");
+        assert_eq!(
+            c.parse("compose@docker+r1:pool=2").unwrap().to_string(),
+            "compose@docker+r1:pool=2"
+        );
+        for (bad, says) in [
+            ("api@r1+r2:persistent", "takes pool=N"),
+            ("api@r1+r1:pool=2", "named twice"),
+            ("api@r1+r9:pool=2", "unknown sandbox profile 'r9'"),
+            ("socket@r1+r2:pool=2", "binds a directory"),
+            ("cmd@docker+r1:pool=2", "reaches no profile's container"),
+        ] {
+            let e = c.parse(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
     }
 
     #[test]

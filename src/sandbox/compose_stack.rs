@@ -67,6 +67,18 @@ pub fn engine_version_on(env: &[(String, String)]) -> Option<String> {
     (out.success && !out.stdout.is_empty()).then_some(out.stdout)
 }
 
+/// The version of a remote engine (a profile's `tcp://` or `ssh://` host), or why it does not
+/// answer: the Docker CLI's own last line (a refused connection, an unknown certificate
+/// authority, a host out of reach), or that it did not answer within 15 s.
+pub fn remote_engine_version(env: &[(String, String)]) -> Result<String, String> {
+    let args = ["version", "--format", "{{.Server.Version}}"];
+    match capture_on(env, "docker", &args, Duration::from_secs(15)) {
+        Some(out) if out.success && !out.stdout.is_empty() => Ok(out.stdout),
+        Some(out) => Err(last_line(&out.stderr).to_string()),
+        None => Err("no answer within 15 s".into()),
+    }
+}
+
 /// The Compose plugin's version, `None` when `docker compose` is missing.
 pub fn compose_version() -> Option<String> {
     let out = capture(
@@ -170,6 +182,15 @@ impl Stack {
                 "`{shown}docker compose -f {file} up -d --wait` did not finish within 5 minutes"
             ))),
         }
+    }
+
+    /// `docker compose down`: removes the project's containers (a remote engine's, after a
+    /// run); whether it did.
+    pub fn down(&self) -> bool {
+        let file = self.file.to_string_lossy();
+        let args = ["compose", "-f", &file, "down", "-t", "1"];
+        self.docker(&args, Duration::from_secs(60))
+            .is_some_and(|o| o.success)
     }
 
     /// The id of the service's running container, looked up once so that `docker exec` needs

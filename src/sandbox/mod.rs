@@ -17,8 +17,8 @@ use crate::error::usage;
 use crate::mcp::McpExecutor;
 use crate::strategy::Executor;
 use crate::transport::{
-    Api, Bwrap, CONTAINER_DIR, Compose, Container, DockerExec, Local, OnEngine, Prefix, SharedDir,
-    Socket, Sweep, Transport,
+    Api, ApiEndpoint, Bwrap, CONTAINER_DIR, Compose, Container, DockerExec, Local, OnEngine,
+    Prefix, SharedDir, Socket, Spread, Sweep, Transport,
 };
 use backend::{Backend, Catalog, SandboxBackend, TransportKind};
 use compose_stack::Stack;
@@ -39,6 +39,8 @@ pub struct SandboxOptions {
     pub prefix: Option<Vec<String>>,
     /// No notices on stderr.
     pub quiet: bool,
+    /// Count each engine backend's round trips through a relay of its own (`run` only).
+    pub counting: Option<crate::netcount::Counting>,
 }
 
 impl SandboxOptions {
@@ -92,6 +94,8 @@ pub struct Reached {
     /// The directory its sandbox shares with the harness, for a strategy that needs one there
     /// (a kernel's sockets); `None` otherwise.
     pub shared_dir: Option<SharedDir>,
+    /// What counts its engine traffic (`run --count-round-trips`); `None`: not counted.
+    pub tap: Option<crate::netcount::Tap>,
 }
 
 impl Reached {
@@ -135,6 +139,14 @@ struct OnProfile {
     container: String,
 }
 
+/// The variables of a profile's environment that choose its engine (`DOCKER_*`).
+fn engine_env(env: &[(String, String)]) -> Vec<(String, String)> {
+    env.iter()
+        .filter(|(k, _)| k.starts_with("DOCKER_"))
+        .cloned()
+        .collect()
+}
+
 /// Checks the engines, brings the sandbox of each profile a backend needs up, and builds the
 /// transports. `docker` is the Docker engine's version when one answers.
 pub fn prepare(
@@ -150,6 +162,16 @@ pub fn prepare(
         return Err(usage(format!(
             "{b} needs --prefix: give the command that runs a program in the sandbox, e.g. \
              --prefix \"kubectl exec -i my-pod --\" (or name cmd@podman:…)"
+        )));
+    }
+    if reach.counting.is_some()
+        && let Some(b) = backends
+            .iter()
+            .find(|b| b.sandbox().is_some_and(|s| !s.also.is_empty()))
+    {
+        return Err(usage(format!(
+            "--count-round-trips: {b} spreads over several engines, each with traffic of its \
+             own; count its profiles one at a time"
         )));
     }
     let mut versions = Versions::default();
@@ -264,17 +286,34 @@ pub fn prepare(
     let reached = backends
         .iter()
         .map(|b| {
+            let mut tap = None;
             let mut shared_dir = None;
             let transport = match b {
                 Backend::Sandbox(s) => {
-                    let on = profiles.iter().find(|p| p.profile.name == s.profile.name);
-                    if s.strategy.shares_dir() && s.sandboxed() {
-                        shared_dir = on.map(|o| SharedDir {
-                            host: o.stack.shared_dir.clone(),
-                            sandbox: CONTAINER_DIR.into(),
-                        });
+                    if !s.also.is_empty() {
+                        let places = s
+                            .profiles()
+                            .map(|p| {
+                                let on = profiles.iter().find(|o| o.profile.name == p.name);
+                                transport(&s.on_one(p), reach, on, host_python.as_deref(), None)
+                            })
+                            .collect::<Result<Vec<_>>>()?;
+                        Arc::new(Spread::new(places)) as Arc<dyn Transport>
+                    } else {
+                        let on = profiles.iter().find(|p| p.profile.name == s.profile.name);
+                        if s.strategy.shares_dir() && s.sandboxed() {
+                            shared_dir = on.map(|o| SharedDir {
+                                host: o.stack.shared_dir.clone(),
+                                sandbox: CONTAINER_DIR.into(),
+                            });
+                        }
+                        tap = reach.counting.map(|c| tap_for(s, on, c)).transpose()?;
+                        let relay = match &tap {
+                            Some(crate::netcount::Tap::Relay(r)) => Some(r.endpoint()),
+                            _ => None,
+                        };
+                        transport(s, reach, on, host_python.as_deref(), relay)?
                     }
-                    transport(s, reach, on, host_python.as_deref())?
                 }
                 // The host: where what a server's calls leave is looked for.
                 Backend::Mcp(_) => Arc::new(Local {
@@ -287,9 +326,16 @@ pub fn prepare(
                 backend: b.clone(),
                 transport,
                 shared_dir,
+                tap,
             })
         })
-        .collect::<Result<_>>()?;
+        .collect::<Result<_>>()
+        .inspect_err(|_| {
+            // Refused after the sandboxes came up: a remote engine keeps none of them.
+            for on in profiles.iter().filter(|o| o.profile.remote()) {
+                on.stack.down();
+            }
+        })?;
     // Each MCP server started once now, its sandbox up: a missing tool stops the run before
     // anything is measured; a server that does not start is said so.
     crate::mcp::check_servers(&mcp_servers(backends), &|text: &str| reach.notice(text))
@@ -312,6 +358,20 @@ pub fn prepare(
 /// start it.
 fn engine_answers(profile: &Profile, named: &[String], docker: Option<&str>) -> Result<String> {
     match profile.engine {
+        Engine::Docker if profile.remote() => {
+            profile.check_tls_files().map_err(usage)?;
+            compose_stack::remote_engine_version(&profile.env()).map_err(|why| {
+                usage(format!(
+                    "{}: the engine of profile '{}' at {} does not answer: {} (a host of \
+                     scripts/setup-remote-host.sh: run it; tls= must name that host's \
+                     certificates)",
+                    named.join(", "),
+                    profile.name,
+                    profile.host.as_deref().unwrap_or_default(),
+                    one_line(&why)
+                ))
+            })
+        }
         Engine::Docker => {
             let version = match &profile.host {
                 None => docker.map(str::to_string),
@@ -351,6 +411,15 @@ fn engine_answers(profile: &Profile, named: &[String], docker: Option<&str>) -> 
                 })
             })
         }
+    }
+}
+
+/// `text` on one line, at most 300 characters: an engine's error can run long.
+fn one_line(text: &str) -> String {
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match line.char_indices().nth(300) {
+        Some((at, _)) => format!("{}…", &line[..at]),
+        None => line,
     }
 }
 
@@ -400,7 +469,8 @@ fn sandboxes_to_bring_up(backends: &[Backend]) -> Vec<SandboxBackend> {
             Backend::Mcp(m) => m.over.as_ref(),
         })
         .filter(|s| s.sandboxed())
-        .cloned()
+        // A spread's sandbox is up on each of its profiles.
+        .flat_map(|s| s.profiles().map(|p| s.on_one(p)).collect::<Vec<_>>())
         .collect()
 }
 
@@ -419,13 +489,19 @@ fn distinct_profiles(backends: &[SandboxBackend]) -> Vec<Arc<Profile>> {
 /// container (any but `container`, whose sandboxes die with their calls) and the host's when a
 /// local backend (or an MCP server) runs.
 fn sweepers(reached: &[Reached]) -> Vec<&Arc<dyn Transport>> {
-    let mut found: Vec<(Option<&str>, &Arc<dyn Transport>)> = Vec::new();
+    let mut found: Vec<(Option<String>, &Arc<dyn Transport>)> = Vec::new();
     for r in reached {
         let place = match &r.backend {
             Backend::Sandbox(s) if s.transport == TransportKind::Container => continue,
-            Backend::Sandbox(s) if s.sandboxed() => Some(s.profile.name.as_str()),
+            // A spread sweeps each of its profiles' sandboxes.
+            Backend::Sandbox(s) if s.sandboxed() => Some(
+                s.profiles()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(backend::SPREAD),
+            ),
             // Its sandboxes are on the host, in a cgroup of the transport's own.
-            Backend::Sandbox(s) if s.transport == TransportKind::Bwrap => Some("(bwrap)"),
+            Backend::Sandbox(s) if s.transport == TransportKind::Bwrap => Some("(bwrap)".into()),
             _ => None,
         };
         if !found.iter().any(|(p, _)| *p == place) {
@@ -456,6 +532,7 @@ pub fn sweep_after(reached: &[Reached]) -> Vec<String> {
     for t in sweepers(reached) {
         let _ = t.sweep(Sweep::Orphans, None);
     }
+    take_down_remote(reached);
     backends
         .iter()
         .filter_map(|b| match b {
@@ -463,6 +540,29 @@ pub fn sweep_after(reached: &[Reached]) -> Vec<String> {
             Backend::Sandbox(_) => None,
         })
         .collect()
+}
+
+/// Takes down the sandboxes of the profiles on a remote engine: another machine's engine keeps
+/// nothing of a run (the local sandbox stays up for the next one, as it was found).
+fn take_down_remote(reached: &[Reached]) {
+    let on_remote: Vec<SandboxBackend> = reached
+        .iter()
+        .filter_map(|r| r.backend.sandbox())
+        .filter(|s| s.sandboxed())
+        .flat_map(|s| s.profiles().map(|p| s.on_one(p)).collect::<Vec<_>>())
+        .filter(|s| s.profile.remote())
+        .collect();
+    for profile in distinct_profiles(&on_remote) {
+        if let Ok(stack) = Stack::of(&profile)
+            && !stack.down()
+        {
+            eprintln!(
+                "sandbox: profile {}: could not take its containers down on {}",
+                profile.name,
+                profile.host.as_deref().unwrap_or_default()
+            );
+        }
+    }
 }
 
 /// The MCP servers among `backends`.
@@ -476,6 +576,32 @@ fn mcp_servers(backends: &[Backend]) -> Vec<Arc<crate::mcp::McpServer>> {
         .collect()
 }
 
+/// What counts a sandbox backend's engine traffic: a relay of its own to its profile's engine,
+/// or nothing to count without an engine. The `cmd` transport on a user's prefix reaches a
+/// sandbox this project does not know the endpoint of: refused.
+fn tap_for(
+    backend: &SandboxBackend,
+    on: Option<&OnProfile>,
+    counting: crate::netcount::Counting,
+) -> Result<crate::netcount::Tap> {
+    use crate::netcount::{Relay, Tap, Upstream};
+    match backend.transport {
+        TransportKind::Local | TransportKind::Bwrap => return Ok(Tap::NoEngine),
+        TransportKind::Cmd if !backend.sandboxed() => {
+            return Err(usage(format!(
+                "--count-round-trips: {backend} goes through a prefix of yours, whose traffic \
+                 is not relayed; count cmd@PROFILE:… or another transport"
+            )));
+        }
+        _ => {}
+    }
+    let endpoint = on.and_then(|o| o.profile.endpoint());
+    let upstream = Upstream::parse(endpoint.as_deref()).map_err(usage)?;
+    let relay = Relay::start(upstream, counting.added_rtt)
+        .map_err(|e| anyhow::anyhow!("{backend}: cannot start the counting relay: {e}"))?;
+    Ok(Tap::Relay(Arc::new(relay)))
+}
+
 /// The transport of one sandbox backend, over the stack and container that `prepare` set up
 /// for its profile (the `docker` commands run with the profile's environment: another engine's
 /// socket, its Compose project), or over the host interpreter it chose.
@@ -484,6 +610,7 @@ fn transport(
     reach: &SandboxOptions,
     on: Option<&OnProfile>,
     host_python: Option<&str>,
+    relay: Option<&str>,
 ) -> Result<Arc<dyn Transport>> {
     let python = reach.python.clone().unwrap_or_else(|| "python3".into());
     // `prepare` set up the stack, container and prefix each kind needs; a kind without them is a
@@ -491,8 +618,14 @@ fn transport(
     let missing = || anyhow::anyhow!("internal: no sandbox set up for {backend}");
     let stack = on.map(|o| &o.stack);
     let container = on.map(|o| o.container.as_str());
-    let env = stack.map(|s| s.env.clone()).unwrap_or_default();
-    let endpoint = on.and_then(|o| o.profile.endpoint());
+    let mut env = stack.map(|s| s.env.clone()).unwrap_or_default();
+    let mut endpoint = on.and_then(|o| o.profile.endpoint());
+    // Counting round trips: every engine client of this backend talks to its relay instead.
+    if let Some(relay) = relay {
+        env.retain(|(k, _)| k != "DOCKER_HOST");
+        env.push(("DOCKER_HOST".into(), relay.to_string()));
+        endpoint = Some(relay.to_string());
+    }
     let exec = |container: &str| DockerExec {
         container: container.to_string(),
         python: python.clone(),
@@ -550,10 +683,15 @@ fn transport(
             )
         }
         TransportKind::Api => {
-            let api = Api::connect_on(endpoint.as_deref(), container.ok_or_else(missing)?, &python)
-                .map_err(|e| {
+            let at = ApiEndpoint {
+                host: endpoint.as_deref(),
+                tls: on.and_then(|o| o.profile.tls.as_deref()),
+                env: engine_env(&env),
+            };
+            let api =
+                Api::connect_on(&at, container.ok_or_else(missing)?, &python).map_err(|e| {
                     usage(format!(
-                        "{e}: {backend} needs the engine's socket ({})",
+                        "{e}: {backend} needs the engine's endpoint ({})",
                         endpoint
                             .as_deref()
                             .unwrap_or("DOCKER_HOST=unix://… or /var/run/docker.sock")

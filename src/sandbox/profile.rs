@@ -67,7 +67,7 @@ pub const ABOUT: [(&str, &str); 5] = [
     ("crun", "built in: Docker on crun, runc's C counterpart"),
     (
         "NAME",
-        "yours: --profile NAME:image=…,runtime=…,engine=… or --profiles FILE",
+        "yours: --profile NAME:KEY=VALUE,… (keys below) or --profiles FILE",
     ),
 ];
 
@@ -77,9 +77,13 @@ pub struct Profile {
     /// Its name in backend names (`compose@NAME:persistent`).
     pub name: String,
     pub engine: Engine,
-    /// The engine's endpoint (`DOCKER_HOST` form, `unix:///…`); `None`: the engine's default
-    /// (Docker's own, or Podman's socket, see [`podman_host`]).
+    /// The engine's endpoint (`DOCKER_HOST` form: `unix:///…`, `tcp://HOST:PORT`,
+    /// `ssh://USER@HOST`); `None`: the engine's default (Docker's own, or Podman's socket, see
+    /// [`podman_host`]).
     pub host: Option<String>,
+    /// The client certificates of a `tcp://` engine with mutual TLS (`ca.pem`, `cert.pem`,
+    /// `key.pem`: the Docker CLI's `DOCKER_CERT_PATH`).
+    pub tls: Option<PathBuf>,
     /// The OCI runtime the container runs under (`runc`, `crun`, `runsc`); `None`: the engine's
     /// default.
     pub runtime: Option<String>,
@@ -92,7 +96,7 @@ pub struct Profile {
 }
 
 /// The keys a profile takes, for errors and `--help`.
-pub const KEYS: &str = "engine, host, runtime, image, compose-file, service";
+pub const KEYS: &str = "engine, host, tls, runtime, image, compose-file, service";
 
 impl Profile {
     /// A built-in profile: the engine's defaults, the Compose file and service of the flags.
@@ -101,6 +105,7 @@ impl Profile {
             name: engine.name().to_string(),
             engine,
             host: None,
+            tls: None,
             runtime: None,
             image: None,
             compose_file: compose_file.to_path_buf(),
@@ -116,6 +121,7 @@ impl Profile {
             name: runtime.to_string(),
             engine: Engine::Docker,
             host: None,
+            tls: None,
             runtime: Some(runtime.to_string()),
             image: None,
             compose_file: compose_file.to_path_buf(),
@@ -143,6 +149,7 @@ impl Profile {
             match key.trim() {
                 "engine" => table.engine = value,
                 "host" => table.host = value,
+                "tls" => table.tls = value.map(PathBuf::from),
                 "runtime" => table.runtime = value,
                 "image" => table.image = value,
                 "compose-file" | "compose_file" => table.compose_file = value.map(PathBuf::from),
@@ -187,6 +194,36 @@ impl Profile {
         }
     }
 
+    /// Whether its engine is across a network (`tcp://`, `ssh://`): paths the engine binds are
+    /// on that host's filesystem, and its processes are not in this host's `/proc`.
+    pub fn remote(&self) -> bool {
+        self.host
+            .as_deref()
+            .is_some_and(|h| h.starts_with("tcp://") || h.starts_with("ssh://"))
+    }
+
+    /// Whether its TLS directory holds the Docker CLI's three files, if it has one; else what
+    /// is missing, in one line.
+    pub fn check_tls_files(&self) -> Result<(), String> {
+        let Some(dir) = &self.tls else {
+            return Ok(());
+        };
+        let missing: Vec<&str> = ["ca.pem", "cert.pem", "key.pem"]
+            .into_iter()
+            .filter(|f| !dir.join(f).is_file())
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "profile '{}': tls '{}': no {} there (a directory with ca.pem, cert.pem and \
+             key.pem, as scripts/setup-remote-host.sh makes)",
+            self.name,
+            dir.display(),
+            missing.join(", ")
+        ))
+    }
+
     /// The endpoint its `docker` commands go to: `None` for Docker's own default.
     pub fn endpoint(&self) -> Option<String> {
         match (&self.host, self.engine) {
@@ -201,6 +238,10 @@ impl Profile {
         let mut env = Vec::new();
         if let Some(host) = self.endpoint() {
             env.push(("DOCKER_HOST".into(), host));
+        }
+        if let Some(tls) = &self.tls {
+            env.push(("DOCKER_TLS_VERIFY".into(), "1".into()));
+            env.push(("DOCKER_CERT_PATH".into(), tls.display().to_string()));
         }
         if let Some(project) = self.project() {
             env.push(("COMPOSE_PROJECT_NAME".into(), project));
@@ -223,6 +264,9 @@ impl Profile {
         let mut parts = vec![format!("engine {}", self.engine.name())];
         if let Some(h) = &self.host {
             parts.push(format!("host {h}"));
+        }
+        if let Some(t) = &self.tls {
+            parts.push(format!("TLS certificates {}", t.display()));
         }
         parts.push(format!(
             "runtime {}",
@@ -268,6 +312,7 @@ pub fn podman_host_for(runtime: Option<&str>) -> String {
 struct ProfileTable {
     engine: Option<String>,
     host: Option<String>,
+    tls: Option<PathBuf>,
     runtime: Option<String>,
     image: Option<String>,
     #[serde(alias = "compose_file")]
@@ -309,13 +354,21 @@ impl ProfileTable {
             }
         };
         let host = nonempty("host", self.host)?;
-        if let Some(h) = &host
-            && !h.starts_with("unix://")
-        {
-            return Err(format!(
-                "profile '{name}': host '{h}': only unix:// endpoints are supported"
-            ));
+        if let Some(h) = &host {
+            check_host(h).map_err(|e| format!("profile '{name}': host '{h}': {e}"))?;
         }
+        let tls = match self.tls {
+            Some(dir) if dir.as_os_str().is_empty() => {
+                return Err(format!(
+                    "profile '{name}': tls is empty (leave it out for no TLS)"
+                ));
+            }
+            Some(dir) => Some(
+                check_tls(host.as_deref(), &dir)
+                    .map_err(|e| format!("profile '{name}': tls '{}': {e}", dir.display()))?,
+            ),
+            None => None,
+        };
         let runtime = nonempty("runtime", self.runtime)?;
         if let Some(r) = &runtime
             && !r
@@ -328,6 +381,7 @@ impl ProfileTable {
             name: name.to_string(),
             engine,
             host,
+            tls,
             image: nonempty("image", self.image)?,
             service: match nonempty("service", self.service)? {
                 Some(named) => named,
@@ -344,6 +398,45 @@ impl ProfileTable {
             builtin: false,
         })
     }
+}
+
+/// Checks an engine endpoint: `unix:///PATH`, `tcp://HOST:PORT` or `ssh://[USER@]HOST[:PORT]`.
+fn check_host(host: &str) -> Result<(), String> {
+    if let Some(path) = host.strip_prefix("unix://") {
+        return if path.starts_with('/') {
+            Ok(())
+        } else {
+            Err("write unix:///absolute/path".into())
+        };
+    }
+    if let Some(rest) = host.strip_prefix("tcp://") {
+        let port = rest.rsplit_once(':').and_then(|(h, p)| {
+            (!h.is_empty() && !h.contains('/')).then_some(p.parse::<u16>().ok())?
+        });
+        return match port {
+            Some(p) if p > 0 => Ok(()),
+            _ => Err("write tcp://HOST:PORT (e.g. tcp://10.231.1.2:2376)".into()),
+        };
+    }
+    if let Some(rest) = host.strip_prefix("ssh://") {
+        let at = rest.rsplit('@').next().unwrap_or("");
+        return if !at.is_empty() && !rest.contains('/') && !rest.contains(char::is_whitespace) {
+            Ok(())
+        } else {
+            Err("write ssh://USER@HOST".into())
+        };
+    }
+    Err("an engine is reached at unix:///PATH, tcp://HOST:PORT or ssh://USER@HOST".into())
+}
+
+/// Checks that TLS goes with a `tcp://` host; returns the directory absolute, since the
+/// engine's commands run from other folders. Its files are checked before the run
+/// ([`Profile::check_tls_files`]), so a profile can be written before its host is set up.
+fn check_tls(host: Option<&str>, dir: &Path) -> Result<PathBuf, String> {
+    if !host.is_some_and(|h| h.starts_with("tcp://")) {
+        return Err("TLS is for a tcp:// host: add host=tcp://HOST:PORT".into());
+    }
+    std::path::absolute(dir).map_err(|e| e.to_string())
 }
 
 /// The Compose service gVisor's profiles run, where the Compose file defines it: the sandbox
@@ -451,6 +544,35 @@ mod tests {
     }
 
     #[test]
+    fn remote_hosts_carry_the_docker_clis_tls_variables() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["ca.pem", "cert.pem", "key.pem"] {
+            std::fs::write(dir.path().join(f), "x").unwrap();
+        }
+        let text = format!("r1:host=tcp://10.0.0.2:2376,tls={}", dir.path().display());
+        let p = parse(&text).unwrap();
+        assert!(p.remote());
+        let env = p.env();
+        for (k, v) in [
+            ("DOCKER_HOST", "tcp://10.0.0.2:2376".to_string()),
+            ("DOCKER_TLS_VERIFY", "1".to_string()),
+            ("DOCKER_CERT_PATH", dir.path().display().to_string()),
+        ] {
+            assert!(env.contains(&(k.to_string(), v)), "{k}: {env:?}");
+        }
+        let s = parse("s:host=ssh://me@box.example").unwrap();
+        assert!(s.remote() && s.tls.is_none());
+        assert!(!parse("u:host=unix:///srv/d.sock").unwrap().remote());
+        assert!(!s.env().iter().any(|(k, _)| k == "DOCKER_TLS_VERIFY"));
+        assert_eq!(p.check_tls_files(), Ok(()));
+        let e = parse("m:host=tcp://1.2.3.4:2376,tls=/nonexistent")
+            .unwrap()
+            .check_tls_files()
+            .unwrap_err();
+        assert!(e.contains("no ca.pem, cert.pem, key.pem"), "{e}");
+    }
+
+    #[test]
     fn built_ins_keep_the_files_defaults() {
         let p = Profile::builtin(Engine::Docker, Path::new("/srv/box/c.yml"), "sandbox");
         assert_eq!(p.project(), None);
@@ -512,7 +634,13 @@ mod tests {
             ("a:image", "KEY=VALUE"),
             ("a:image=", "empty"),
             ("a:engine=kube", "unknown engine"),
-            ("a:host=tcp://1.2.3.4:2376", "unix://"),
+            ("a:host=tcp://1.2.3.4", "tcp://HOST:PORT"),
+            ("a:host=tcp://:2376", "tcp://HOST:PORT"),
+            ("a:host=http://1.2.3.4:2376", "unix:///PATH, tcp://"),
+            ("a:host=ssh://", "ssh://USER@HOST"),
+            ("a:host=unix://rel.sock", "absolute"),
+            ("a:tls=/tmp", "tcp:// host"),
+            ("a:host=tcp://1.2.3.4:2376,tls=", "tls is empty"),
             ("a:runtime=ru nc", "runtime name"),
         ] {
             let e = parse(bad).unwrap_err();

@@ -204,11 +204,18 @@ impl Strategy {
             Strategy::Persistent => {
                 Box::new(Pooled::new(vec![slot(Mode::Loop, options.clone(), None)]))
             }
-            Strategy::Pool(n) => Box::new(Pooled::new(
-                (0..n)
+            // Spread over engines: slot i on engine i mod k, round-robin.
+            Strategy::Pool(n) => Box::new(Pooled::new(match transport.places() {
+                Some(places) => (0..n)
+                    .map(|i| {
+                        let place = Arc::clone(&places[i % places.len()]);
+                        Slot::new(place, Mode::Loop, options.clone(), None)
+                    })
+                    .collect(),
+                None => (0..n)
                     .map(|_| slot(Mode::Loop, options.clone(), None))
                     .collect(),
-            )),
+            })),
             Strategy::Fork => Box::new(Pooled::new(vec![slot(Mode::Fork, options.clone(), None)])),
             Strategy::Reset(k) => {
                 let options = AgentOptions {

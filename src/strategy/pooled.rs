@@ -38,8 +38,17 @@ impl Pooled {
         }
     }
 
-    fn give_back(&self, i: usize) {
-        self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(i);
+    /// Returns slot `i` to the idle queue: on top after a served call, at the bottom after a
+    /// failed one, so healthy slots serve first while a failed one's engine may still be down
+    /// (a pool spread over engines keeps its calls on the live ones).
+    fn give_back(&self, i: usize, failed: bool) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if failed {
+            idle.insert(0, i);
+        } else {
+            idle.push(i);
+        }
+        drop(idle);
         self.freed.notify_one();
     }
 
@@ -65,7 +74,7 @@ impl Executor for Pooled {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .call(&request, deadline);
-        self.give_back(i);
+        self.give_back(i, outcome.is_err());
         outcome
     }
 
@@ -134,7 +143,9 @@ mod tests {
         for (n, o) in outcomes.iter().enumerate().filter(|(n, _)| *n != 1) {
             assert_eq!(o.as_ref().unwrap().as_deref(), Some(n.to_string().as_str()));
         }
-        assert_eq!((pool.restarts(), fake.starts()), (1, 3));
+        // The failed slot waits at the back of the queue: the other served calls 3 and 4, and
+        // its replacement agent starts when the slot is next taken.
+        assert_eq!((pool.restarts(), fake.starts()), (1, 2));
     }
 
     #[test]

@@ -12,9 +12,10 @@ pub mod fake;
 mod local;
 mod on_engine;
 mod socket;
+mod spread;
 mod started;
 
-pub use api::Api;
+pub use api::{Api, ApiEndpoint};
 pub use bwrap::{Bwrap, default_python as bwrap_python};
 pub use cmd::{Prefix, parse_prefix};
 pub use compose::Compose;
@@ -23,6 +24,7 @@ pub use docker::DockerExec;
 pub use local::{Local, RUN_MARK, host_python, run_mark};
 pub use on_engine::{EngineEnv, OnEngine, with_env};
 pub use socket::{CONTAINER_DIR, Socket, prepare_dir};
+pub use spread::Spread;
 pub use started::{Control, Framing, Started, become_subreaper, spare, spawn};
 
 use std::path::{Path, PathBuf};
@@ -97,6 +99,12 @@ pub trait Transport: Send + Sync {
     /// sandboxes' (a leftover scan there lists only those); every process, by default.
     fn holds(&self, _pid: i32) -> bool {
         true
+    }
+
+    /// The transports a pool's slots are dealt over, one per engine (`transport@a+b:pool=N`);
+    /// `None`: every slot starts here.
+    fn places(&self) -> Option<&[std::sync::Arc<dyn Transport>]> {
+        None
     }
 
     /// Servers the transport found dead and started again (a real cost, counted in results).
