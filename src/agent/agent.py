@@ -359,9 +359,15 @@ def kill_orphans(keep=()):
     those in `keep`. Such a process is an orphan of some call, this agent's or another's in the
     same sandbox (an agent is started from outside, parent 0, and the container's own command
     started before any agent). Done only as a user other than root, that is in a sandbox: on a
-    shared host init's children are not the harness's to kill. A scan of /proc after every
-    call, a cost the gVisor rows include."""
+    shared host init's children are not the harness's to kill. A listing of /proc after every
+    call, and each process's stat read when the listing changed: a cost the gVisor rows
+    include."""
     if _subreaper["on"] or os.getuid() == 0:
+        return
+    # No process started or ended in the sandbox since the last look: no new orphan can be
+    # there (one listing, where each process's stat costs a few trapped calls under gVisor).
+    names = os.listdir("/proc")
+    if names == _orphan_scan["names"]:
         return
     me, keep = os.getpid(), set(keep)
     try:
@@ -370,7 +376,7 @@ def kill_orphans(keep=()):
         return
     for _ in range(200):  # a forking orphan refills as it is killed
         found = False
-        for name in os.listdir("/proc"):
+        for name in names:
             if not name.isdigit() or int(name) in keep or int(name) == me:
                 continue
             try:
@@ -382,8 +388,13 @@ def kill_orphans(keep=()):
                 found = True
             except (OSError, IndexError, ValueError):
                 pass
+        names = os.listdir("/proc")
         if not found:
-            return
+            break
+    _orphan_scan["names"] = names
+
+
+_orphan_scan = {"names": None}
 
 
 def kill_descendants(keep=()):
